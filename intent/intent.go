@@ -1,0 +1,195 @@
+// Package intent is flowgate's user-facing contract: the YAML/JSON document
+// that describes ports, networks, security groups, routers and services
+// (../docs/intent.md), parsed and validated into typed values.
+//
+// Parse turns a document into an *Intent or refuses it whole with one error
+// per problem. An *Intent is always valid: every reference resolves, every
+// address parses, every range is in order, and defaults are filled in. The
+// compiler (package pipeline) relies on that and does no checking of its own.
+package intent
+
+import (
+	"net/netip"
+)
+
+// Intent is a validated intent document. Slices keep document order.
+type Intent struct {
+	Bridge         string
+	Datapath       string // auto | system | netdev
+	Networks       []Network
+	Ports          []Port
+	SecurityGroups []SecurityGroup
+	Routers        []Router
+	Services       []Service
+}
+
+// Network is an L2 segment with at most one IPv4 and one IPv6 prefix.
+type Network struct {
+	Name     string
+	CIDR     netip.Prefix // invalid if absent
+	CIDR6    netip.Prefix // invalid if absent
+	Gateway  netip.Addr   // the router's address here; invalid if unrouted
+	Gateway6 netip.Addr
+}
+
+// Port is a VM/container NIC; Name equals external_ids:iface-id.
+type Port struct {
+	Name                string
+	Network             string
+	MAC                 [6]byte
+	IPs                 []netip.Addr
+	SecurityGroups      []string
+	PortSecurity        bool // default true
+	AllowedAddressPairs []AddressPair
+	QoS                 QoS
+}
+
+// AddressPair is an extra source prefix (and MAC) a port may send from.
+type AddressPair struct {
+	Prefix netip.Prefix
+	MAC    [6]byte // defaults to the port's MAC
+}
+
+// QoS limits; 0 means unlimited.
+type QoS struct {
+	IngressKbps uint32
+	EgressKbps  uint32
+	BurstKb     uint32
+}
+
+// SecurityGroup is a named set of allow rules.
+type SecurityGroup struct {
+	Name     string
+	Stateful bool // default true
+	Rules    []Rule
+}
+
+// Direction of a rule, seen from the port.
+type Direction string
+
+const (
+	Ingress Direction = "ingress"
+	Egress  Direction = "egress"
+)
+
+// EtherType of a rule.
+type EtherType string
+
+const (
+	IPv4 EtherType = "ipv4"
+	IPv6 EtherType = "ipv6"
+)
+
+// Protocol numbers; ProtocolAny (-1) means every IP protocol.
+const ProtocolAny = -1
+
+// Rule is one allow rule of a security group. Exactly the fields that apply
+// are meaningful: Ports only for tcp/udp/sctp, ICMP* only for icmp/icmpv6.
+type Rule struct {
+	Direction Direction
+	EtherType EtherType
+	Protocol  int // IP protocol number 0..255, or ProtocolAny
+	// Ports is the inclusive destination port range; zero means all ports.
+	PortMin, PortMax uint16
+	ICMPType         *uint8
+	ICMPCode         *uint8
+	// At most one of RemoteCIDR / RemoteGroup is set; neither means any.
+	RemoteCIDR  netip.Prefix
+	RemoteGroup string
+}
+
+// Router joins internal networks to an external network and does NAT.
+type Router struct {
+	Name         string
+	Networks     []string
+	External     External
+	SNAT         []SNAT
+	FloatingIPs  []FloatingIP
+	PortForwards []PortForward
+}
+
+// External is the router's uplink.
+type External struct {
+	Port       string // iface-id of the uplink port
+	MAC        [6]byte
+	IP         netip.Prefix // address and on-link prefix, e.g. 192.0.2.10/24
+	Gateway    netip.Addr   // next hop for everything not internal
+	GatewayMAC *[6]byte     // static next-hop MAC; nil = learn by ARP
+}
+
+// SNAT is masquerade of a network's sources to one external address.
+type SNAT struct {
+	Network          string
+	To               netip.Addr
+	PortMin, PortMax uint16 // defaults 1024-65535
+}
+
+// FloatingIP is a 1:1 mapping of an external address to a port's first IPv4.
+type FloatingIP struct {
+	Port string
+	IP   netip.Addr
+}
+
+// PortForward maps external IP:port to a port's internal address and port.
+type PortForward struct {
+	Protocol     int // ProtoTCP or ProtoUDP
+	IP           netip.Addr
+	ExternalPort uint16
+	Port         string
+	InternalPort uint16
+}
+
+// Service is a load-balanced virtual ip:port.
+type Service struct {
+	Name            string
+	VIP             netip.Addr
+	Protocol        int
+	Port            uint16
+	Backends        []Backend
+	AffinitySeconds uint32
+}
+
+// Backend is one target of a service.
+type Backend struct {
+	Port       string
+	TargetPort uint16
+	Weight     uint32 // default 1
+}
+
+// IP protocol numbers for Rule.Protocol, PortForward.Protocol, Service.Protocol.
+const (
+	ProtoICMP   = 1
+	ProtoTCP    = 6
+	ProtoUDP    = 17
+	ProtoICMPv6 = 58
+	ProtoSCTP   = 132
+)
+
+// Lookup helpers; each returns nil when the name is unknown.
+
+func (in *Intent) Network(name string) *Network {
+	for i := range in.Networks {
+		if in.Networks[i].Name == name {
+			return &in.Networks[i]
+		}
+	}
+	return nil
+}
+
+func (in *Intent) Port(name string) *Port {
+	for i := range in.Ports {
+		if in.Ports[i].Name == name {
+			return &in.Ports[i]
+		}
+	}
+	return nil
+}
+
+func (in *Intent) SecurityGroup(name string) *SecurityGroup {
+	for i := range in.SecurityGroups {
+		if in.SecurityGroups[i].Name == name {
+			return &in.SecurityGroups[i]
+		}
+	}
+	return nil
+}
