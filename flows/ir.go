@@ -244,8 +244,23 @@ type Meter struct{ ID uint32 }
 // Controller sends the packet to the controller.
 type Controller struct {
 	MaxLen uint16 // 0 = whole packet
+	// Reason is the OpenFlow packet-in reason the controller receives
+	// (ofp_packet_in_reason, one of the PacketIn constants). The zero
+	// value is OpenFlow's "no_match"; a pipeline punting a packet on
+	// purpose wants PacketInAction.
 	Reason uint8
 }
+
+// Packet-in reasons for Controller.Reason, as numbered by OpenFlow 1.3 and
+// OVS (ovs-ofctl prints their names in controller(reason=...)).
+const (
+	PacketInNoMatch    uint8 = 0
+	PacketInAction     uint8 = 1
+	PacketInInvalidTTL uint8 = 2
+	PacketInActionSet  uint8 = 3
+	PacketInGroup      uint8 = 4
+	PacketInPacketOut  uint8 = 5
+)
 
 // CT sends the packet through the connection tracker (ovs-actions(7)).
 type CT struct {

@@ -1,0 +1,113 @@
+package flows
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// ChangeSet is what turns the installed flows into the desired ones. Apply
+// it in one bundle, in the order Delete, Modify, Add: a flow whose cookie
+// changes appears in both Delete (old cookie) and Add (new cookie), and the
+// delete must not remove the new flow.
+type ChangeSet struct {
+	Add    []Flow // flows to add (OFPFC_ADD)
+	Modify []Flow // same key and cookie, new actions (OFPFC_MODIFY_STRICT)
+	Delete []Flow // flows to remove (OFPFC_DELETE_STRICT, as installed)
+}
+
+// Empty reports whether nothing needs to change.
+func (c ChangeSet) Empty() bool {
+	return len(c.Add) == 0 && len(c.Modify) == 0 && len(c.Delete) == 0
+}
+
+// Diff compares desired with installed flows by Key and returns the
+// minimal change set, each list in Sort order. desired must not hold two
+// flows with the same Key (run Dedupe first); installed cannot, as the
+// switch keeps one flow per key.
+//
+// A changed cookie cannot be a Modify: in OpenFlow 1.1 and later a modify
+// flow-mod keeps the installed flow's cookie (OVS ignores the cookie
+// unless it is used as a filter, and `ovs-ofctl -O OpenFlow13 mod-flows
+// --strict` leaves it unchanged, see TestModifyKeepsCookie). So the old
+// flow is deleted and the new one added; inside a bundle the switch never
+// sees the gap.
+func Diff(desired, installed []Flow) ChangeSet {
+	have := make(map[string]Flow, len(installed))
+	for _, f := range installed {
+		have[f.Key()] = f
+	}
+	var c ChangeSet
+	wanted := make(map[string]bool, len(desired))
+	for _, f := range desired {
+		k := f.Key()
+		wanted[k] = true
+		old, ok := have[k]
+		switch {
+		case !ok:
+			c.Add = append(c.Add, f)
+		case old.Cookie != f.Cookie:
+			c.Delete = append(c.Delete, old)
+			c.Add = append(c.Add, f)
+		case ActionsString(old.Actions) != ActionsString(f.Actions):
+			c.Modify = append(c.Modify, f)
+		}
+	}
+	for _, f := range installed {
+		if !wanted[f.Key()] {
+			c.Delete = append(c.Delete, f)
+		}
+	}
+	Sort(c.Add)
+	Sort(c.Modify)
+	Sort(c.Delete)
+	return c
+}
+
+// Sort orders flows the way an operator reads a pipeline: by table, then
+// by priority from highest (evaluated first) to lowest, then by text.
+func Sort(flows []Flow) {
+	type keyed struct {
+		f    Flow
+		text string
+	}
+	ks := make([]keyed, len(flows))
+	for i, f := range flows {
+		ks[i] = keyed{f, f.String()}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		if c := cmp.Compare(a.f.Table, b.f.Table); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.f.Priority, a.f.Priority); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.text, b.text)
+	})
+	for i := range ks {
+		flows[i] = ks[i].f
+	}
+}
+
+// Dedupe drops exact repeats (same key, cookie and actions, as happens
+// when two rules produce the same shared flow) and returns the rest in
+// Sort order. Two flows with the same key but different cookie or actions
+// cannot both be installed, so that is an error naming both.
+func Dedupe(flows []Flow) ([]Flow, error) {
+	byKey := make(map[string]Flow, len(flows))
+	out := make([]Flow, 0, len(flows))
+	for _, f := range flows {
+		k := f.Key()
+		prev, dup := byKey[k]
+		if !dup {
+			byKey[k] = f
+			out = append(out, f)
+			continue
+		}
+		if prev.Cookie != f.Cookie || ActionsString(prev.Actions) != ActionsString(f.Actions) {
+			return nil, fmt.Errorf("two flows share table, priority and match but differ: %q and %q", prev.String(), f.String())
+		}
+	}
+	Sort(out)
+	return out, nil
+}

@@ -1,0 +1,126 @@
+package flows
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// MaxTable is the highest table a flow may live in or jump to: OVS keeps
+// table 254 for itself and 255 means "all tables".
+const MaxTable uint8 = 253
+
+// Validate reports every reason OVS would refuse the flow, or would
+// silently install something other than what the text form prints: missing
+// match prerequisites, actions that need a match the flow lacks,
+// misplaced instructions, out-of-range values. The error names the flow
+// and each problem.
+func (f Flow) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if f.Table > MaxTable {
+		bad("table %d: above %d, reserved by OVS", f.Table, MaxTable)
+	}
+	if f.Cookie == ^uint64(0) {
+		bad("cookie 0xffffffffffffffff is reserved by OpenFlow")
+	}
+	validateMatch(f.Match, bad)
+	validateActions(f, bad)
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("flow %q: %w", f.String(), errors.Join(errs...))
+}
+
+type complaint func(format string, args ...any)
+
+func isIP(ethType uint16) bool { return ethType == EthTypeIPv4 || ethType == EthTypeIPv6 }
+
+func validateMatch(m Match, bad complaint) {
+	if m.InPort != 0 && m.InPort > 0xfeff && m.InPort != PortLocal && m.InPort != PortController {
+		bad("in_port %d: not a port number (1-65279, LOCAL or CONTROLLER)", m.InPort)
+	}
+	seenReg := map[uint8]bool{}
+	for _, r := range m.Regs {
+		if r.Index > 15 {
+			bad("reg%d: registers are reg0-reg15", r.Index)
+		}
+		if seenReg[r.Index] {
+			bad("reg%d matched twice", r.Index)
+		}
+		seenReg[r.Index] = true
+	}
+	if m.CTState.Set&m.CTState.Clear != 0 {
+		bad("ct_state %s: a flag both set and clear", formatCTState(m.CTState))
+	}
+	if (m.CTState.Set|m.CTState.Clear)&^0xff != 0 {
+		bad("ct_state has bits outside the 8 known flags")
+	}
+	if m.VLANID != nil && *m.VLANID > 0xfff {
+		bad("dl_vlan %d: VLAN IDs are 0-4095", *m.VLANID)
+	}
+	checkFamily := func(name string, p netip.Prefix) {
+		if !p.IsValid() {
+			return
+		}
+		want, kw := EthTypeIPv6, "ipv6"
+		if p.Addr().Is4() {
+			want, kw = EthTypeIPv4, "ip"
+		}
+		if m.EthType != want {
+			bad("%s %s needs %s (dl_type 0x%04x), have dl_type 0x%04x", name, p, kw, want, m.EthType)
+		}
+	}
+	checkFamily("ip source", m.IPSrc)
+	checkFamily("ip destination", m.IPDst)
+	if m.IPProto != nil && !isIP(m.EthType) {
+		bad("nw_proto needs ip or ipv6")
+	}
+	if m.TPSrc != nil || m.TPDst != nil {
+		if m.IPProto == nil || (*m.IPProto != ProtoTCP && *m.IPProto != ProtoUDP && *m.IPProto != ProtoSCTP) || !isIP(m.EthType) {
+			bad("tp_src/tp_dst need tcp, udp or sctp (v4 or v6)")
+		}
+	}
+	if m.ICMPType != nil || m.ICMPCode != nil {
+		v4 := m.EthType == EthTypeIPv4 && m.IPProto != nil && *m.IPProto == ProtoICMP
+		v6 := m.EthType == EthTypeIPv6 && m.IPProto != nil && *m.IPProto == ProtoICMPv6
+		if !v4 && !v6 {
+			bad("icmp_type/icmp_code need icmp (ip, proto 1) or icmp6 (ipv6, proto 58)")
+		}
+	}
+	if (m.ARPOp != nil || m.ARPSpa.IsValid() || m.ARPTpa.IsValid() || m.ARPSha != nil || m.ARPTha != nil) && m.EthType != EthTypeARP {
+		bad("arp_* fields need arp")
+	}
+	for _, p := range []struct {
+		name string
+		v    bool
+		is4  bool
+	}{{"arp_spa", m.ARPSpa.IsValid(), m.ARPSpa.Addr().Is4()}, {"arp_tpa", m.ARPTpa.IsValid(), m.ARPTpa.Addr().Is4()}} {
+		if p.v && !p.is4 {
+			bad("%s must be an IPv4 prefix", p.name)
+		}
+	}
+	if m.ARPOp != nil && *m.ARPOp > 0xff {
+		bad("arp_op %d: OVS matches only the low 8 bits", *m.ARPOp)
+	}
+	ndType := func(types ...uint8) bool {
+		if m.EthType != EthTypeIPv6 || m.IPProto == nil || *m.IPProto != ProtoICMPv6 || m.ICMPType == nil {
+			return false
+		}
+		for _, t := range types {
+			if *m.ICMPType == t {
+				return true
+			}
+		}
+		return false
+	}
+	if m.NDTarget.IsValid() && (!ndType(135, 136) || !m.NDTarget.Is6()) {
+		bad("nd_target needs icmp6 with icmp_type 135 or 136 and an IPv6 address")
+	}
+	if m.NDSll != nil && !ndType(135) {
+		bad("nd_sll needs icmp6 with icmp_type 135 (neighbour solicitation)")
+	}
+	if m.NDTll != nil && !ndType(136) {
+		bad("nd_tll needs icmp6 with icmp_type 136 (neighbour advertisement)")
+	}
+}

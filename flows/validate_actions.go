@@ -1,0 +1,253 @@
+package flows
+
+import "fmt"
+
+// validateActions checks instruction placement and each action against
+// the flow's match, the way OVS does when it decodes a flow-mod.
+func validateActions(f Flow, bad complaint) {
+	acts := f.Actions
+	for i, a := range acts {
+		where := fmt.Sprintf("action %d (%s)", i, formatAction(a))
+		switch a := a.(type) {
+		case Drop:
+			if len(acts) != 1 {
+				bad("%s: drop must be the only action", where)
+			}
+		case Goto:
+			if i != len(acts)-1 {
+				bad("%s: goto_table must be the last action", where)
+			}
+			if a.Table <= f.Table || a.Table > MaxTable {
+				bad("%s: goto_table must go forward, to a table in %d..%d", where, f.Table+1, MaxTable)
+			}
+		case Meter:
+			if i != 0 {
+				bad("%s: meter must be the first action", where)
+			}
+			if a.ID == 0 || a.ID > 0xffff0000 {
+				bad("%s: meter id must be 1..0xffff0000", where)
+			}
+		case Conjunction:
+			if !allConjunctions(acts) {
+				bad("%s: conjunction cannot be mixed with other actions", where)
+			}
+			if a.NClauses < 2 || a.NClauses > 64 || a.Clause < 1 || a.Clause > a.NClauses {
+				bad("%s: want clause k of n with 1 <= k <= n and 2 <= n <= 64", where)
+			}
+		case Output:
+			if a.Port == PortController {
+				bad("%s: use Controller{Reason: PacketInAction} to send to the controller", where)
+			} else if _, named := portNames[a.Port]; !named && (a.Port == 0 || a.Port > 0xfeff) {
+				bad("%s: not a port number (1-65279 or a reserved port)", where)
+			}
+		case OutputReg:
+			checkRead(a.Field, f.Match, where, bad)
+			if bitsOf(a.Field) > 32 {
+				bad("%s: output port field is wider than 32 bits", where)
+			}
+		case Resubmit:
+			if a.Table > MaxTable {
+				bad("%s: table above %d", where, MaxTable)
+			}
+		case DecTTL:
+			if !isIP(f.Match.EthType) {
+				bad("%s: dec_ttl needs ip or ipv6", where)
+			}
+		case Load:
+			checkLoad(a, f.Match, false, where, bad)
+		case Move:
+			checkMove(a, f.Match, false, where, bad)
+		case Group:
+			if a.ID > 0xffffff00 {
+				bad("%s: group id above 0xffffff00", where)
+			}
+		case Controller:
+			if int(a.Reason) >= len(packetInReasonNames) {
+				bad("%s: unknown packet-in reason %d", where, a.Reason)
+			}
+		case CT:
+			checkCT(a, f.Match, where, bad)
+		case SetEthSrc, SetEthDst:
+			// Ethernet addresses are always present.
+		default:
+			bad("%s: unknown action type %T", where, a)
+		}
+	}
+}
+
+func allConjunctions(acts []Action) bool {
+	for _, a := range acts {
+		if _, ok := a.(Conjunction); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// bitsOf is the number of bits a FieldRef covers.
+func bitsOf(r FieldRef) uint16 {
+	if r.Bits == 0 {
+		return fieldTexts[r.Field].width
+	}
+	return r.Bits
+}
+
+// checkRead checks that r names a known field and bits inside it, and that
+// the match provides what the field needs.
+func checkRead(r FieldRef, m Match, where string, bad complaint) {
+	t, ok := fieldTexts[r.Field]
+	if !ok {
+		bad("%s: unknown field %d", where, r.Field)
+		return
+	}
+	if r.Bits == 0 && r.Ofs != 0 {
+		bad("%s: %s: an offset needs a bit count", where, t.nxm)
+	}
+	if uint32(r.Ofs)+uint32(bitsOf(r)) > uint32(t.width) {
+		bad("%s: %s is %d bits wide", where, t.nxm, t.width)
+	}
+	if need := prereqMissing(t.prereq, m); need != "" {
+		bad("%s: %s needs %s in the match", where, t.nxm, need)
+	}
+}
+
+// checkWrite adds the conntrack rule to checkRead: ct_mark and ct_label
+// are written only inside ct(commit,exec(...)), and nothing else is.
+func checkWrite(r FieldRef, m Match, inExec bool, where string, bad complaint) {
+	checkRead(r, m, where, bad)
+	isCT := fieldTexts[r.Field].prereq == prereqCTExec
+	switch {
+	case isCT && !inExec:
+		bad("%s: %s can only be written inside ct(commit,exec(...))", where, fieldName(r.Field))
+	case !isCT && inExec:
+		bad("%s: ct exec may only write ct_mark or ct_label", where)
+	}
+}
+
+func checkLoad(l Load, m Match, inExec bool, where string, bad complaint) {
+	checkWrite(l.Field, m, inExec, where, bad)
+	n := bitsOf(l.Field)
+	if l.Field.Bits > 64 {
+		bad("%s: a load writes at most 64 bits", where)
+	} else if n < 64 && l.Value>>n != 0 {
+		bad("%s: value %#x does not fit in %d bits", where, l.Value, n)
+	}
+}
+
+func checkMove(mv Move, m Match, inExec bool, where string, bad complaint) {
+	checkRead(mv.Src, m, where, bad)
+	checkWrite(mv.Dst, m, inExec, where, bad)
+	if bitsOf(mv.Src) != bitsOf(mv.Dst) {
+		bad("%s: source is %d bits, destination %d", where, bitsOf(mv.Src), bitsOf(mv.Dst))
+	}
+}
+
+// prereqMissing names the match a field needs, or "" when m has it.
+func prereqMissing(p fieldPrereq, m Match) string {
+	proto := func(v uint8) bool { return m.IPProto != nil && *m.IPProto == v }
+	icmp6Type := func(types ...uint8) bool {
+		if m.EthType != EthTypeIPv6 || !proto(ProtoICMPv6) || m.ICMPType == nil {
+			return false
+		}
+		for _, t := range types {
+			if *m.ICMPType == t {
+				return true
+			}
+		}
+		return false
+	}
+	switch p {
+	case prereqIPv4:
+		if m.EthType != EthTypeIPv4 {
+			return "ip"
+		}
+	case prereqIPv6:
+		if m.EthType != EthTypeIPv6 {
+			return "ipv6"
+		}
+	case prereqARP:
+		if m.EthType != EthTypeARP {
+			return "arp"
+		}
+	case prereqTCP:
+		if !isIP(m.EthType) || !proto(ProtoTCP) {
+			return "tcp or tcp6"
+		}
+	case prereqICMPv4:
+		if m.EthType != EthTypeIPv4 || !proto(ProtoICMP) {
+			return "icmp"
+		}
+	case prereqNDTarget:
+		if !icmp6Type(135, 136) {
+			return "icmp6 with icmp_type 135 or 136"
+		}
+	case prereqNDTll:
+		if !icmp6Type(136) {
+			return "icmp6 with icmp_type 136"
+		}
+	}
+	return ""
+}
+
+func checkCT(c CT, m Match, where string, bad complaint) {
+	if !isIP(m.EthType) {
+		bad("%s: ct needs ip or ipv6", where)
+	}
+	needsCommit := c.Force || len(c.Exec) > 0 || (c.NAT != nil && c.NAT.Kind != NATNone)
+	if needsCommit && !c.Commit {
+		bad("%s: force, exec and nat(src/dst) need commit", where)
+	}
+	if c.Table != nil && *c.Table > MaxTable {
+		bad("%s: table above %d", where, MaxTable)
+	}
+	if c.ZoneField != nil {
+		if c.Zone != 0 {
+			bad("%s: zone given both as a number and a field", where)
+		}
+		checkRead(*c.ZoneField, m, where, bad)
+		if bitsOf(*c.ZoneField) != 16 {
+			bad("%s: a zone field must be 16 bits", where)
+		}
+	}
+	if c.NAT != nil {
+		checkNAT(*c.NAT, m, where, bad)
+	}
+	for _, a := range c.Exec {
+		switch a := a.(type) {
+		case Load:
+			checkLoad(a, m, true, where, bad)
+		case Move:
+			checkMove(a, m, true, where, bad)
+		default:
+			bad("%s: ct exec may only hold loads and moves into ct_mark or ct_label", where)
+		}
+	}
+}
+
+func checkNAT(n NAT, m Match, where string, bad complaint) {
+	if n.Kind == NATNone {
+		if n != (NAT{}) {
+			bad("%s: plain nat takes no addresses, ports or flags", where)
+		}
+		return
+	}
+	if n.Kind != NATSrc && n.Kind != NATDst {
+		bad("%s: unknown NAT kind %d", where, n.Kind)
+	}
+	if n.Hash && n.Random {
+		bad("%s: nat hash and random exclude each other", where)
+	}
+	switch {
+	case !n.AddrMin.IsValid():
+		if n.AddrMax.IsValid() || n.PortMin != 0 || n.PortMax != 0 {
+			bad("%s: a NAT address or port range needs a first address", where)
+		}
+	case n.AddrMin.Is4() != (m.EthType == EthTypeIPv4) || n.AddrMin.Is4In6():
+		bad("%s: NAT address %s is not of the flow's IP family", where, n.AddrMin)
+	case n.AddrMax.IsValid() && (n.AddrMax.Is4() != n.AddrMin.Is4() || n.AddrMax.Less(n.AddrMin)):
+		bad("%s: NAT address range %s-%s is reversed or mixes families", where, n.AddrMin, n.AddrMax)
+	}
+	if n.PortMax != 0 && (n.PortMin == 0 || n.PortMax < n.PortMin) {
+		bad("%s: NAT port range %d-%d is reversed or has no start", where, n.PortMin, n.PortMax)
+	}
+}
