@@ -205,6 +205,9 @@ const (
 	ethTypeMPLSMcast uint16 = 0x8848
 )
 
+// ctStateAll is every ct_state flag OVS knows.
+const ctStateAll = CTNew | CTEst | CTRel | CTRpl | CTInv | CTTrk | CTSNAT | CTDNAT
+
 var ctStateNames = []struct {
 	bit  uint32
 	name string
@@ -213,8 +216,22 @@ var ctStateNames = []struct {
 	{CTInv, "inv"}, {CTTrk, "trk"}, {CTSNAT, "snat"}, {CTDNAT, "dnat"},
 }
 
-// formatCTState prints the flags in bit order, "+" for set, "-" for clear.
+// formatCTState prints the flags in bit order, "+" for set, "-" for
+// clear. When all eight flags are matched OVS prints the exact value
+// instead: the set flags joined by "|", or "0" (format_flags_masked).
 func formatCTState(s CTStateMatch) string {
+	if s.Set|s.Clear == ctStateAll {
+		var set []string
+		for _, n := range ctStateNames {
+			if s.Set&n.bit != 0 {
+				set = append(set, n.name)
+			}
+		}
+		if len(set) == 0 {
+			return "0"
+		}
+		return strings.Join(set, "|")
+	}
 	var b strings.Builder
 	for _, n := range ctStateNames {
 		switch {

@@ -317,6 +317,20 @@ func parseUint128(s string) (hi, lo uint64, err error) {
 
 func parseCTState(s string) (CTStateMatch, error) {
 	var st CTStateMatch
+	if s != "" && s[0] != '+' && s[0] != '-' {
+		// Exact form, "rpl|dnat" or "0": every flag is matched.
+		if s != "0" {
+			for _, name := range strings.Split(s, "|") {
+				bit := ctStateBit(name)
+				if bit == 0 {
+					return st, fmt.Errorf("unknown ct_state flag %q", name)
+				}
+				st.Set |= bit
+			}
+		}
+		st.Clear = ctStateAll &^ st.Set
+		return st, nil
+	}
 	for s != "" {
 		sign := s[0]
 		if sign != '+' && sign != '-' {
@@ -329,12 +343,7 @@ func parseCTState(s string) (CTStateMatch, error) {
 		}
 		name := s[:end]
 		s = s[end:]
-		bit := uint32(0)
-		for _, n := range ctStateNames {
-			if n.name == name {
-				bit = n.bit
-			}
-		}
+		bit := ctStateBit(name)
 		if bit == 0 {
 			return st, fmt.Errorf("unknown ct_state flag %q", name)
 		}
@@ -345,6 +354,15 @@ func parseCTState(s string) (CTStateMatch, error) {
 		}
 	}
 	return st, nil
+}
+
+func ctStateBit(name string) uint32 {
+	for _, n := range ctStateNames {
+		if n.name == name {
+			return n.bit
+		}
+	}
+	return 0
 }
 
 func parsePort(s string) (uint32, error) {

@@ -89,6 +89,8 @@ func TestMatchString(t *testing.T) {
 		{"reg value masked down", Match{Regs: []RegMatch{Reg(15, 5, 1)}}, "reg15=0x1/0x1"},
 		{"reg zero masked", Match{Regs: []RegMatch{Reg(2, 0, 0xf)}}, "reg2=0/0xf"},
 		{"ct_state all flags", Match{CTState: CTStateMatch{Set: CTRel | CTRpl | CTInv | CTSNAT | CTDNAT, Clear: CTTrk}}, "ct_state=+rel+rpl+inv-trk+snat+dnat"},
+		{"ct_state all eight flags is exact", Match{CTState: CTStateMatch{Set: CTRpl | CTDNAT, Clear: ctStateAll &^ (CTRpl | CTDNAT)}}, "ct_state=rpl|dnat"},
+		{"ct_state all eight clear", Match{CTState: CTStateMatch{Clear: ctStateAll}}, "ct_state=0"},
 		{"ct_zone decimal", Match{CTZone: U16(16)}, "ct_zone=16"},
 		{"ct_mark", Match{CTMark: Mask32(3, 0xf)}, "ct_mark=0x3/0xf"},
 		{"ct_mark zero", Match{CTMark: Exact32(0)}, "ct_mark=0"},

@@ -103,24 +103,14 @@ func validateMatch(m Match, bad complaint) {
 	if m.ARPOp != nil && *m.ARPOp > 0xff {
 		bad("arp_op %d: OVS matches only the low 8 bits", *m.ARPOp)
 	}
-	ndType := func(types ...uint8) bool {
-		if m.EthType != EthTypeIPv6 || m.IPProto == nil || *m.IPProto != ProtoICMPv6 || m.ICMPType == nil {
-			return false
-		}
-		for _, t := range types {
-			if *m.ICMPType == t {
-				return true
-			}
-		}
-		return false
+	// OVS silently drops ND fields from a match whose icmp_code is not 0.
+	if m.NDTarget.IsValid() && (prereqMissing(prereqNDTarget, m) != "" || !m.NDTarget.Is6()) {
+		bad("nd_target needs icmp6 with icmp_type 135 or 136, icmp_code 0 or unmatched, and an IPv6 address")
 	}
-	if m.NDTarget.IsValid() && (!ndType(135, 136) || !m.NDTarget.Is6()) {
-		bad("nd_target needs icmp6 with icmp_type 135 or 136 and an IPv6 address")
+	if m.NDSll != nil && (prereqMissing(prereqNDTarget, m) != "" || *m.ICMPType != 135) {
+		bad("nd_sll needs icmp6 with icmp_type 135 (neighbour solicitation), icmp_code 0 or unmatched")
 	}
-	if m.NDSll != nil && !ndType(135) {
-		bad("nd_sll needs icmp6 with icmp_type 135 (neighbour solicitation)")
-	}
-	if m.NDTll != nil && !ndType(136) {
-		bad("nd_tll needs icmp6 with icmp_type 136 (neighbour advertisement)")
+	if m.NDTll != nil && prereqMissing(prereqNDTll, m) != "" {
+		bad("nd_tll needs icmp6 with icmp_type 136 (neighbour advertisement), icmp_code 0 or unmatched")
 	}
 }

@@ -132,6 +132,15 @@ func checkLoad(l Load, m Match, inExec bool, where string, bad complaint) {
 	} else if n < 64 && l.Value>>n != 0 {
 		bad("%s: value %#x does not fit in %d bits", where, l.Value, n)
 	}
+	if l.Field.Field == FieldARPOp && (l.Value<<l.Field.Ofs)&0xff00 != 0 {
+		// Only the low byte of the ARP opcode exists in OVS's flow key.
+		bad("%s: arp_op values are 0..255", where)
+	}
+	if l.Field == Whole(FieldInPort) && l.Value > 0xfeff {
+		// OVS prints reserved port numbers by name, and no flow should
+		// pretend a packet came from one.
+		bad("%s: in_port must be set to a port number 0..65279", where)
+	}
 }
 
 func checkMove(mv Move, m Match, inExec bool, where string, bad complaint) {
@@ -145,8 +154,10 @@ func checkMove(mv Move, m Match, inExec bool, where string, bad complaint) {
 // prereqMissing names the match a field needs, or "" when m has it.
 func prereqMissing(p fieldPrereq, m Match) string {
 	proto := func(v uint8) bool { return m.IPProto != nil && *m.IPProto == v }
+	// OVS treats a packet as ND only with icmp_code 0 (is_nd in
+	// lib/flow.h); an unmatched code counts as 0.
 	icmp6Type := func(types ...uint8) bool {
-		if m.EthType != EthTypeIPv6 || !proto(ProtoICMPv6) || m.ICMPType == nil {
+		if m.EthType != EthTypeIPv6 || !proto(ProtoICMPv6) || m.ICMPType == nil || (m.ICMPCode != nil && *m.ICMPCode != 0) {
 			return false
 		}
 		for _, t := range types {
@@ -179,11 +190,11 @@ func prereqMissing(p fieldPrereq, m Match) string {
 		}
 	case prereqNDTarget:
 		if !icmp6Type(135, 136) {
-			return "icmp6 with icmp_type 135 or 136"
+			return "icmp6 with icmp_type 135 or 136 and icmp_code 0"
 		}
 	case prereqNDTll:
 		if !icmp6Type(136) {
-			return "icmp6 with icmp_type 136"
+			return "icmp6 with icmp_type 136 and icmp_code 0"
 		}
 	}
 	return ""
@@ -196,6 +207,9 @@ func checkCT(c CT, m Match, where string, bad complaint) {
 	needsCommit := c.Force || len(c.Exec) > 0 || (c.NAT != nil && c.NAT.Kind != NATNone)
 	if needsCommit && !c.Commit {
 		bad("%s: force, exec and nat(src/dst) need commit", where)
+	}
+	if c.Commit && m.CTState.Set&CTInv != 0 {
+		bad("%s: an invalid (+inv) packet cannot be committed", where)
 	}
 	if c.Table != nil && *c.Table > MaxTable {
 		bad("%s: table above %d", where, MaxTable)
@@ -241,6 +255,10 @@ func checkNAT(n NAT, m Match, where string, bad complaint) {
 	case !n.AddrMin.IsValid():
 		if n.AddrMax.IsValid() || n.PortMin != 0 || n.PortMax != 0 {
 			bad("%s: a NAT address or port range needs a first address", where)
+		}
+		if n.Persistent || n.Hash || n.Random {
+			// OVS accepts them but drops them from the installed flow.
+			bad("%s: NAT flags persistent/hash/random need an address", where)
 		}
 	case n.AddrMin.Is4() != (m.EthType == EthTypeIPv4) || n.AddrMin.Is4In6():
 		bad("%s: NAT address %s is not of the flow's IP family", where, n.AddrMin)
