@@ -14,11 +14,15 @@ type ChangeSet struct {
 	Add    []Flow // flows to add (OFPFC_ADD)
 	Modify []Flow // same key and cookie, new actions (OFPFC_MODIFY_STRICT)
 	Delete []Flow // flows to remove (OFPFC_DELETE_STRICT, as installed)
+	// DeleteCookie removes every flow whose cookie matches, in any table
+	// (non-strict OFPFC_DELETE with a cookie mask), before the rest: how an
+	// old cookie "round" is retired after the new one has converged.
+	DeleteCookie []CookieMask
 }
 
 // Empty reports whether nothing needs to change.
 func (c ChangeSet) Empty() bool {
-	return len(c.Add) == 0 && len(c.Modify) == 0 && len(c.Delete) == 0
+	return len(c.Add) == 0 && len(c.Modify) == 0 && len(c.Delete) == 0 && len(c.DeleteCookie) == 0
 }
 
 // Diff compares desired with installed flows by Key and returns the

@@ -1,0 +1,289 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SessionConfig says how to reach one bridge's OpenFlow endpoint.
+//
+// Exactly one of Dial and Listen is set. Dial connects actively, normally
+// to the bridge's management socket "unix:<rundir>/<bridge>.mgmt", which
+// needs no controller target on the bridge. Listen ("tcp:127.0.0.1:6653")
+// accepts the connection ovs-vswitchd opens when the bridge's controller
+// target is "tcp:127.0.0.1:6653".
+//
+// flowgate does not use contiv/ofnet's ofctrl here: it only offers the
+// passive listener and hands out a Send without errors, replies or
+// reconnects, which is the part this session is about.
+type SessionConfig struct {
+	Bridge string // names the bridge in errors
+	Dial   string // "unix:<path>" or "tcp:<host>:<port>"
+	Listen string // "tcp:<host>:<port>"
+	// Logf, when set, receives one line per (re)connect and disconnect.
+	Logf func(format string, args ...any)
+}
+
+// Session is a reconnecting OpenFlow 1.3 connection to one bridge. Run
+// keeps it connected; Apply and DumpFlows wait for a connection and run
+// one at a time; Connects reports every (re)connect so that the owner can
+// resynchronise the flow table.
+type Session struct {
+	cfg      SessionConfig
+	listener net.Listener
+
+	mu    sync.Mutex
+	conn  *ofConn
+	ready chan struct{} // closed when conn is set; replaced when it drops
+
+	opMu     sync.Mutex // one exchange at a time
+	xidMu    sync.Mutex
+	nextXID  uint32
+	connects chan struct{}
+	stats    sessionCounters
+}
+
+// NewSession validates cfg and, in listen mode, binds the port at once so
+// that a wrong address fails here rather than in the background.
+func NewSession(cfg SessionConfig) (*Session, error) {
+	s := &Session{cfg: cfg, ready: make(chan struct{}), nextXID: 16, connects: make(chan struct{}, 1)}
+	switch {
+	case (cfg.Dial == "") == (cfg.Listen == ""):
+		return nil, fmt.Errorf("OpenFlow session for bridge %s: set exactly one of Dial and Listen", cfg.Bridge)
+	case cfg.Listen != "":
+		addr, ok := strings.CutPrefix(cfg.Listen, "tcp:")
+		if !ok {
+			return nil, fmt.Errorf("OpenFlow session for bridge %s: listen target %q is not tcp:<host>:<port>", cfg.Bridge, cfg.Listen)
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("OpenFlow session for bridge %s: %w", cfg.Bridge, err)
+		}
+		s.listener = l
+	default:
+		if _, _, err := splitTarget(cfg.Dial); err != nil {
+			return nil, fmt.Errorf("OpenFlow session for bridge %s: %w", cfg.Bridge, err)
+		}
+	}
+	return s, nil
+}
+
+func splitTarget(t string) (network, addr string, err error) {
+	network, addr, ok := strings.Cut(t, ":")
+	if !ok || (network != "unix" && network != "tcp") || addr == "" {
+		return "", "", fmt.Errorf("target %q is not unix:<path> or tcp:<host>:<port>", t)
+	}
+	return network, addr, nil
+}
+
+// ListenAddr is the address a listening session is bound to.
+func (s *Session) ListenAddr() net.Addr {
+	if s.listener == nil {
+		return nil
+	}
+	return s.listener.Addr()
+}
+
+// Connects delivers a value after every successful (re)connect. It holds
+// at most one pending value: several reconnects in a row before the owner
+// looks collapse into one, which is all a resync needs.
+func (s *Session) Connects() <-chan struct{} { return s.connects }
+
+// Run connects, and reconnects with backoff whenever the connection drops,
+// until ctx ends. It returns ctx's error.
+func (s *Session) Run(ctx context.Context) error {
+	if s.listener != nil {
+		stop := context.AfterFunc(ctx, func() { s.listener.Close() })
+		defer stop()
+	}
+	backoff := newBackoff(50*time.Millisecond, 2*time.Second)
+	for ctx.Err() == nil {
+		c, dpid, err := s.connect(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logf("openflow %s: connect: %v (retrying)", s.cfg.Bridge, err)
+				backoff.wait(ctx)
+			}
+			continue
+		}
+		backoff.reset()
+		s.setConn(c)
+		n := s.stats.connects.Add(1)
+		s.logf("openflow %s: connected (datapath %016x, connect #%d)", s.cfg.Bridge, dpid, n)
+		select {
+		case s.connects <- struct{}{}:
+		default:
+		}
+		select {
+		case <-c.closed:
+			s.logf("openflow %s: %v", s.cfg.Bridge, c.err)
+		case <-ctx.Done():
+			c.close(errDisconnected)
+		}
+		s.clearConn(c)
+	}
+	return ctx.Err()
+}
+
+func (s *Session) connect(ctx context.Context) (*ofConn, uint64, error) {
+	var nc net.Conn
+	var err error
+	if s.listener != nil {
+		nc, err = s.listener.Accept()
+	} else {
+		network, addr, _ := splitTarget(s.cfg.Dial)
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, network, addr)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return newOFConn(ctx, nc)
+}
+
+func (s *Session) setConn(c *ofConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn = c
+	close(s.ready)
+}
+
+func (s *Session) clearConn(c *ofConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == c {
+		s.conn = nil
+		s.ready = make(chan struct{})
+	}
+}
+
+// current waits until the session is connected.
+func (s *Session) current(ctx context.Context) (*ofConn, error) {
+	for {
+		s.mu.Lock()
+		c, ready := s.conn, s.ready
+		s.mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bridge %s: not connected: %w", s.cfg.Bridge, ctx.Err())
+		}
+	}
+}
+
+// allocXIDs reserves n consecutive transaction ids. The range never wraps,
+// so that "xid in [first, last]" routes replies correctly.
+func (s *Session) allocXIDs(n int) uint32 {
+	s.xidMu.Lock()
+	defer s.xidMu.Unlock()
+	if uint64(s.nextXID)+uint64(n) > 0xffffffff {
+		s.nextXID = 16
+	}
+	first := s.nextXID
+	s.nextXID += uint32(n)
+	return first
+}
+
+func (s *Session) logf(format string, args ...any) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf(format, args...)
+	}
+}
+
+// Barrier waits until the switch has processed everything sent before it.
+func (s *Session) Barrier(ctx context.Context) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	c, err := s.current(ctx)
+	if err != nil {
+		return err
+	}
+	xid := s.allocXIDs(1)
+	ex := c.startExchange(xid, xid)
+	defer c.endExchange(ex)
+	msg, _ := finishMessage(ofpHeader(ofptBarrierRequest, xid))
+	if err := c.send(msg); err != nil {
+		return fmt.Errorf("bridge %s: barrier: %w", s.cfg.Bridge, err)
+	}
+	for {
+		m, err := c.recv(ctx, ex)
+		if err != nil {
+			return fmt.Errorf("bridge %s: barrier: %w", s.cfg.Bridge, err)
+		}
+		switch m.typ {
+		case ofptBarrierReply:
+			return nil
+		case ofptError:
+			return fmt.Errorf("bridge %s: barrier: %w", s.cfg.Bridge, switchErr(m))
+		}
+	}
+}
+
+func switchErr(m ofMsg) error {
+	se, err := parseSwitchError(m.body)
+	if err != nil {
+		return err
+	}
+	return se
+}
+
+// backoff doubles a wait from min to max.
+type backoff struct{ min, max, cur time.Duration }
+
+func newBackoff(min, max time.Duration) *backoff { return &backoff{min, max, min} }
+func (b *backoff) reset()                        { b.cur = b.min }
+func (b *backoff) wait(ctx context.Context) {
+	t := time.NewTimer(b.cur)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	b.cur = min(2*b.cur, b.max)
+}
+
+// IsDisconnected reports whether err came from the connection dropping
+// (the change may or may not have reached the switch; resync after the
+// reconnect finds out).
+func IsDisconnected(err error) bool { return errors.Is(err, errDisconnected) }
+
+// sessionCounters are updated with atomics; Stats copies them.
+type sessionCounters struct {
+	connects, flowMods, bundlesCommitted, bundlesFailed, applies atomic.Uint64
+	applyNanos, lastApplyNanos                                   atomic.Int64
+}
+
+// SessionStats are a session's counters since it was created; the
+// controller exports them (e.g. as Prometheus counter/gauge funcs).
+type SessionStats struct {
+	Connects         uint64        // successful connects; reconnects = Connects-1
+	FlowMods         uint64        // flow-mods sent inside bundles
+	BundlesCommitted uint64        // bundles the switch committed
+	BundlesFailed    uint64        // bundles refused or lost with the connection
+	Applies          uint64        // Apply calls that sent a bundle
+	ApplyTime        time.Duration // total time spent in those
+	LastApplyTime    time.Duration // duration of the latest one
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Session) Stats() SessionStats {
+	c := &s.stats
+	return SessionStats{
+		Connects:         c.connects.Load(),
+		FlowMods:         c.flowMods.Load(),
+		BundlesCommitted: c.bundlesCommitted.Load(),
+		BundlesFailed:    c.bundlesFailed.Load(),
+		Applies:          c.applies.Load(),
+		ApplyTime:        time.Duration(c.applyNanos.Load()),
+		LastApplyTime:    time.Duration(c.lastApplyNanos.Load()),
+	}
+}

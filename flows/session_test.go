@@ -1,0 +1,178 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/testbed"
+)
+
+// newBridge starts a private OVS with bridge br0 as the integration
+// tests create it: secure fail mode (no flows means no traffic) and
+// OpenFlow 1.3 only.
+func newBridge(t *testing.T) *testbed.OVS {
+	t.Helper()
+	o := testbed.NewOVS(t)
+	t.Cleanup(func() {
+		// Runs before the OVS is stopped: a failed test shows why.
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(o.Dir, "ovs-vswitchd.log"))
+			t.Logf("ovs-vswitchd.log:\n%s", log)
+		}
+	})
+	ctx := testContext(t)
+	if _, err := o.Vsctl(ctx, "add-br", "br0", "--", "set", "bridge", "br0",
+		"datapath_type="+o.Datapath, "fail_mode=secure", "protocols=OpenFlow13"); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// runSession starts a session for cfg and stops it at cleanup.
+func runSession(t *testing.T, cfg SessionConfig) *Session {
+	t.Helper()
+	cfg.Bridge = "br0"
+	cfg.Logf = t.Logf
+	s, err := NewSession(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("session Run: %v", err)
+		}
+	})
+	return s
+}
+
+func dialMgmt(t *testing.T, o *testbed.OVS) *Session {
+	return runSession(t, SessionConfig{Dial: "unix:" + o.MgmtSocket("br0")})
+}
+
+// ofctlDump is what an operator sees: the flows of br0 as ovs-ofctl
+// prints them, one per line, in ovs-ofctl's order.
+func ofctlDump(t *testing.T, o *testbed.OVS) []string {
+	t.Helper()
+	out, err := o.Ofctl(testContext(t), "dump-flows", "br0", "--no-stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// sortedTexts is flows in Sort order and text form; ovs-ofctl lists flows
+// in its own order, so listings are compared after sorting both.
+func sortedTexts(flows []Flow) []string {
+	fs := append([]Flow(nil), flows...)
+	Sort(fs)
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.String()
+	}
+	return out
+}
+
+// parsedSorted parses ovs-ofctl lines and returns them in Sort order and
+// text form, so that two listings can be compared line by line.
+func parsedSorted(t *testing.T, lines []string) []string {
+	t.Helper()
+	flows := make([]Flow, len(lines))
+	for i, l := range lines {
+		f, err := ParseFlow(l)
+		if err != nil {
+			t.Fatalf("parse %q: %v", l, err)
+		}
+		flows[i] = f
+	}
+	return sortedTexts(flows)
+}
+
+// diffLines reports the first differences between want and got.
+func diffLines(t *testing.T, what string, want, got []string) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Errorf("%s: %d flows, want %d", what, len(got), len(want))
+	}
+	shown := 0
+	for i := 0; i < max(len(want), len(got)) && shown < 10; i++ {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			t.Errorf("%s line %d:\n got %s\nwant %s", what, i, g, w)
+			shown++
+		}
+	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestSessionPassiveConnect(t *testing.T) {
+	o := newBridge(t)
+	ctx := testContext(t)
+	port := strconv.Itoa(freePort(t))
+	s := runSession(t, SessionConfig{Listen: "tcp:127.0.0.1:" + port})
+	if _, err := o.Vsctl(ctx, "set-controller", "br0", "tcp:127.0.0.1:"+port); err != nil {
+		t.Fatal(err)
+	}
+	f := Flow{Table: 0, Priority: 10, Cookie: 0x1, Match: Match{InPort: 1}, Actions: []Action{Output{Port: 2}}}
+	if err := s.Apply(ctx, ChangeSet{Add: []Flow{f}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	diffLines(t, "ovs-ofctl dump", []string{f.String()}, ofctlDump(t, o))
+	if st := s.Stats(); st.Connects != 1 || st.BundlesCommitted != 1 || st.FlowMods != 1 {
+		t.Errorf("stats = %+v, want 1 connect, 1 bundle, 1 flow-mod", st)
+	}
+}
+
+func TestSessionConfigErrors(t *testing.T) {
+	for _, cfg := range []SessionConfig{
+		{},
+		{Dial: "unix:/x", Listen: "tcp:127.0.0.1:1"},
+		{Dial: "http://x"},
+		{Listen: "127.0.0.1:6653"},
+	} {
+		if _, err := NewSession(cfg); err == nil {
+			t.Errorf("NewSession(%+v) succeeded, want an error", cfg)
+		}
+	}
+}

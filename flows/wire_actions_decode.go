@@ -1,0 +1,316 @@
+package flows
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+)
+
+// decodeInstructions is the inverse of encodeInstructions.
+func decodeInstructions(b []byte) ([]Action, error) {
+	var meter, apply, gotoTable []Action
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, fmt.Errorf("instruction: truncated header")
+		}
+		typ, length := u16(b), int(u16(b[2:]))
+		if length < 8 || length > len(b) {
+			return nil, fmt.Errorf("instruction %d: bad length %d", typ, length)
+		}
+		body := b[:length]
+		switch typ {
+		case ofpitMeter:
+			meter = []Action{Meter{ID: u32(body[4:])}}
+		case ofpitApplyActions:
+			acts, err := decodeActions(body[8:])
+			if err != nil {
+				return nil, err
+			}
+			apply = acts
+		case ofpitGotoTable:
+			gotoTable = []Action{Goto{Table: body[4]}}
+		default:
+			return nil, fmt.Errorf("instruction type %d is not used by flowgate", typ)
+		}
+		b = b[length:]
+	}
+	acts := append(append(meter, apply...), gotoTable...)
+	if len(acts) == 0 {
+		return nil, nil
+	}
+	return acts, nil
+}
+
+func decodeActions(b []byte) ([]Action, error) {
+	var acts []Action
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, fmt.Errorf("action: truncated header")
+		}
+		length := int(u16(b[2:]))
+		if length < 8 || length > len(b) {
+			return nil, fmt.Errorf("action type %d: bad length %d", u16(b), length)
+		}
+		a, err := decodeAction(b[:length])
+		if err != nil {
+			return nil, err
+		}
+		acts = append(acts, a)
+		b = b[length:]
+	}
+	return acts, nil
+}
+
+func decodeAction(b []byte) (Action, error) {
+	switch typ := u16(b); typ {
+	case ofpatOutput:
+		port, maxLen := u32(b[4:]), u16(b[8:])
+		if port == PortController {
+			return controllerAction(maxLen, PacketInAction), nil
+		}
+		return Output{Port: port}, nil
+	case ofpatGroup:
+		return Group{ID: u32(b[4:])}, nil
+	case ofpatDecNwTTL:
+		return DecTTL{}, nil
+	case ofpatSetField:
+		return decodeSetField(b)
+	case ofpatExperimenter:
+		if len(b) < 10 || u32(b[4:]) != nxVendorID {
+			return nil, fmt.Errorf("action: experimenter %#x is not Nicira", u32(b[4:]))
+		}
+		return decodeNXAction(u16(b[8:]), b)
+	default:
+		return nil, fmt.Errorf("action type %d is not used by flowgate", typ)
+	}
+}
+
+func controllerAction(maxLen uint16, reason uint8) Controller {
+	c := Controller{MaxLen: maxLen, Reason: reason}
+	if maxLen == ofpcmlNoBuffer {
+		c.MaxLen = 0
+	}
+	return c
+}
+
+func decodeSetField(b []byte) (Action, error) {
+	h, hasMask := parseWire32(u32(b[4:]))
+	if hasMask || len(b) < 8+int(h.size) {
+		return nil, fmt.Errorf("set_field: masked or truncated field %#x", u32(b[4:]))
+	}
+	value := b[8 : 8+int(h.size)]
+	field, ok := headerField(h)
+	if !ok {
+		return nil, fmt.Errorf("set_field: unsupported field class %#04x field %d", h.class, h.field)
+	}
+	switch field {
+	case FieldEthSrc:
+		return SetEthSrc{MAC: MAC(value)}, nil
+	case FieldEthDst:
+		return SetEthDst{MAC: MAC(value)}, nil
+	}
+	v, err := uint64Value(value)
+	if err != nil {
+		return nil, fmt.Errorf("set_field %s: %w", fieldDebugName(field), err)
+	}
+	return Load{Field: Whole(field), Value: v}, nil
+}
+
+// uint64Value reads a big-endian field value into the IR's uint64, which
+// holds the low 64 bits of wide fields such as ct_label.
+func uint64Value(b []byte) (uint64, error) {
+	var v uint64
+	for i, c := range b {
+		if len(b)-i > 8 && c != 0 {
+			return 0, fmt.Errorf("value %x does not fit in 64 bits", b)
+		}
+		v = v<<8 | uint64(c)
+	}
+	return v, nil
+}
+
+// refFromWire turns a code point and NX ofs/nbits into a FieldRef, in the
+// normal form where a ref covering the whole field is Whole.
+func refFromWire(hdr uint32, ofs, n uint16) (FieldRef, oxmHeader, error) {
+	h, _ := parseWire32(hdr)
+	f, ok := headerField(h)
+	if !ok {
+		return FieldRef{}, h, fmt.Errorf("unsupported field class %#04x field %d", h.class, h.field)
+	}
+	if ofs == 0 && n == fieldBits(h) {
+		return Whole(f), h, nil
+	}
+	return Bits(f, ofs, n), h, nil
+}
+
+func decodeNXAction(subtype uint16, b []byte) (Action, error) {
+	need := map[uint16]int{nxastRegMove: 24, nxastRegLoad: 24, nxastResubmitTbl: 16,
+		nxastOutputReg: 24, nxastController: 16, nxastConjunction: 16, nxastCT: 24}
+	if n, ok := need[subtype]; ok && len(b) < n {
+		return nil, fmt.Errorf("nx action %d: %d bytes, need %d", subtype, len(b), n)
+	}
+	switch subtype {
+	case nxastResubmitTbl:
+		if u16(b[10:]) != ofppInPort16 {
+			return nil, fmt.Errorf("resubmit: in_port %d is not used by flowgate", u16(b[10:]))
+		}
+		return Resubmit{Table: b[12]}, nil
+	case nxastDecTTL:
+		return DecTTL{}, nil
+	case nxastController:
+		return controllerAction(u16(b[10:]), b[14]), nil
+	case nxastConjunction:
+		return Conjunction{ID: u32(b[12:]), Clause: b[10] + 1, NClauses: b[11]}, nil
+	case nxastOutputReg:
+		ofsNbits := u16(b[10:])
+		ref, _, err := refFromWire(u32(b[12:]), ofsNbits>>6, ofsNbits&0x3f+1)
+		if err != nil {
+			return nil, fmt.Errorf("output_reg: %w", err)
+		}
+		return OutputReg{Field: ref}, nil
+	case nxastRegLoad:
+		ofsNbits := u16(b[10:])
+		h, _ := parseWire32(u32(b[12:]))
+		f, ok := headerField(h)
+		if !ok {
+			return nil, fmt.Errorf("load: unsupported field class %#04x field %d", h.class, h.field)
+		}
+		// A reg_load always decodes as a bit slice, even when it covers the
+		// whole field: OVS prints it as load:, not set_field:.
+		return Load{Field: Bits(f, ofsNbits>>6, ofsNbits&0x3f+1), Value: u64(b[16:])}, nil
+	case nxastRegMove:
+		n, srcOfs, dstOfs := u16(b[10:]), u16(b[12:]), u16(b[14:])
+		src, _, err := refFromWire(u32(b[16:]), srcOfs, n)
+		if err != nil {
+			return nil, fmt.Errorf("move: %w", err)
+		}
+		dst, _, err := refFromWire(u32(b[20:]), dstOfs, n)
+		if err != nil {
+			return nil, fmt.Errorf("move: %w", err)
+		}
+		return Move{Src: src, Dst: dst}, nil
+	case nxastCT:
+		return decodeCT(b)
+	}
+	return nil, fmt.Errorf("nx action subtype %d is not used by flowgate", subtype)
+}
+
+func decodeCT(b []byte) (Action, error) {
+	flags, zoneSrc, zone, table := u16(b[10:]), u32(b[12:]), u16(b[16:]), b[18]
+	ct := CT{Commit: flags&nxCTFlagCommit != 0, Force: flags&nxCTFlagForce != 0}
+	if zoneSrc != 0 {
+		ref, _, err := refFromWire(zoneSrc, zone>>6, zone&0x3f+1)
+		if err != nil {
+			return nil, fmt.Errorf("ct zone: %w", err)
+		}
+		ct.ZoneField = &ref
+	} else {
+		ct.Zone = zone
+	}
+	if table != nxCTRecircNone {
+		ct.Table = U8(table)
+	}
+	nested, err := decodeActionsNested(b[24:])
+	if err != nil {
+		return nil, fmt.Errorf("ct: %w", err)
+	}
+	for i, a := range nested {
+		if nat, ok := a.(NAT); ok {
+			if i != 0 {
+				return nil, fmt.Errorf("ct: nat is not the first nested action")
+			}
+			ct.NAT = &nat
+			continue
+		}
+		ct.Exec = append(ct.Exec, a.(Action))
+	}
+	return ct, nil
+}
+
+// decodeActionsNested decodes the actions inside ct(), where NXAST_NAT may
+// appear; it returns NAT values (not an Action) for those.
+func decodeActionsNested(b []byte) ([]any, error) {
+	var out []any
+	for len(b) > 0 {
+		if len(b) < 10 {
+			return nil, fmt.Errorf("action: truncated header")
+		}
+		length := int(u16(b[2:]))
+		if length < 8 || length > len(b) {
+			return nil, fmt.Errorf("action type %d: bad length %d", u16(b), length)
+		}
+		a := b[:length]
+		if u16(a) == ofpatExperimenter && u32(a[4:]) == nxVendorID && u16(a[8:]) == nxastNAT {
+			nat, err := decodeNAT(a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, nat)
+		} else {
+			act, err := decodeAction(a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, act)
+		}
+		b = b[length:]
+	}
+	return out, nil
+}
+
+func decodeNAT(b []byte) (NAT, error) {
+	if len(b) < 16 {
+		return NAT{}, fmt.Errorf("nat: %d bytes, need 16", len(b))
+	}
+	flags, present := u16(b[12:]), u16(b[14:])
+	var n NAT
+	switch {
+	case flags&nxNATFlagSrc != 0:
+		n.Kind = NATSrc
+	case flags&nxNATFlagDst != 0:
+		n.Kind = NATDst
+	}
+	n.Persistent = flags&nxNATPersistent != 0
+	n.Hash = flags&nxNATProtoHash != 0
+	n.Random = flags&nxNATProtoRandom != 0
+	p := b[16:]
+	take := func(k int) ([]byte, error) {
+		if len(p) < k {
+			return nil, fmt.Errorf("nat: truncated range")
+		}
+		v := p[:k]
+		p = p[k:]
+		return v, nil
+	}
+	for _, part := range []struct {
+		bit  uint16
+		size int
+		dst  *netip.Addr
+	}{
+		{nxNATRangeIPv4Min, 4, &n.AddrMin}, {nxNATRangeIPv4Max, 4, &n.AddrMax},
+		{nxNATRangeIPv6Min, 16, &n.AddrMin}, {nxNATRangeIPv6Max, 16, &n.AddrMax},
+	} {
+		if present&part.bit == 0 {
+			continue
+		}
+		v, err := take(part.size)
+		if err != nil {
+			return n, err
+		}
+		*part.dst, _ = netip.AddrFromSlice(v)
+	}
+	for _, part := range []struct {
+		bit uint16
+		dst *uint16
+	}{{nxNATRangeProtoMn, &n.PortMin}, {nxNATRangeProtoMx, &n.PortMax}} {
+		if present&part.bit == 0 {
+			continue
+		}
+		v, err := take(2)
+		if err != nil {
+			return n, err
+		}
+		*part.dst = binary.BigEndian.Uint16(v)
+	}
+	return n, nil
+}

@@ -1,0 +1,252 @@
+package flows
+
+import "fmt"
+
+// OXM/NXM field headers (ovs-fields(7) "OXM and NXM code points"). A header
+// is class<<16 | field<<9 | hasmask<<8 | length; oxmHeader keeps class and
+// field only and derives the rest.
+type oxmHeader struct {
+	class uint16
+	field uint8
+	size  uint8 // value length in bytes
+}
+
+const (
+	classNXM0  uint16 = 0x0000 // NXM_OF_*
+	classNXM1  uint16 = 0x0001 // NXM_NX_*
+	classBasic uint16 = 0x8000 // OXM_OF_*
+)
+
+// Match and action field code points used by the encoder. OVS answers an
+// OpenFlow 1.3 connection with the OXM form where one exists (and NXM
+// otherwise), so these are also what flow-stats replies carry; the decoder
+// additionally accepts the older NXM aliases in nxmAliases.
+var (
+	oxmInPort     = oxmHeader{classBasic, 0, 4}
+	oxmMetadata   = oxmHeader{classBasic, 2, 8}
+	oxmEthDst     = oxmHeader{classBasic, 3, 6}
+	oxmEthSrc     = oxmHeader{classBasic, 4, 6}
+	oxmEthType    = oxmHeader{classBasic, 5, 2}
+	oxmVLANVID    = oxmHeader{classBasic, 6, 2}
+	oxmIPProto    = oxmHeader{classBasic, 10, 1}
+	oxmIPv4Src    = oxmHeader{classBasic, 11, 4}
+	oxmIPv4Dst    = oxmHeader{classBasic, 12, 4}
+	oxmTCPSrc     = oxmHeader{classBasic, 13, 2}
+	oxmTCPDst     = oxmHeader{classBasic, 14, 2}
+	oxmUDPSrc     = oxmHeader{classBasic, 15, 2}
+	oxmUDPDst     = oxmHeader{classBasic, 16, 2}
+	oxmSCTPSrc    = oxmHeader{classBasic, 17, 2}
+	oxmSCTPDst    = oxmHeader{classBasic, 18, 2}
+	oxmICMPv4Type = oxmHeader{classBasic, 19, 1}
+	oxmICMPv4Code = oxmHeader{classBasic, 20, 1}
+	oxmARPOp      = oxmHeader{classBasic, 21, 2}
+	oxmARPSpa     = oxmHeader{classBasic, 22, 4}
+	oxmARPTpa     = oxmHeader{classBasic, 23, 4}
+	oxmARPSha     = oxmHeader{classBasic, 24, 6}
+	oxmARPTha     = oxmHeader{classBasic, 25, 6}
+	oxmIPv6Src    = oxmHeader{classBasic, 26, 16}
+	oxmIPv6Dst    = oxmHeader{classBasic, 27, 16}
+	oxmICMPv6Type = oxmHeader{classBasic, 29, 1}
+	oxmICMPv6Code = oxmHeader{classBasic, 30, 1}
+	oxmNDTarget   = oxmHeader{classBasic, 31, 16}
+	oxmNDSll      = oxmHeader{classBasic, 32, 6}
+	oxmNDTll      = oxmHeader{classBasic, 33, 6}
+	nxmNXConjID   = oxmHeader{classNXM1, 37, 4}
+	nxmNXCTState  = oxmHeader{classNXM1, 105, 4}
+	nxmNXCTZone   = oxmHeader{classNXM1, 106, 2}
+	nxmNXCTMark   = oxmHeader{classNXM1, 107, 4}
+	nxmNXCTLabel  = oxmHeader{classNXM1, 108, 16}
+	nxmOFInPort16 = oxmHeader{classNXM0, 0, 2} // NXM_OF_IN_PORT, the 16-bit in_port of move/load
+	nxmNXRegFirst = oxmHeader{classNXM1, 0, 4} // NXM_NX_REG0; REGn is field n
+)
+
+// nxmAliases maps pre-OXM NXM code points to the OXM ones above, so that
+// a reply using either spelling decodes to the same field.
+var nxmAliases = map[oxmHeader]oxmHeader{
+	{classNXM0, 1, 6}:   oxmEthDst,
+	{classNXM0, 2, 6}:   oxmEthSrc,
+	{classNXM0, 3, 2}:   oxmEthType,
+	{classNXM0, 6, 1}:   oxmIPProto,
+	{classNXM0, 7, 4}:   oxmIPv4Src,
+	{classNXM0, 8, 4}:   oxmIPv4Dst,
+	{classNXM0, 9, 2}:   oxmTCPSrc,
+	{classNXM0, 10, 2}:  oxmTCPDst,
+	{classNXM0, 11, 2}:  oxmUDPSrc,
+	{classNXM0, 12, 2}:  oxmUDPDst,
+	{classNXM0, 13, 1}:  oxmICMPv4Type,
+	{classNXM0, 14, 1}:  oxmICMPv4Code,
+	{classNXM0, 15, 2}:  oxmARPOp,
+	{classNXM0, 16, 4}:  oxmARPSpa,
+	{classNXM0, 17, 4}:  oxmARPTpa,
+	{classNXM1, 17, 6}:  oxmARPSha,
+	{classNXM1, 18, 6}:  oxmARPTha,
+	{classNXM1, 19, 16}: oxmIPv6Src,
+	{classNXM1, 20, 16}: oxmIPv6Dst,
+	{classNXM1, 21, 1}:  oxmICMPv6Type,
+	{classNXM1, 22, 1}:  oxmICMPv6Code,
+	{classNXM1, 23, 16}: oxmNDTarget,
+	{classNXM1, 24, 6}:  oxmNDSll,
+	{classNXM1, 25, 6}:  oxmNDTll,
+}
+
+func canonicalHeader(h oxmHeader) oxmHeader {
+	if c, ok := nxmAliases[h]; ok {
+		return c
+	}
+	return h
+}
+
+// wire32 is the 32-bit header as it appears on the wire, for actions that
+// name a field (set_field, reg_load, reg_move, output_reg, ct zone_src).
+func (h oxmHeader) wire32() uint32 {
+	return uint32(h.class)<<16 | uint32(h.field)<<9 | uint32(h.size)
+}
+
+func parseWire32(v uint32) (h oxmHeader, hasMask bool) {
+	h = oxmHeader{class: uint16(v >> 16), field: uint8(v>>9) & 0x7f, size: uint8(v)}
+	if v&0x100 != 0 {
+		hasMask = true
+		h.size /= 2
+	}
+	return h, hasMask
+}
+
+// fieldHeader returns the code point for an IR Field in actions. As in the
+// text form, FieldTPSrc/FieldTPDst are the TCP ports and FieldICMPType is
+// the ICMPv4 type (what OVS's tp_src/tp_dst/icmp_type aliases resolve to).
+func fieldHeader(f Field) (oxmHeader, error) {
+	switch {
+	case f <= FieldReg15:
+		return oxmHeader{classNXM1, nxmNXRegFirst.field + uint8(f-FieldReg0), 4}, nil
+	}
+	switch f {
+	case FieldMetadata:
+		return oxmMetadata, nil
+	case FieldCTMark:
+		return nxmNXCTMark, nil
+	case FieldCTLabel:
+		return nxmNXCTLabel, nil
+	case FieldEthSrc:
+		return oxmEthSrc, nil
+	case FieldEthDst:
+		return oxmEthDst, nil
+	case FieldIPv4Src:
+		return oxmIPv4Src, nil
+	case FieldIPv4Dst:
+		return oxmIPv4Dst, nil
+	case FieldIPv6Src:
+		return oxmIPv6Src, nil
+	case FieldIPv6Dst:
+		return oxmIPv6Dst, nil
+	case FieldARPOp:
+		return oxmARPOp, nil
+	case FieldARPSha:
+		return oxmARPSha, nil
+	case FieldARPTha:
+		return oxmARPTha, nil
+	case FieldARPSpa:
+		return oxmARPSpa, nil
+	case FieldARPTpa:
+		return oxmARPTpa, nil
+	case FieldInPort:
+		return nxmOFInPort16, nil
+	case FieldTPSrc:
+		return oxmTCPSrc, nil
+	case FieldTPDst:
+		return oxmTCPDst, nil
+	case FieldICMPType:
+		return oxmICMPv4Type, nil
+	case FieldNDTarget:
+		return oxmNDTarget, nil
+	case FieldNDTll:
+		return oxmNDTll, nil
+	}
+	return oxmHeader{}, fmt.Errorf("field %d has no OpenFlow code point", f)
+}
+
+// headerField is the inverse of fieldHeader.
+func headerField(h oxmHeader) (Field, bool) {
+	h = canonicalHeader(h)
+	if h.class == classNXM1 && h.field <= 15 && h.size == 4 {
+		return RegField(h.field), true
+	}
+	switch h {
+	case oxmMetadata:
+		return FieldMetadata, true
+	case nxmNXCTMark:
+		return FieldCTMark, true
+	case nxmNXCTLabel:
+		return FieldCTLabel, true
+	case oxmEthSrc:
+		return FieldEthSrc, true
+	case oxmEthDst:
+		return FieldEthDst, true
+	case oxmIPv4Src:
+		return FieldIPv4Src, true
+	case oxmIPv4Dst:
+		return FieldIPv4Dst, true
+	case oxmIPv6Src:
+		return FieldIPv6Src, true
+	case oxmIPv6Dst:
+		return FieldIPv6Dst, true
+	case oxmARPOp:
+		return FieldARPOp, true
+	case oxmARPSha:
+		return FieldARPSha, true
+	case oxmARPTha:
+		return FieldARPTha, true
+	case oxmARPSpa:
+		return FieldARPSpa, true
+	case oxmARPTpa:
+		return FieldARPTpa, true
+	case nxmOFInPort16:
+		return FieldInPort, true
+	case oxmTCPSrc:
+		return FieldTPSrc, true
+	case oxmTCPDst:
+		return FieldTPDst, true
+	case oxmICMPv4Type:
+		return FieldICMPType, true
+	case oxmNDTarget:
+		return FieldNDTarget, true
+	case oxmNDTll:
+		return FieldNDTll, true
+	}
+	return 0, false
+}
+
+func portHeaders(proto uint8) (src, dst oxmHeader, err error) {
+	switch proto {
+	case ProtoTCP:
+		return oxmTCPSrc, oxmTCPDst, nil
+	case ProtoUDP:
+		return oxmUDPSrc, oxmUDPDst, nil
+	case ProtoSCTP:
+		return oxmSCTPSrc, oxmSCTPDst, nil
+	}
+	return oxmHeader{}, oxmHeader{}, fmt.Errorf("transport ports need ip_proto tcp, udp or sctp, have %d", proto)
+}
+
+// fieldBits is the width of a field in bits.
+func fieldBits(h oxmHeader) uint16 { return uint16(h.size) * 8 }
+
+// fieldDebugName names a Field in error messages only; the text form owns
+// the user-facing names.
+func fieldDebugName(f Field) string {
+	if f <= FieldReg15 {
+		return fmt.Sprintf("reg%d", f-FieldReg0)
+	}
+	names := map[Field]string{
+		FieldMetadata: "metadata", FieldCTMark: "ct_mark", FieldCTLabel: "ct_label",
+		FieldEthSrc: "eth_src", FieldEthDst: "eth_dst", FieldIPv4Src: "ip_src",
+		FieldIPv4Dst: "ip_dst", FieldIPv6Src: "ipv6_src", FieldIPv6Dst: "ipv6_dst",
+		FieldARPOp: "arp_op", FieldARPSha: "arp_sha", FieldARPTha: "arp_tha",
+		FieldARPSpa: "arp_spa", FieldARPTpa: "arp_tpa", FieldInPort: "in_port",
+		FieldTPSrc: "tp_src", FieldTPDst: "tp_dst", FieldICMPType: "icmp_type",
+		FieldNDTarget: "nd_target", FieldNDTll: "nd_tll",
+	}
+	if n, ok := names[f]; ok {
+		return n
+	}
+	return fmt.Sprintf("field(%d)", f)
+}
