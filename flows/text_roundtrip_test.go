@@ -16,7 +16,7 @@ import (
 )
 
 var (
-	roundTripSeed  = flag.Int64("roundtrip.seed", 0, "seed for TestTextRoundTripOVS (0: time-based)")
+	roundTripSeed  = flag.Int64("roundtrip.seed", 0, "seed for the generated-flow tests (0: time-based)")
 	roundTripFlows = flag.Int("roundtrip.flows", 400, "flows per TestTextRoundTripOVS run")
 )
 
@@ -47,12 +47,7 @@ func newTestBridge(t *testing.T) (*testbed.OVS, context.Context) {
 // byte-identical, and ParseFlow of the dumped line renders it again.
 func TestTextRoundTripOVS(t *testing.T) {
 	o, ctx := newTestBridge(t)
-	seed := *roundTripSeed
-	if seed == 0 {
-		seed = time.Now().UnixNano()
-	}
-	t.Logf("seed %d (rerun with -roundtrip.seed=%d)", seed, seed)
-	g := flowGen{r: rand.New(rand.NewSource(seed))}
+	g := flowGen{r: newTestRand(t)}
 
 	var want []string
 	keys := map[string]bool{}
@@ -108,6 +103,18 @@ func TestTextRoundTripOVS(t *testing.T) {
 			t.Errorf("ParseFlow then String changed the flow\n dumped %s\nrendered %s", line, s)
 		}
 	}
+}
+
+// newTestRand seeds a generator from -roundtrip.seed or the clock and logs
+// the seed so that a failure can be replayed.
+func newTestRand(t *testing.T) *rand.Rand {
+	t.Helper()
+	seed := *roundTripSeed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	t.Logf("seed %d (rerun with -roundtrip.seed=%d)", seed, seed)
+	return rand.New(rand.NewSource(seed))
 }
 
 // reportSetDiff fails with the lines only one side has.

@@ -1,0 +1,145 @@
+package flows
+
+import (
+	"strings"
+	"testing"
+)
+
+// What OVS does with a flow Validate refuses.
+const (
+	ovsRefuses = "refuses" // ovs-ofctl add-flow fails
+	ovsAlters  = "alters"  // installed, but dumps differently from String()
+	ovsPolicy  = ""        // flowgate's own rule, stricter than OVS
+)
+
+var invalidFlows = []struct {
+	name string
+	f    Flow
+	want string // substring of the error
+	ovs  string
+}{
+	{"tp_dst without protocol", Flow{Match: Match{EthType: EthTypeIPv4, TPDst: ExactPort(80)}}, "tp_src/tp_dst need tcp, udp or sctp", ovsAlters},
+	{"tp_dst with icmp", Flow{Match: Match{EthType: EthTypeIPv4, IPProto: U8(ProtoICMP), TPDst: ExactPort(80)}}, "tp_src/tp_dst need tcp", ovsAlters},
+	{"ipv6 source with ip", Flow{Match: Match{EthType: EthTypeIPv4, IPSrc: pfx("fd00::/64")}}, "ip source fd00::/64 needs ipv6 (dl_type 0x86dd), have dl_type 0x0800", ovsRefuses},
+	{"ipv4 destination without dl_type", Flow{Match: Match{IPDst: pfx("10.0.0.0/8")}}, "ip destination 10.0.0.0/8 needs ip", ovsAlters},
+	{"nw_proto without ip", Flow{Match: Match{IPProto: U8(ProtoTCP)}}, "nw_proto needs ip or ipv6", ovsAlters},
+	{"icmp_type on tcp", Flow{Match: Match{EthType: EthTypeIPv4, IPProto: U8(ProtoTCP), ICMPType: U8(8)}}, "icmp_type/icmp_code need icmp", ovsAlters},
+	{"icmpv4 type on ipv6", Flow{Match: Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMP), ICMPType: U8(8)}}, "icmp_type/icmp_code need icmp", ovsAlters},
+	{"arp_tpa on ip", Flow{Match: Match{EthType: EthTypeIPv4, ARPTpa: pfx("10.0.0.1/32")}}, "arp_* fields need arp", ovsPolicy}, // String cannot even print it
+	{"arp_op above 255", Flow{Match: Match{EthType: EthTypeARP, ARPOp: U16(256)}}, "arp_op 256", ovsAlters},
+	{"nd_target on echo", Flow{Match: Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMPv6), ICMPType: U8(128), NDTarget: addr("fd00::1")}}, "nd_target needs icmp6 with icmp_type 135 or 136", ovsAlters},
+	{"nd_target with icmp_code 1", Flow{Match: Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMPv6), ICMPType: U8(135), ICMPCode: U8(1), NDTarget: addr("fd00::1")}}, "icmp_code 0 or unmatched", ovsAlters},
+	{"nd_tll on solicitation", Flow{Match: Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMPv6), ICMPType: U8(135), NDTll: &mac1}}, "nd_tll needs icmp6 with icmp_type 136", ovsAlters},
+	{"nd_sll on advertisement", Flow{Match: Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMPv6), ICMPType: U8(136), NDSll: &mac1}}, "nd_sll needs icmp6 with icmp_type 135", ovsAlters},
+	{"register 16", Flow{Match: Match{Regs: []RegMatch{Reg(16, 1, 0)}}}, "reg16: registers are reg0-reg15", ovsPolicy},
+	{"register twice", Flow{Match: Match{Regs: []RegMatch{Reg(1, 1, 0), Reg(1, 2, 0)}}}, "reg1 matched twice", ovsPolicy},
+	{"ct_state set and clear", Flow{Match: Match{CTState: CTStateMatch{Set: CTNew, Clear: CTNew}}}, "a flag both set and clear", ovsPolicy},
+	{"vlan 4096", Flow{Match: Match{VLANID: U16(4096)}}, "dl_vlan 4096", ovsAlters},
+	{"in_port reserved", Flow{Match: Match{InPort: 0xff00}}, "in_port 65280", ovsPolicy},
+	{"table 254", Flow{Table: 254}, "table 254: above 253", ovsRefuses},
+	{"cookie all ones", Flow{Cookie: ^uint64(0)}, "cookie 0xffffffffffffffff is reserved", ovsPolicy},
+	{"drop with output", Flow{Actions: []Action{Drop{}, Output{Port: 1}}}, "drop must be the only action", ovsRefuses},
+	{"goto not last", Flow{Actions: []Action{Goto{Table: 2}, Output{Port: 1}}}, "goto_table must be the last action", ovsPolicy},
+	{"goto backwards", Flow{Table: 5, Actions: []Action{Goto{Table: 3}}}, "goto_table must go forward, to a table in 6..253", ovsRefuses},
+	{"goto same table", Flow{Table: 5, Actions: []Action{Goto{Table: 5}}}, "goto_table must go forward", ovsRefuses},
+	{"meter not first", Flow{Actions: []Action{Output{Port: 1}, Meter{ID: 1}}}, "meter must be the first action", ovsPolicy},
+	{"meter zero", Flow{Actions: []Action{Meter{ID: 0}}}, "meter id must be 1..0xffff0000", ovsRefuses},
+	{"conjunction with output", Flow{Actions: []Action{Conjunction{ID: 1, Clause: 1, NClauses: 2}, Output{Port: 1}}}, "conjunction cannot be mixed", ovsRefuses},
+	{"conjunction of one clause", Flow{Actions: []Action{Conjunction{ID: 1, Clause: 1, NClauses: 1}}}, "2 <= n <= 64", ovsRefuses},
+	{"conjunction clause above n", Flow{Actions: []Action{Conjunction{ID: 1, Clause: 3, NClauses: 2}}}, "1 <= k <= n", ovsRefuses},
+	{"output to controller port", Flow{Actions: []Action{Output{Port: PortController}}}, "use Controller{Reason: PacketInAction}", ovsPolicy},
+	{"output to port 0", Flow{Actions: []Action{Output{Port: 0}}}, "not a port number", ovsPolicy},
+	{"output to reserved OF1.0 range", Flow{Actions: []Action{Output{Port: 0xff00}}}, "not a port number", ovsRefuses},
+	{"dec_ttl on arp", Flow{Match: Match{EthType: EthTypeARP}, Actions: []Action{DecTTL{}}}, "dec_ttl needs ip or ipv6", ovsRefuses},
+	{"load ip_src without ip", Flow{Match: Match{EthType: EthTypeIPv6}, Actions: []Action{Load{Field: Whole(FieldIPv4Src), Value: 1}}}, "NXM_OF_IP_SRC needs ip in the match", ovsRefuses},
+	{"load udp port through tp_dst", Flow{Match: Match{EthType: EthTypeIPv4, IPProto: U8(ProtoUDP)}, Actions: []Action{Load{Field: Whole(FieldTPDst), Value: 53}}}, "NXM_OF_TCP_DST needs tcp or tcp6", ovsRefuses},
+	{"load nd_tll on solicitation", Flow{Match: Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMPv6), ICMPType: U8(135)}, Actions: []Action{Load{Field: Whole(FieldNDTll), Value: 1}}}, "NXM_NX_ND_TLL needs icmp6 with icmp_type 136", ovsRefuses},
+	{"load ct_mark outside ct", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Load{Field: Whole(FieldCTMark), Value: 1}}}, "can only be written inside ct(commit,exec(...))", ovsRefuses},
+	{"load value too wide", Flow{Actions: []Action{Load{Field: Bits(RegField(0), 0, 4), Value: 16}}}, "value 0x10 does not fit in 4 bits", ovsRefuses},
+	{"load slice past the field", Flow{Actions: []Action{Load{Field: Bits(RegField(0), 30, 4), Value: 1}}}, "NXM_NX_REG0 is 32 bits wide", ovsRefuses},
+	{"load offset without bits", Flow{Actions: []Action{Load{Field: FieldRef{Field: RegField(0), Ofs: 3}, Value: 1}}}, "an offset needs a bit count", ovsPolicy},
+	{"load arp_op above 255", Flow{Match: Match{EthType: EthTypeARP}, Actions: []Action{Load{Field: Whole(FieldARPOp), Value: 256}}}, "arp_op values are 0..255", ovsRefuses},
+	{"set in_port to LOCAL", Flow{Actions: []Action{Load{Field: Whole(FieldInPort), Value: 0xfffe}}}, "in_port must be set to a port number", ovsAlters},
+	{"move widths differ", Flow{Actions: []Action{Move{Src: Bits(RegField(0), 0, 8), Dst: Bits(RegField(1), 0, 16)}}}, "source is 8 bits, destination 16", ovsRefuses},
+	{"move into ct_label outside ct", Flow{Actions: []Action{Move{Src: Whole(RegField(0)), Dst: Bits(FieldCTLabel, 0, 32)}}}, "can only be written inside ct", ovsRefuses},
+	{"output reg wider than 32 bits", Flow{Actions: []Action{OutputReg{Field: Whole(FieldMetadata)}}}, "wider than 32 bits", ovsPolicy}, // OVS accepts, ports are 32 bits
+	{"controller reason unknown", Flow{Actions: []Action{Controller{Reason: 9}}}, "unknown packet-in reason 9", ovsPolicy},
+	{"ct on arp", Flow{Match: Match{EthType: EthTypeARP}, Actions: []Action{CT{}}}, "ct needs ip or ipv6", ovsRefuses},
+	{"ct force without commit", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Force: true}}}, "need commit", ovsRefuses},
+	{"ct exec without commit", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Exec: []Action{Load{Field: Whole(FieldCTMark), Value: 1}}}}}, "need commit", ovsRefuses},
+	{"ct snat without commit", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{NAT: &NAT{Kind: NATSrc, AddrMin: addr("10.0.0.1")}}}}, "need commit", ovsRefuses},
+	{"ct commit of +inv", Flow{Match: Match{EthType: EthTypeIPv4, CTState: CTStateMatch{Set: CTTrk | CTInv}}, Actions: []Action{CT{Commit: true}}}, "cannot be committed", ovsRefuses},
+	{"ct zone number and field", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Zone: 1, ZoneField: &FieldRef{Field: RegField(0), Bits: 16}}}}, "zone given both", ovsPolicy},
+	{"ct zone field of 32 bits", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{ZoneField: &FieldRef{Field: RegField(0)}}}}, "a zone field must be 16 bits", ovsRefuses},
+	{"ct exec writes a register", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, Exec: []Action{Load{Field: Whole(RegField(0)), Value: 1}}}}}, "ct exec may only write ct_mark or ct_label", ovsRefuses},
+	{"ct exec outputs", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, Exec: []Action{Output{Port: 1}}}}}, "ct exec may only hold loads and moves", ovsRefuses},
+	{"nat ipv6 address on ip", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATDst, AddrMin: addr("fd00::1")}}}}, "not of the flow's IP family", ovsRefuses},
+	{"nat range reversed", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATSrc, AddrMin: addr("10.0.0.5"), AddrMax: addr("10.0.0.1")}}}}, "reversed or mixes families", ovsRefuses},
+	{"nat ports reversed", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATSrc, AddrMin: addr("10.0.0.1"), PortMin: 90, PortMax: 80}}}}, "port range 90-80 is reversed", ovsRefuses},
+	{"nat hash and random", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATSrc, AddrMin: addr("10.0.0.1"), Hash: true, Random: true}}}}, "hash and random exclude each other", ovsRefuses},
+	{"nat flags without address", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATSrc, Random: true}}}}, "need an address", ovsAlters},
+	{"plain nat with address", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{NAT: &NAT{AddrMin: addr("10.0.0.1")}}}}, "plain nat takes no addresses", ovsPolicy},
+}
+
+func TestValidateRejects(t *testing.T) {
+	for _, tc := range invalidFlows {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.f.Validate()
+			if err == nil {
+				t.Fatalf("Validate accepted %q", tc.f.String())
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate error\n got %v\nwant it to contain %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.f.String()) {
+				t.Errorf("error does not name the flow: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateAcceptsBriefFlows(t *testing.T) {
+	for _, tc := range briefFlows {
+		if err := tc.flow.Validate(); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// TestValidateMatchesOVS checks the reason behind each rule against a real
+// switch: flows marked ovsRefuses must be refused by ovs-ofctl, flows marked
+// ovsAlters must be installed as something other than their text form.
+func TestValidateMatchesOVS(t *testing.T) {
+	o, ctx := newTestBridge(t)
+	for _, tc := range invalidFlows {
+		if tc.ovs == ovsPolicy {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			text := tc.f.String()
+			if _, err := o.Ofctl(ctx, "del-flows", "br0"); err != nil {
+				t.Fatal(err)
+			}
+			_, addErr := o.Ofctl(ctx, "add-flow", "br0", text)
+			switch tc.ovs {
+			case ovsRefuses:
+				if addErr == nil {
+					t.Errorf("OVS accepted %q, so Validate is stricter than it says", text)
+				}
+			case ovsAlters:
+				if addErr != nil {
+					t.Fatalf("OVS refused %q: %v", text, addErr)
+				}
+				out, err := o.Ofctl(ctx, "dump-flows", "br0", "--no-stats")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.TrimSpace(out); got == text {
+					t.Errorf("OVS installed %q unchanged, so the rule is unnecessary", text)
+				} else {
+					t.Logf("OVS installs %q as %q", text, got)
+				}
+			}
+		})
+	}
+}
