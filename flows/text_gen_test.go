@@ -13,10 +13,10 @@ type flowGen struct{ r *rand.Rand }
 const genObjects = 4
 
 func (g flowGen) chance(p float64) bool { return g.r.Float64() < p }
-func (g flowGen) u8() uint8            { return uint8(g.r.Intn(256)) }
-func (g flowGen) u16() uint16          { return uint16(g.r.Intn(1 << 16)) }
-func (g flowGen) u32() uint32          { return g.r.Uint32() }
-func (g flowGen) u64() uint64          { return g.r.Uint64() }
+func (g flowGen) u8() uint8             { return uint8(g.r.Intn(256)) }
+func (g flowGen) u16() uint16           { return uint16(g.r.Intn(1 << 16)) }
+func (g flowGen) u32() uint32           { return g.r.Uint32() }
+func (g flowGen) u64() uint64           { return g.r.Uint64() }
 
 // nonZero32 and friends give masks that do not wildcard the whole field.
 func (g flowGen) nonZero32() uint32 {
