@@ -201,3 +201,30 @@ func TestDedupe(t *testing.T) {
 		}
 	}
 }
+
+// TestModifyKeepsCookie pins the OVS behaviour Diff is built on: an
+// OpenFlow 1.3 strict modify replaces the actions but keeps the installed
+// cookie, even with a cookie mask, so a cookie change must be a delete and
+// an add.
+func TestModifyKeepsCookie(t *testing.T) {
+	o, ctx := newTestBridge(t)
+	old := Flow{Cookie: 1, Priority: 5, Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Output{Port: 1}}}
+	if _, err := o.Ofctl(ctx, "add-flow", "br0", old.String()); err != nil {
+		t.Fatal(err)
+	}
+	for _, mod := range []string{
+		"cookie=0x2, priority=5,ip actions=output:2",
+		"cookie=0x1/-1,cookie=0x2,priority=5,ip actions=output:2",
+	} {
+		if _, err := o.Ofctl(ctx, "mod-flows", "--strict", "br0", mod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := o.Ofctl(ctx, "dump-flows", "br0", "--no-stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(out), "cookie=0x1, priority=5,ip actions=output:2"; got != want {
+		t.Errorf("after mod-flows\n got %s\nwant %s", got, want)
+	}
+}

@@ -114,8 +114,10 @@ func newTestRand(t *testing.T) *rand.Rand {
 		seed = time.Now().UnixNano()
 	}
 	t.Logf("seed %d (rerun with -roundtrip.seed=%d)", seed, seed)
-	return rand.New(rand.NewSource(seed))
+	return newSeededRand(seed)
 }
+
+func newSeededRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
 
 // reportSetDiff fails with the lines only one side has.
 func reportSetDiff(t *testing.T, want, got []string) {
