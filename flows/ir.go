@@ -350,6 +350,8 @@ const (
 	FieldARPSpa
 	FieldARPTpa
 	FieldInPort
+	// FieldTPSrc/FieldTPDst are the TCP ports (OVS resolves tp_src/tp_dst
+	// to tcp_src/tcp_dst in actions); FieldICMPType is the ICMPv4 type.
 	FieldTPSrc
 	FieldTPDst
 	FieldICMPType
