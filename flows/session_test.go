@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,5 +175,48 @@ func TestSessionConfigErrors(t *testing.T) {
 		if _, err := NewSession(cfg); err == nil {
 			t.Errorf("NewSession(%+v) succeeded, want an error", cfg)
 		}
+	}
+}
+
+// TestWireRoundTripOVS installs every IR construct on a real switch and
+// reads it back twice: through DumpFlows (must equal the IR exactly) and
+// through ovs-ofctl (must equal the text form, flow for flow).
+func TestWireRoundTripOVS(t *testing.T) {
+	o := newBridge(t)
+	ctx := testContext(t)
+	for _, args := range [][]string{
+		{"add-group", "br0", "group_id=1,type=all,bucket=output:1"},
+		{"add-meter", "br0", "meter=1,kbps,band=type=drop,rate=1000"},
+	} {
+		if _, err := o.Ofctl(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := dialMgmt(t, o)
+	want := everyConstruct()
+	if err := s.Apply(ctx, ChangeSet{Add: want}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, stats, err := s.DumpFlows(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != len(got) {
+		t.Errorf("%d stats for %d flows", len(stats), len(got))
+	}
+	Sort(got)
+	Sort(want)
+	if len(got) != len(want) {
+		t.Fatalf("DumpFlows: %d flows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("DumpFlows flow %d:\n got %s\n     %#v\nwant %s\n     %#v", i, got[i], got[i], want[i], want[i])
+		}
+	}
+	diffLines(t, "ovs-ofctl dump vs text form", sortedTexts(want), parsedSorted(t, ofctlDump(t, o)))
+	if t.Failed() {
+		t.Logf("ovs-ofctl dump-flows:\n%s", strings.Join(ofctlDump(t, o), "\n"))
 	}
 }
