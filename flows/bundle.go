@@ -70,6 +70,9 @@ type ApplyError struct {
 	Bridge string
 	Op     string       // the refused message in text form, e.g. "add table=0, priority=10,ip actions=group:7"
 	Err    *SwitchError // OVS's error type/code
+	// AtCommit is true when the switch accepted the message into the
+	// bundle and refused it only when committing (e.g. a full table).
+	AtCommit bool
 }
 
 func (e *ApplyError) Error() string {
@@ -176,6 +179,7 @@ func (s *Session) applyOn(ctx context.Context, c *ofConn, ops []bundleOp) error 
 
 	// Until the barrier reply, collect the open reply and any refusals.
 	var refused *ApplyError
+	atCommit := false
 	note := func(m ofMsg) error {
 		se, err := parseSwitchError(m.body)
 		if err != nil {
@@ -184,7 +188,7 @@ func (s *Session) applyOn(ctx context.Context, c *ofConn, ops []bundleOp) error 
 		if refused != nil {
 			return nil // the first refusal is the one to report
 		}
-		refused = &ApplyError{Bridge: s.cfg.Bridge, Err: se}
+		refused = &ApplyError{Bridge: s.cfg.Bridge, Err: se, AtCommit: atCommit}
 		if i := int(m.xid - first - 1); m.xid > first && i < len(ops) {
 			refused.Op = ops[i].what
 		}
@@ -211,6 +215,7 @@ func (s *Session) applyOn(ctx context.Context, c *ofConn, ops []bundleOp) error 
 		return refused
 	}
 
+	atCommit = true
 	if err := c.send(bundleControl(commitXID, id, bundleCommitRequest)); err != nil {
 		return fail("commit", err)
 	}

@@ -1,0 +1,190 @@
+package flows
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// manyFlows builds n distinct flows spread over a few tables, shaped like
+// a security-group pipeline: per-address conjunction clauses, per-port
+// clauses and conj_id flows committing to conntrack.
+func manyFlows(n int) []Flow {
+	flows := make([]Flow, 0, n)
+	for i := 0; len(flows) < n; i++ {
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		switch i % 3 {
+		case 0:
+			flows = append(flows, Flow{Table: 10, Priority: 100, Cookie: uint64(i),
+				Match:   Match{EthType: EthTypeIPv4, IPSrc: netip.PrefixFrom(ip, 32)},
+				Actions: []Action{Conjunction{ID: uint32(i), Clause: 1, NClauses: 2}}})
+		case 1:
+			flows = append(flows, Flow{Table: 10, Priority: 100, Cookie: uint64(i),
+				Match:   Match{EthType: EthTypeIPv4, IPProto: U8(ProtoTCP), TPDst: ExactPort(uint16(i))},
+				Actions: []Action{Conjunction{ID: uint32(i), Clause: 2, NClauses: 2}}})
+		default:
+			flows = append(flows, Flow{Table: 10, Priority: 90, Cookie: uint64(i),
+				Match: Match{ConjID: U32(uint32(i)), EthType: EthTypeIPv4},
+				Actions: []Action{CT{Commit: true, Zone: 1, Exec: []Action{Load{Field: Whole(FieldCTMark), Value: uint64(i)}}},
+					Goto{Table: 20}}})
+		}
+	}
+	return flows
+}
+
+func sortedStrings(flows []Flow) []string {
+	out := make([]string, len(flows))
+	for i, f := range flows {
+		out[i] = f.String()
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedLines(lines []string) []string {
+	out := slices.Clone(lines)
+	slices.Sort(out)
+	return out
+}
+
+// TestApplyTenThousandFlows installs 10,000 flows in one bundle; what
+// ovs-ofctl prints must be the text form of exactly those flows.
+func TestApplyTenThousandFlows(t *testing.T) {
+	o := newBridge(t)
+	ctx := testContext(t)
+	s := dialMgmt(t, o)
+	want := manyFlows(10000)
+	start := time.Now()
+	if err := s.Apply(ctx, ChangeSet{Add: want}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("10,000 flows in one bundle: Apply took %v", time.Since(start))
+	diffLines(t, "ovs-ofctl dump", sortedStrings(want), sortedLines(ofctlDump(t, o)))
+
+	start = time.Now()
+	got, _, err := s.DumpFlows(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("DumpFlows of 10,000 flows took %v", time.Since(start))
+	if cs := Diff(want, got); !cs.Empty() {
+		t.Errorf("Diff(desired, DumpFlows) = %d adds, %d modifies, %d deletes, want none", len(cs.Add), len(cs.Modify), len(cs.Delete))
+	}
+	if st := s.Stats(); st.FlowMods != 10000 || st.BundlesCommitted != 1 {
+		t.Errorf("stats = %+v, want 10000 flow-mods in 1 bundle", st)
+	}
+}
+
+// TestApplyRefusedBundleChangesNothing sends bundles with one flow OVS
+// refuses, once when the bundle is filled and once at commit; either way
+// nothing of the bundle may be in force and the error names the flow.
+func TestApplyRefusedBundleChangesNothing(t *testing.T) {
+	o := newBridge(t)
+	ctx := testContext(t)
+	s := dialMgmt(t, o)
+	base := manyFlows(30)
+	if err := s.Apply(ctx, ChangeSet{Add: base}); err != nil {
+		t.Fatal(err)
+	}
+	before := sortedLines(ofctlDump(t, o))
+
+	// Table 31 holds at most one flow, so a bundle adding two to it is
+	// only refused when committed.
+	if _, err := o.Vsctl(ctx, "--", "--id=@ft", "create", "Flow_Table", "flow_limit=1", "overflow_policy=refuse",
+		"--", "set", "Bridge", "br0", "flow_tables:31=@ft"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		extra    []Flow // good flows added before bad
+		bad      Flow
+		ovsCode  string
+		atCommit bool
+	}{
+		{"output to a group that does not exist", nil,
+			Flow{Table: 30, Priority: 5, Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Group{ID: 4242}}},
+			"OFPBAC_BAD_OUT_GROUP", true},
+		{"ct() without an IP match", nil,
+			Flow{Table: 30, Priority: 6, Actions: []Action{CT{Commit: true}}},
+			"OFPBAC_MATCH_INCONSISTENT", false},
+		{"table full at commit", []Flow{{Table: 31, Priority: 1, Match: Match{InPort: 1}}},
+			Flow{Table: 31, Priority: 2, Match: Match{InPort: 2}},
+			"OFPFMFC_TABLE_FULL", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			good := manyFlows(60)[30:]
+			changed := base[0]
+			changed.Actions = []Action{Conjunction{ID: 999, Clause: 1, NClauses: 2}}
+			cs := ChangeSet{
+				Delete: []Flow{base[1]},
+				Modify: []Flow{changed},
+				Add:    slices.Concat(good[:15], tc.extra, []Flow{tc.bad}, good[15:]),
+			}
+			err := s.Apply(ctx, cs)
+			var refused *ApplyError
+			if !errors.As(err, &refused) {
+				t.Fatalf("Apply = %v, want an *ApplyError", err)
+			}
+			t.Logf("error: %v", err)
+			if !strings.Contains(err.Error(), tc.bad.String()) {
+				t.Errorf("error %q does not name the refused flow %q", err, tc.bad.String())
+			}
+			if refused.Err.Name() != tc.ovsCode || refused.AtCommit != tc.atCommit {
+				t.Errorf("OVS error %s at commit %v, want %s at commit %v", refused.Err.Name(), refused.AtCommit, tc.ovsCode, tc.atCommit)
+			}
+			diffLines(t, "flows after the refused bundle", before, sortedLines(ofctlDump(t, o)))
+		})
+	}
+	// The session is still usable after refusals.
+	if err := s.Apply(ctx, ChangeSet{Delete: base[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(ofctlDump(t, o)); got != len(base)-1 {
+		t.Errorf("after deleting one flow: %d flows, want %d", got, len(base)-1)
+	}
+	if st := s.Stats(); st.BundlesFailed != 3 || st.BundlesCommitted != 2 {
+		t.Errorf("stats = %+v, want 3 failed and 2 committed bundles", st)
+	}
+}
+
+// TestApplyCookieDelete retires one cookie "round" held in the top byte
+// of the cookie, leaving the other round in place.
+func TestApplyCookieDelete(t *testing.T) {
+	o := newBridge(t)
+	ctx := testContext(t)
+	s := dialMgmt(t, o)
+	const roundMask = 0xff00000000000000
+	round := func(r uint64, flows []Flow) []Flow {
+		out := slices.Clone(flows)
+		for i := range out {
+			out[i].Cookie |= r << 56
+			out[i].Table += uint8(r) // distinct keys per round
+		}
+		return out
+	}
+	old, cur := round(1, manyFlows(20)), round(2, manyFlows(20))
+	if err := s.Apply(ctx, ChangeSet{Add: append(slices.Clone(old), cur...)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, ChangeSet{DeleteCookie: []CookieMask{{Cookie: 1 << 56, Mask: roundMask}}}); err != nil {
+		t.Fatal(err)
+	}
+	diffLines(t, "after deleting round 1", sortedStrings(cur), sortedLines(ofctlDump(t, o)))
+}
+
+func TestApplyEmptySendsNothing(t *testing.T) {
+	s, err := NewSession(SessionConfig{Bridge: "br0", Dial: "unix:/nonexistent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not connected: an empty change must not even wait for a connection.
+	if err := s.Apply(testContext(t), ChangeSet{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Applies != 0 || st.FlowMods != 0 {
+		t.Errorf("stats = %+v, want nothing sent", st)
+	}
+}
