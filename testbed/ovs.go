@@ -20,6 +20,9 @@ import (
 type OVS struct {
 	Dir      string // the private run directory
 	Datapath string // "system" or "netdev", resolved from the requested mode
+	// Netns is the network namespace ovs-vswitchd runs in; empty means the
+	// caller's. See StartOVSInNetns.
+	Netns string
 
 	dbPID       int
 	vswitchdPID int
@@ -50,6 +53,10 @@ func ResolveDatapath(mode string) (string, error) {
 // StartOVS creates a fresh database in a new temporary directory and starts
 // ovsdb-server and ovs-vswitchd on it. The caller must Stop it.
 func StartOVS(ctx context.Context, datapath string) (*OVS, error) {
+	return startOVS(ctx, datapath, "")
+}
+
+func startOVS(ctx context.Context, datapath, netns string) (*OVS, error) {
 	dp, err := ResolveDatapath(datapath)
 	if err != nil {
 		return nil, err
@@ -64,7 +71,7 @@ func StartOVS(ctx context.Context, datapath string) (*OVS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start private OVS: %w", err)
 	}
-	o := &OVS{Dir: dir, Datapath: dp}
+	o := &OVS{Dir: dir, Datapath: dp, Netns: netns}
 	if err := o.start(ctx); err != nil {
 		o.Stop()
 		return nil, err
@@ -152,10 +159,14 @@ func (o *OVS) start(ctx context.Context) error {
 // calls it; tests that simulate a vswitchd crash call it again after
 // KillVswitchd.
 func (o *OVS) StartVswitchd(ctx context.Context) error {
-	if _, err := o.Run(ctx, "ovs-vswitchd", o.DBEndpoint(),
-		"--pidfile="+filepath.Join(o.Dir, "ovs-vswitchd.pid"),
-		"--log-file="+filepath.Join(o.Dir, "ovs-vswitchd.log"),
-		"--detach", "--no-chdir", "-vconsole:off"); err != nil {
+	tool, args := "ovs-vswitchd", []string{o.DBEndpoint(),
+		"--pidfile=" + filepath.Join(o.Dir, "ovs-vswitchd.pid"),
+		"--log-file=" + filepath.Join(o.Dir, "ovs-vswitchd.log"),
+		"--detach", "--no-chdir", "-vconsole:off"}
+	if o.Netns != "" {
+		tool, args = "ip", append([]string{"netns", "exec", o.Netns, tool}, args...)
+	}
+	if _, err := o.Run(ctx, tool, args...); err != nil {
 		return fmt.Errorf("start ovs-vswitchd: %w", err)
 	}
 	pid, err := readPID(filepath.Join(o.Dir, "ovs-vswitchd.pid"))
