@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"github.com/flowgate/flowgate/flows"
+)
+
+// The one registry of the pipeline's per-packet registers, conntrack
+// mark/label bits and conntrack zones. Nothing else in the compiler picks
+// a register or a bit: it names one of these.
+//
+//	register      bits    meaning                                  set in         read in
+//	reg0          0..31   source port (OpenFlow port number;       classify       egress_acl, commit
+//	                      RouterPort for packets the router
+//	                      hands back)
+//	reg1          0..31   destination port (OpenFlow port number   l2_lookup      ingress_acl, commit, output
+//	                      or RouterPort)
+//	reg2          0..15   network id = the network's ct zone       classify       conntrack, l2_lookup, commit
+//	reg2          16..31  reserved: per-packet flags of later stages
+//	reg3          0..31   id of the egress rule that allowed a     egress_acl     commit (-> ct_label)
+//	                      new connection (0: none, e.g. the
+//	                      sender is unfiltered)
+//	reg4          0..31   id of the ingress rule that allowed it   ingress_acl    commit (-> ct_label)
+//	reg5..reg7            reserved for the router/NAT stage
+//	reg8..reg15           free
+//
+//	ct_label      0..31   egress rule id of the connection (its originator's side)
+//	ct_label      32..63  ingress rule id of the connection (its responder's side)
+//	ct_label      64..127 reserved
+//	ct_mark       0..31   reserved for the router/NAT stage
+//
+//	ct zone       0                 unused (the default zone)
+//	ct zone       1..0xefff         one per network (NetworkZone)
+//	ct zone       0xf000..0xfffe    reserved for routers (DNAT/SNAT zones)
+const (
+	regSrcPort       uint8 = 0
+	regDstPort       uint8 = 1
+	regNetwork       uint8 = 2
+	regEgressRuleID  uint8 = 3
+	regIngressRuleID uint8 = 4
+)
+
+// Bit ranges inside registers and ct_label.
+const (
+	networkBits uint16 = 16 // reg2[0..15]
+	networkMask uint32 = 1<<networkBits - 1
+
+	labelEgressOfs  uint16 = 0  // ct_label[0..31]
+	labelIngressOfs uint16 = 32 // ct_label[32..63]
+	ruleIDBits      uint16 = 32
+)
+
+// Conntrack zone ranges.
+const (
+	firstNetworkZone uint16 = 1
+	lastNetworkZone  uint16 = 0xefff
+	// FirstRouterZone..LastRouterZone are reserved for the router stage,
+	// so router conntrack state never shares a zone with a network.
+	FirstRouterZone uint16 = 0xf000
+	LastRouterZone  uint16 = 0xfffe
+)
+
+// RouterPort is the port number the pipeline uses for "the router" in
+// reg0 (packets the router hands back) and reg1 (packets for the router).
+// OVS numbers real ports below 0xff00, so it never names a real port.
+const RouterPort uint32 = 0xfff0
+
+// Field references for actions.
+var (
+	fieldSrcPort       = flows.Whole(flows.RegField(regSrcPort))
+	fieldDstPort       = flows.Whole(flows.RegField(regDstPort))
+	fieldNetwork       = flows.Bits(flows.RegField(regNetwork), 0, networkBits)
+	fieldEgressRuleID  = flows.Whole(flows.RegField(regEgressRuleID))
+	fieldIngressRuleID = flows.Whole(flows.RegField(regIngressRuleID))
+	labelEgressRuleID  = flows.Bits(flows.FieldCTLabel, labelEgressOfs, ruleIDBits)
+	labelIngressRule   = flows.Bits(flows.FieldCTLabel, labelIngressOfs, ruleIDBits)
+)
+
+// Register matches.
+
+func matchSrcPort(port uint32) flows.RegMatch { return flows.Reg(regSrcPort, port, 0) }
+func matchDstPort(port uint32) flows.RegMatch { return flows.Reg(regDstPort, port, 0) }
+func matchNetwork(zone uint16) flows.RegMatch {
+	return flows.Reg(regNetwork, uint32(zone), networkMask)
+}
+
+// matchLabelRule matches a rule id in the egress (ofs 0) or ingress
+// (ofs 32) half of ct_label's low 64 bits.
+func matchLabelRule(ofs uint16, id uint32) *flows.Masked128 {
+	return &flows.Masked128{Lo: uint64(id) << ofs, MaskLo: 0xffffffff << ofs}
+}

@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"cmp"
+	"hash/fnv"
+	"slices"
+
+	"github.com/flowgate/flowgate/intent"
+)
+
+// Stable ids of intent objects. An id is a hash of what identifies the
+// object (a port's or network's name; a group's name; a rule's group and
+// canonical content), so adding, removing or reordering other objects does
+// not change it. That keeps cookies, conntrack zones and ct_label rule ids
+// stable across compiles, and it is what lets a removed rule's connections
+// be recognised: their ct_label holds an id no live rule has.
+//
+// Hash collisions are resolved deterministically by linear probing in
+// order of (home slot, key): the key that sorts first keeps its slot. A
+// collision can therefore move an id when a colliding object is added,
+// which costs a rule's connections once; it never merges two objects.
+type ids struct {
+	port  map[string]uint32 // port name -> id (cookie object)
+	zone  map[string]uint16 // network name -> ct zone = network id
+	group map[string]uint32 // group name -> id (cookie object, conjunction ids)
+	rule  map[string]uint32 // ruleKey -> rule id (ct_label, cookie, conjunction ids)
+}
+
+// Rule and group ids are 30 bits so that conjunction ids can carry a
+// 2-bit kind above them (conjunction.go); 0 means "no rule".
+const idBits = 30
+
+func assignIDs(in *intent.Intent) ids {
+	var ports, nets, groups, rules []string
+	for _, p := range in.Ports {
+		ports = append(ports, p.Name)
+	}
+	for _, n := range in.Networks {
+		nets = append(nets, n.Name)
+	}
+	for _, g := range in.SecurityGroups {
+		groups = append(groups, g.Name)
+		for _, r := range g.Rules {
+			rules = append(rules, ruleKey(g.Name, r))
+		}
+	}
+	zones := allocate(nets, uint32(firstNetworkZone), uint32(lastNetworkZone))
+	z := make(map[string]uint16, len(zones))
+	for k, v := range zones {
+		z[k] = uint16(v)
+	}
+	return ids{
+		port:  allocate(ports, 1, 1<<32-1),
+		zone:  z,
+		group: allocate(groups, 1, 1<<idBits-1),
+		rule:  allocate(rules, 1, 1<<idBits-1),
+	}
+}
+
+// allocate gives every distinct key an id in [lo, hi]: its hash slot, or
+// the next free one.
+func allocate(keys []string, lo, hi uint32) map[string]uint32 {
+	span := uint64(hi) - uint64(lo) + 1
+	type slotted struct {
+		key  string
+		home uint32
+	}
+	var ks []slotted
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			continue // duplicates (identical rules of one group) share an id
+		}
+		seen[k] = true
+		h := fnv.New32a()
+		h.Write([]byte(k))
+		ks = append(ks, slotted{k, lo + uint32(uint64(h.Sum32())%span)})
+	}
+	slices.SortFunc(ks, func(a, b slotted) int {
+		return cmp.Or(cmp.Compare(a.home, b.home), cmp.Compare(a.key, b.key))
+	})
+	out := make(map[string]uint32, len(ks))
+	used := make(map[uint32]bool, len(ks))
+	for _, k := range ks {
+		id := k.home
+		for used[id] {
+			if id == hi {
+				id = lo
+			} else {
+				id++
+			}
+		}
+		used[id] = true
+		out[k.key] = id
+	}
+	return out
+}
