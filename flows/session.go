@@ -102,7 +102,9 @@ func (s *Session) Run(ctx context.Context) error {
 		stop := context.AfterFunc(ctx, func() { s.listener.Close() })
 		defer stop()
 	}
-	backoff := newBackoff(50*time.Millisecond, 2*time.Second)
+	// Local sockets: retrying often is cheap, and every second without a
+	// connection after an ovs-vswitchd restart is a second without flows.
+	backoff := newBackoff(50*time.Millisecond, time.Second)
 	for ctx.Err() == nil {
 		c, dpid, err := s.connect(ctx)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,13 @@ func testContext(t *testing.T) context.Context {
 
 // runSession starts a session for cfg and stops it at cleanup.
 func runSession(t *testing.T, cfg SessionConfig) *Session {
+	s, _ := startSession(t, cfg)
+	return s
+}
+
+// startSession starts a session for cfg; stop (also run at cleanup) ends
+// it and waits for Run to return.
+func startSession(t *testing.T, cfg SessionConfig) (s *Session, stop func()) {
 	t.Helper()
 	cfg.Bridge = "br0"
 	cfg.Logf = t.Logf
@@ -51,16 +59,26 @@ func runSession(t *testing.T, cfg SessionConfig) *Session {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, runInBackground(t, "session", s.Run)
+}
+
+// runInBackground runs run until the returned stop is called (or the test
+// ends) and checks that it ended because it was told to.
+func runInBackground(t *testing.T, what string, run func(context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("session Run: %v", err)
-		}
-	})
-	return s
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("%s Run: %v", what, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func dialMgmt(t *testing.T, o *testbed.OVS) *Session {
@@ -75,8 +93,13 @@ func ofctlDump(t *testing.T, o *testbed.OVS) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return splitLines(out)
+}
+
+// splitLines returns the non-empty lines of s, trimmed.
+func splitLines(s string) []string {
 	var lines []string
-	for _, l := range strings.Split(out, "\n") {
+	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			lines = append(lines, l)
 		}

@@ -1,0 +1,136 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Syncer keeps one bridge's flow table equal to a desired flow set. It
+// owns the whole table: flows it did not ask for are deleted.
+//
+// All state lives in the goroutine running Run; SetDesired hands it a new
+// set and waits for the outcome. The Syncer's view of the installed flows
+// changes only after the switch committed a bundle, and is rebuilt from a
+// dump after every (re)connect, so an unchanged desired set after a
+// controller restart costs zero flow-mods and a restarted ovs-vswitchd
+// gets everything back.
+type Syncer struct {
+	session *Session
+	reqs    chan syncRequest
+	logf    func(format string, args ...any)
+}
+
+type syncRequest struct {
+	ctx    context.Context
+	flows  []Flow
+	result chan error
+}
+
+// NewSyncer returns a Syncer on top of session; the caller runs both.
+// logf, when non-nil, receives one line per resync.
+func NewSyncer(session *Session, logf func(format string, args ...any)) *Syncer {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return &Syncer{session: session, reqs: make(chan syncRequest), logf: logf}
+}
+
+// SetDesired makes flows the bridge's flow table, in one bundle. Flows
+// with the same table, priority and match must be identical (see Dedupe).
+// On error the previous table stays in force; if the error is a
+// disconnect, the new set is installed after the reconnect.
+func (y *Syncer) SetDesired(ctx context.Context, flows []Flow) error {
+	flows, err := Dedupe(slices.Clone(flows))
+	if err != nil {
+		return fmt.Errorf("bridge %s: desired flows: %w", y.session.cfg.Bridge, err)
+	}
+	req := syncRequest{ctx: ctx, flows: flows, result: make(chan error, 1)}
+	select {
+	case y.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// syncState is owned by Run's goroutine.
+type syncState struct {
+	desired     []Flow
+	haveDesired bool   // SetDesired was called: until then, change nothing
+	installed   []Flow // valid only when known
+	known       bool   // installed reflects the switch
+}
+
+// Run serves SetDesired and resynchronises after every connect of the
+// session, until ctx ends. It returns ctx's error.
+func (y *Syncer) Run(ctx context.Context) error {
+	var st syncState
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-y.session.Connects():
+			st.known = false
+			if err := y.resync(ctx, &st); err != nil {
+				y.logf("bridge %s: resync after connect: %v", y.session.cfg.Bridge, err)
+			}
+		case req := <-y.reqs:
+			st.desired, st.haveDesired = req.flows, true
+			req.result <- y.apply(req.ctx, &st)
+		}
+	}
+}
+
+// apply brings the switch from the known installed view to st.desired,
+// reading the switch first when the view is not known.
+func (y *Syncer) apply(ctx context.Context, st *syncState) error {
+	if !st.known {
+		return y.resync(ctx, st)
+	}
+	return y.push(ctx, st, Diff(st.desired, st.installed))
+}
+
+// resync dumps the switch's table, then pushes the difference. Before
+// the first SetDesired it only reads: a controller that has just started
+// must not flush the flows it is about to recompute.
+func (y *Syncer) resync(ctx context.Context, st *syncState) error {
+	dumped, _, err := y.session.DumpFlows(ctx)
+	if err != nil {
+		return err
+	}
+	st.installed, st.known = dumped, true
+	if !st.haveDesired {
+		y.logf("bridge %s: resync: %d flows installed, no desired set yet", y.session.cfg.Bridge, len(dumped))
+		return nil
+	}
+	cs := Diff(st.desired, dumped)
+	y.logf("bridge %s: resync: %d installed, %d desired: %d to add, %d to modify, %d to delete",
+		y.session.cfg.Bridge, len(dumped), len(st.desired), len(cs.Add), len(cs.Modify), len(cs.Delete))
+	return y.push(ctx, st, cs)
+}
+
+func (y *Syncer) push(ctx context.Context, st *syncState, cs ChangeSet) error {
+	if cs.Empty() {
+		return nil
+	}
+	err := y.session.Apply(ctx, cs)
+	var refused *ApplyError
+	switch {
+	case err == nil:
+		st.installed = st.desired
+	case errors.As(err, &refused):
+		// The switch discarded the bundle: the view is still right.
+	default:
+		// Lost connection or cancelled mid-bundle: the switch may or may
+		// not have committed, so read it again before the next change.
+		st.known = false
+	}
+	return err
+}
