@@ -24,6 +24,7 @@ type OVS struct {
 	// caller's. See StartOVSInNetns.
 	Netns string
 
+	ownNetns    bool // Netns was created by StartOVS and is deleted by Stop
 	dbPID       int
 	vswitchdPID int
 }
@@ -51,7 +52,13 @@ func ResolveDatapath(mode string) (string, error) {
 }
 
 // StartOVS creates a fresh database in a new temporary directory and starts
-// ovsdb-server and ovs-vswitchd on it. The caller must Stop it.
+// ovsdb-server and ovs-vswitchd on it, with ovs-vswitchd in a network
+// namespace of its own (named like the run directory) that Stop deletes.
+// The own namespace is what lets several private instances run at once:
+// the userspace datapath creates a tap named "ovs-netdev" in the namespace
+// it runs in, and a second instance in the same namespace cannot. The
+// switch-side ends of links must therefore be moved into o.Netns.
+// The caller must Stop it.
 func StartOVS(ctx context.Context, datapath string) (*OVS, error) {
 	return startOVS(ctx, datapath, "")
 }
@@ -72,6 +79,21 @@ func startOVS(ctx context.Context, datapath, netns string) (*OVS, error) {
 		return nil, fmt.Errorf("start private OVS: %w", err)
 	}
 	o := &OVS{Dir: dir, Datapath: dp, Netns: netns}
+	if netns == "" {
+		o.Netns = filepath.Base(dir)
+		if _, err := o.Run(ctx, "ip", "netns", "add", o.Netns); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("start private OVS: %w", err)
+		}
+		o.ownNetns = true
+		// Loopback up: a controller target tcp:127.0.0.1:N is dialled
+		// from inside this namespace, so a test's listener must be bound
+		// there too (see Listen).
+		if _, err := o.Run(ctx, "ip", "-n", o.Netns, "link", "set", "lo", "up"); err != nil {
+			o.Stop()
+			return nil, fmt.Errorf("start private OVS: %w", err)
+		}
+	}
 	if err := o.start(ctx); err != nil {
 		o.Stop()
 		return nil, err
@@ -202,6 +224,12 @@ func (o *OVS) Stop() error {
 	if o.dbPID != 0 {
 		errs = append(errs, stopPID(o.dbPID, syscall.SIGTERM))
 		o.dbPID = 0
+	}
+	if o.ownNetns {
+		if _, err := o.Run(context.Background(), "ip", "netns", "del", o.Netns); err != nil {
+			errs = append(errs, err)
+		}
+		o.ownNetns = false
 	}
 	if o.Dir != "" {
 		errs = append(errs, os.RemoveAll(o.Dir))
