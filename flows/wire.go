@@ -15,7 +15,9 @@ package flows
 // installing flows over the wire and reading them back with
 // `ovs-ofctl -O OpenFlow13 dump-flows br0 --no-stats` (OVS 3.1); OVS keeps
 // the encoding it was given and prints accordingly, so the text form must
-// print exactly this:
+// print exactly this. TestWireRoundTripOVS repeats the experiment for
+// every construct: DumpFlows must return the IR unchanged and ovs-ofctl
+// must print Flow.String() for each flow.
 //
 //   - Load with Field.Bits == 0 (whole field) is OFPAT_SET_FIELD and prints
 //     "set_field:0x5->reg0", "set_field:0x1->ct_mark",

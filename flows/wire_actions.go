@@ -127,7 +127,7 @@ func encodeAction(a Action) ([]byte, error) {
 	case OutputReg:
 		h, ofsNbits, err := refOnWire(a.Field)
 		if err != nil {
-			return nil, fmt.Errorf("output:%s: %w", fieldDebugName(a.Field.Field), err)
+			return nil, fmt.Errorf("output:%s: %w", fieldName(a.Field.Field), err)
 		}
 		b := binary.BigEndian.AppendUint16(nxAction(nxastOutputReg, 24), ofsNbits)
 		b = binary.BigEndian.AppendUint32(b, h.wire32())
@@ -222,7 +222,7 @@ func refOnWire(r FieldRef) (oxmHeader, uint16, error) {
 // Load as NXAST_REG_LOAD; OVS remembers which one it was given and prints
 // "set_field:V->field" or "load:V->NXM_...[a..b]" accordingly.
 func encodeLoad(a Load) ([]byte, error) {
-	name := fieldDebugName(a.Field.Field)
+	name := fieldName(a.Field.Field)
 	if a.Field.Bits == 0 {
 		h, err := fieldHeader(a.Field.Field)
 		if err != nil {
@@ -255,14 +255,14 @@ func encodeLoad(a Load) ([]byte, error) {
 func encodeMove(a Move) ([]byte, error) {
 	sh, sOfs, n, err := resolveRef(a.Src)
 	if err != nil {
-		return nil, fmt.Errorf("move from %s: %w", fieldDebugName(a.Src.Field), err)
+		return nil, fmt.Errorf("move from %s: %w", fieldName(a.Src.Field), err)
 	}
 	dh, dOfs, dn, err := resolveRef(a.Dst)
 	if err != nil {
-		return nil, fmt.Errorf("move to %s: %w", fieldDebugName(a.Dst.Field), err)
+		return nil, fmt.Errorf("move to %s: %w", fieldName(a.Dst.Field), err)
 	}
 	if n != dn {
-		return nil, fmt.Errorf("move %s->%s: widths %d and %d differ", fieldDebugName(a.Src.Field), fieldDebugName(a.Dst.Field), n, dn)
+		return nil, fmt.Errorf("move %s->%s: widths %d and %d differ", fieldName(a.Src.Field), fieldName(a.Dst.Field), n, dn)
 	}
 	b := binary.BigEndian.AppendUint16(nxAction(nxastRegMove, 24), n)
 	b = binary.BigEndian.AppendUint16(b, sOfs)

@@ -111,7 +111,7 @@ func decodeSetField(b []byte) (Action, error) {
 	}
 	v, err := uint64Value(value)
 	if err != nil {
-		return nil, fmt.Errorf("set_field %s: %w", fieldDebugName(field), err)
+		return nil, fmt.Errorf("set_field %s: %w", fieldName(field), err)
 	}
 	return Load{Field: Whole(field), Value: v}, nil
 }

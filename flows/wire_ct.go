@@ -27,7 +27,7 @@ func encodeCT(a CT) ([]byte, error) {
 			return nil, fmt.Errorf("ct zone: %w", err)
 		}
 		if ofsNbits&0x3f != 15 {
-			return nil, fmt.Errorf("ct zone from %s: must be exactly 16 bits", fieldDebugName(a.ZoneField.Field))
+			return nil, fmt.Errorf("ct zone from %s: must be exactly 16 bits", fieldName(a.ZoneField.Field))
 		}
 		zoneSrc, zone = h.wire32(), ofsNbits
 	}

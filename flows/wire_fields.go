@@ -111,108 +111,46 @@ func parseWire32(v uint32) (h oxmHeader, hasMask bool) {
 	return h, hasMask
 }
 
-// fieldHeader returns the code point for an IR Field in actions. As in the
-// text form, FieldTPSrc/FieldTPDst are the TCP ports and FieldICMPType is
-// the ICMPv4 type (what OVS's tp_src/tp_dst/icmp_type aliases resolve to).
-func fieldHeader(f Field) (oxmHeader, error) {
-	switch {
-	case f <= FieldReg15:
-		return oxmHeader{classNXM1, nxmNXRegFirst.field + uint8(f-FieldReg0), 4}, nil
+// actionFields maps the IR's Fields to the code points actions use. As in
+// the text form, FieldTPSrc/FieldTPDst are the TCP ports and FieldICMPType
+// is the ICMPv4 type (what OVS's tp_src/tp_dst/icmp_type aliases resolve
+// to), and FieldInPort is the 16-bit NXM_OF_IN_PORT.
+var actionFields = buildActionFields()
+
+func buildActionFields() map[Field]oxmHeader {
+	m := map[Field]oxmHeader{
+		FieldMetadata: oxmMetadata, FieldCTMark: nxmNXCTMark, FieldCTLabel: nxmNXCTLabel,
+		FieldEthSrc: oxmEthSrc, FieldEthDst: oxmEthDst,
+		FieldIPv4Src: oxmIPv4Src, FieldIPv4Dst: oxmIPv4Dst, FieldIPv6Src: oxmIPv6Src, FieldIPv6Dst: oxmIPv6Dst,
+		FieldARPOp: oxmARPOp, FieldARPSha: oxmARPSha, FieldARPTha: oxmARPTha, FieldARPSpa: oxmARPSpa, FieldARPTpa: oxmARPTpa,
+		FieldInPort: nxmOFInPort16, FieldTPSrc: oxmTCPSrc, FieldTPDst: oxmTCPDst, FieldICMPType: oxmICMPv4Type,
+		FieldNDTarget: oxmNDTarget, FieldNDTll: oxmNDTll,
 	}
-	switch f {
-	case FieldMetadata:
-		return oxmMetadata, nil
-	case FieldCTMark:
-		return nxmNXCTMark, nil
-	case FieldCTLabel:
-		return nxmNXCTLabel, nil
-	case FieldEthSrc:
-		return oxmEthSrc, nil
-	case FieldEthDst:
-		return oxmEthDst, nil
-	case FieldIPv4Src:
-		return oxmIPv4Src, nil
-	case FieldIPv4Dst:
-		return oxmIPv4Dst, nil
-	case FieldIPv6Src:
-		return oxmIPv6Src, nil
-	case FieldIPv6Dst:
-		return oxmIPv6Dst, nil
-	case FieldARPOp:
-		return oxmARPOp, nil
-	case FieldARPSha:
-		return oxmARPSha, nil
-	case FieldARPTha:
-		return oxmARPTha, nil
-	case FieldARPSpa:
-		return oxmARPSpa, nil
-	case FieldARPTpa:
-		return oxmARPTpa, nil
-	case FieldInPort:
-		return nxmOFInPort16, nil
-	case FieldTPSrc:
-		return oxmTCPSrc, nil
-	case FieldTPDst:
-		return oxmTCPDst, nil
-	case FieldICMPType:
-		return oxmICMPv4Type, nil
-	case FieldNDTarget:
-		return oxmNDTarget, nil
-	case FieldNDTll:
-		return oxmNDTll, nil
+	for i := uint8(0); i <= 15; i++ {
+		m[RegField(i)] = oxmHeader{classNXM1, nxmNXRegFirst.field + i, 4}
+	}
+	return m
+}
+
+// fieldsByHeader inverts actionFields for the decoder.
+var fieldsByHeader = func() map[oxmHeader]Field {
+	m := make(map[oxmHeader]Field, len(actionFields))
+	for f, h := range actionFields {
+		m[h] = f
+	}
+	return m
+}()
+
+func fieldHeader(f Field) (oxmHeader, error) {
+	if h, ok := actionFields[f]; ok {
+		return h, nil
 	}
 	return oxmHeader{}, fmt.Errorf("field %d has no OpenFlow code point", f)
 }
 
-// headerField is the inverse of fieldHeader.
 func headerField(h oxmHeader) (Field, bool) {
-	h = canonicalHeader(h)
-	if h.class == classNXM1 && h.field <= 15 && h.size == 4 {
-		return RegField(h.field), true
-	}
-	switch h {
-	case oxmMetadata:
-		return FieldMetadata, true
-	case nxmNXCTMark:
-		return FieldCTMark, true
-	case nxmNXCTLabel:
-		return FieldCTLabel, true
-	case oxmEthSrc:
-		return FieldEthSrc, true
-	case oxmEthDst:
-		return FieldEthDst, true
-	case oxmIPv4Src:
-		return FieldIPv4Src, true
-	case oxmIPv4Dst:
-		return FieldIPv4Dst, true
-	case oxmIPv6Src:
-		return FieldIPv6Src, true
-	case oxmIPv6Dst:
-		return FieldIPv6Dst, true
-	case oxmARPOp:
-		return FieldARPOp, true
-	case oxmARPSha:
-		return FieldARPSha, true
-	case oxmARPTha:
-		return FieldARPTha, true
-	case oxmARPSpa:
-		return FieldARPSpa, true
-	case oxmARPTpa:
-		return FieldARPTpa, true
-	case nxmOFInPort16:
-		return FieldInPort, true
-	case oxmTCPSrc:
-		return FieldTPSrc, true
-	case oxmTCPDst:
-		return FieldTPDst, true
-	case oxmICMPv4Type:
-		return FieldICMPType, true
-	case oxmNDTarget:
-		return FieldNDTarget, true
-	case oxmNDTll:
-		return FieldNDTll, true
-	}
-	return 0, false
+	f, ok := fieldsByHeader[canonicalHeader(h)]
+	return f, ok
 }
 
 func portHeaders(proto uint8) (src, dst oxmHeader, err error) {
@@ -229,24 +167,3 @@ func portHeaders(proto uint8) (src, dst oxmHeader, err error) {
 
 // fieldBits is the width of a field in bits.
 func fieldBits(h oxmHeader) uint16 { return uint16(h.size) * 8 }
-
-// fieldDebugName names a Field in error messages only; the text form owns
-// the user-facing names.
-func fieldDebugName(f Field) string {
-	if f <= FieldReg15 {
-		return fmt.Sprintf("reg%d", f-FieldReg0)
-	}
-	names := map[Field]string{
-		FieldMetadata: "metadata", FieldCTMark: "ct_mark", FieldCTLabel: "ct_label",
-		FieldEthSrc: "eth_src", FieldEthDst: "eth_dst", FieldIPv4Src: "ip_src",
-		FieldIPv4Dst: "ip_dst", FieldIPv6Src: "ipv6_src", FieldIPv6Dst: "ipv6_dst",
-		FieldARPOp: "arp_op", FieldARPSha: "arp_sha", FieldARPTha: "arp_tha",
-		FieldARPSpa: "arp_spa", FieldARPTpa: "arp_tpa", FieldInPort: "in_port",
-		FieldTPSrc: "tp_src", FieldTPDst: "tp_dst", FieldICMPType: "icmp_type",
-		FieldNDTarget: "nd_target", FieldNDTll: "nd_tll",
-	}
-	if n, ok := names[f]; ok {
-		return n
-	}
-	return fmt.Sprintf("field(%d)", f)
-}
