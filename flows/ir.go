@@ -131,6 +131,12 @@ type Match struct {
 	CTZone  *uint16
 	CTMark  *Masked32
 	CTLabel *Masked128
+	// CTNwSrc/CTNwDst match the addresses of the connection's original
+	// direction tuple (ct_nw_src/ct_nw_dst, or ct_ipv6_src/ct_ipv6_dst for
+	// IPv6 prefixes): for a reply they name the originator, not the packet's
+	// source. They need ct_state with +trk and the EthType of their family.
+	CTNwSrc netip.Prefix
+	CTNwDst netip.Prefix
 	ConjID  *uint32
 
 	EthSrc  *MACMatch
@@ -276,7 +282,8 @@ type CT struct {
 	// NAT, when set, adds nat(...); an empty NAT{} is plain "nat", which
 	// un-NATs replies and applies established translations.
 	NAT *NAT
-	// Exec are the actions inside exec(...): only Loads into CTMark/CTLabel.
+	// Exec are the actions inside exec(...): only Loads or Moves into
+	// CTMark/CTLabel (a Move copies e.g. a register into ct_label).
 	Exec []Action
 }
 

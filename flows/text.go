@@ -91,6 +91,18 @@ func formatMatch(m Match, priority uint16) string {
 	if m.CTLabel != nil {
 		add("ct_label=%s", formatMasked128(*m.CTLabel))
 	}
+	if m.CTNwSrc.IsValid() && m.CTNwSrc.Addr().Is4() {
+		addPrefix(&p, "ct_nw_src", m.CTNwSrc)
+	}
+	if m.CTNwDst.IsValid() && m.CTNwDst.Addr().Is4() {
+		addPrefix(&p, "ct_nw_dst", m.CTNwDst)
+	}
+	if m.CTNwSrc.IsValid() && m.CTNwSrc.Addr().Is6() {
+		addPrefix(&p, "ct_ipv6_src", m.CTNwSrc)
+	}
+	if m.CTNwDst.IsValid() && m.CTNwDst.Addr().Is6() {
+		addPrefix(&p, "ct_ipv6_dst", m.CTNwDst)
+	}
 	shorthand, protoNamed := protocolShorthand(m.EthType, m.IPProto)
 	if shorthand != "" {
 		p = append(p, shorthand)

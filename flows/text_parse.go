@@ -164,6 +164,10 @@ func (p *matchParser) field(key, val string, hasVal bool) error {
 		var v Masked128
 		v, err = parseMasked128(val)
 		m.CTLabel = &v
+	case "ct_nw_src", "ct_ipv6_src":
+		m.CTNwSrc, err = parsePrefix(val)
+	case "ct_nw_dst", "ct_ipv6_dst":
+		m.CTNwDst, err = parsePrefix(val)
 	case "metadata":
 		var v Masked64
 		v, err = parseMasked64(val)

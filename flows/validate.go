@@ -73,6 +73,11 @@ func validateMatch(m Match, bad complaint) {
 	}
 	checkFamily("ip source", m.IPSrc)
 	checkFamily("ip destination", m.IPDst)
+	checkFamily("conntrack original source", m.CTNwSrc)
+	checkFamily("conntrack original destination", m.CTNwDst)
+	if (m.CTNwSrc.IsValid() || m.CTNwDst.IsValid()) && m.CTState.Set&CTTrk == 0 {
+		bad("ct_nw_src/ct_nw_dst need ct_state +trk")
+	}
 	if m.IPProto != nil && !isIP(m.EthType) {
 		bad("nw_proto needs ip or ipv6")
 	}
