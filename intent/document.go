@@ -1,0 +1,117 @@
+package intent
+
+// Document is an intent document exactly as written (../docs/intent.md):
+// strings where the user writes addresses, pointers where "absent" and
+// "zero" mean different things. Decode fills it strictly; Validate turns it
+// into an *Intent. Marshalled with gopkg.in/yaml.v3 or encoding/json it
+// gives the document back in the same shape, which is what the API's
+// GET /v1/intent serves when it has no original bytes.
+type Document struct {
+	Bridge         string             `yaml:"bridge,omitempty" json:"bridge,omitempty"`
+	Datapath       string             `yaml:"datapath,omitempty" json:"datapath,omitempty"`
+	Networks       []NetworkDoc       `yaml:"networks,omitempty" json:"networks,omitempty"`
+	Ports          []PortDoc          `yaml:"ports,omitempty" json:"ports,omitempty"`
+	SecurityGroups []SecurityGroupDoc `yaml:"security_groups,omitempty" json:"security_groups,omitempty"`
+	Routers        []RouterDoc        `yaml:"routers,omitempty" json:"routers,omitempty"`
+	Services       []ServiceDoc       `yaml:"services,omitempty" json:"services,omitempty"`
+}
+
+type NetworkDoc struct {
+	Name     string `yaml:"name" json:"name"`
+	CIDR     string `yaml:"cidr,omitempty" json:"cidr,omitempty"`
+	CIDR6    string `yaml:"cidr6,omitempty" json:"cidr6,omitempty"`
+	Gateway  string `yaml:"gateway,omitempty" json:"gateway,omitempty"`
+	Gateway6 string `yaml:"gateway6,omitempty" json:"gateway6,omitempty"`
+}
+
+type PortDoc struct {
+	Name                string           `yaml:"name" json:"name"`
+	Network             string           `yaml:"network" json:"network"`
+	MAC                 string           `yaml:"mac" json:"mac"`
+	IPs                 []string         `yaml:"ips,omitempty" json:"ips,omitempty"`
+	SecurityGroups      []string         `yaml:"security_groups,omitempty" json:"security_groups,omitempty"`
+	PortSecurity        *bool            `yaml:"port_security,omitempty" json:"port_security,omitempty"`
+	AllowedAddressPairs []AddressPairDoc `yaml:"allowed_address_pairs,omitempty" json:"allowed_address_pairs,omitempty"`
+	QoS                 *QoSDoc          `yaml:"qos,omitempty" json:"qos,omitempty"`
+}
+
+type AddressPairDoc struct {
+	IP  string `yaml:"ip" json:"ip"`
+	MAC string `yaml:"mac,omitempty" json:"mac,omitempty"`
+}
+
+// QoSDoc holds int64 so that a negative or oversized value reaches
+// validation and gets a precise message instead of a decoding error.
+type QoSDoc struct {
+	IngressKbps int64 `yaml:"ingress_kbps,omitempty" json:"ingress_kbps,omitempty"`
+	EgressKbps  int64 `yaml:"egress_kbps,omitempty" json:"egress_kbps,omitempty"`
+	BurstKb     int64 `yaml:"burst_kb,omitempty" json:"burst_kb,omitempty"`
+}
+
+type SecurityGroupDoc struct {
+	Name     string    `yaml:"name" json:"name"`
+	Stateful *bool     `yaml:"stateful,omitempty" json:"stateful,omitempty"`
+	Rules    []RuleDoc `yaml:"rules,omitempty" json:"rules,omitempty"`
+}
+
+type RuleDoc struct {
+	Direction   string `yaml:"direction" json:"direction"`
+	EtherType   string `yaml:"ethertype,omitempty" json:"ethertype,omitempty"`
+	Protocol    string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	Ports       string `yaml:"ports,omitempty" json:"ports,omitempty"`
+	ICMPType    *int64 `yaml:"icmp_type,omitempty" json:"icmp_type,omitempty"`
+	ICMPCode    *int64 `yaml:"icmp_code,omitempty" json:"icmp_code,omitempty"`
+	RemoteCIDR  string `yaml:"remote_cidr,omitempty" json:"remote_cidr,omitempty"`
+	RemoteGroup string `yaml:"remote_group,omitempty" json:"remote_group,omitempty"`
+}
+
+type RouterDoc struct {
+	Name         string           `yaml:"name" json:"name"`
+	Networks     []string         `yaml:"networks,omitempty" json:"networks,omitempty"`
+	External     *ExternalDoc     `yaml:"external,omitempty" json:"external,omitempty"`
+	SNAT         []SNATDoc        `yaml:"snat,omitempty" json:"snat,omitempty"`
+	FloatingIPs  []FloatingIPDoc  `yaml:"floating_ips,omitempty" json:"floating_ips,omitempty"`
+	PortForwards []PortForwardDoc `yaml:"port_forwards,omitempty" json:"port_forwards,omitempty"`
+}
+
+type ExternalDoc struct {
+	Port       string `yaml:"port" json:"port"`
+	MAC        string `yaml:"mac" json:"mac"`
+	IP         string `yaml:"ip" json:"ip"`
+	Gateway    string `yaml:"gateway" json:"gateway"`
+	GatewayMAC string `yaml:"gateway_mac,omitempty" json:"gateway_mac,omitempty"`
+}
+
+type SNATDoc struct {
+	Network string `yaml:"network" json:"network"`
+	To      string `yaml:"to,omitempty" json:"to,omitempty"`
+	Ports   string `yaml:"ports,omitempty" json:"ports,omitempty"`
+}
+
+type FloatingIPDoc struct {
+	Port string `yaml:"port" json:"port"`
+	IP   string `yaml:"ip" json:"ip"`
+}
+
+type PortForwardDoc struct {
+	Protocol     string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	IP           string `yaml:"ip,omitempty" json:"ip,omitempty"`
+	ExternalPort *int64 `yaml:"external_port,omitempty" json:"external_port,omitempty"`
+	Port         string `yaml:"port" json:"port"`
+	InternalPort *int64 `yaml:"internal_port,omitempty" json:"internal_port,omitempty"`
+}
+
+type ServiceDoc struct {
+	Name            string       `yaml:"name" json:"name"`
+	VIP             string       `yaml:"vip" json:"vip"`
+	Protocol        string       `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	Port            *int64       `yaml:"port,omitempty" json:"port,omitempty"`
+	Backends        []BackendDoc `yaml:"backends,omitempty" json:"backends,omitempty"`
+	AffinitySeconds int64        `yaml:"affinity_seconds,omitempty" json:"affinity_seconds,omitempty"`
+}
+
+type BackendDoc struct {
+	Port       string `yaml:"port" json:"port"`
+	TargetPort *int64 `yaml:"target_port,omitempty" json:"target_port,omitempty"`
+	Weight     *int64 `yaml:"weight,omitempty" json:"weight,omitempty"`
+}

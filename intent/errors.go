@@ -1,0 +1,74 @@
+package intent
+
+import (
+	"fmt"
+	"strings"
+)
+
+// FieldError is one problem in an intent document: where it is and why it
+// is wrong. Path names the object by its name where it has a unique one and
+// by its index otherwise, e.g. "security_groups[db].rules[0].ports".
+type FieldError struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return e.Reason
+	}
+	return e.Path + ": " + e.Reason
+}
+
+// Errors is every problem found in a document, in document order. Parse
+// returns it (as a value, so errors.As(err, &list) works) whenever a
+// document is refused; the API hands the list to the client as JSON.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// collector gathers problems from decoding and validation. Once decoding
+// failed at a path, validation stays quiet about that path and everything
+// under it: the value there is a zero stand-in, and complaining that it is
+// "required" would only bury the real error.
+type collector struct {
+	errs   Errors
+	broken []string // paths whose value failed to decode
+}
+
+func (c *collector) add(path, format string, args ...any) {
+	for _, b := range c.broken {
+		if within(path, b) {
+			return
+		}
+	}
+	c.errs = append(c.errs, &FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
+}
+
+// decodeFailed records a decoding problem and silences validation under path.
+func (c *collector) decodeFailed(path, format string, args ...any) {
+	c.add(path, format, args...)
+	c.broken = append(c.broken, path)
+}
+
+// within reports whether path is base or lies under it.
+func within(path, base string) bool {
+	if !strings.HasPrefix(path, base) {
+		return false
+	}
+	rest := path[len(base):]
+	return rest == "" || rest[0] == '.' || rest[0] == '['
+}
+
+func (c *collector) err() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	return c.errs
+}

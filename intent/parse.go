@@ -1,0 +1,29 @@
+package intent
+
+import (
+	"fmt"
+	"os"
+)
+
+// Parse decodes and validates a YAML or JSON intent document. On any
+// problem it returns no Intent and an Errors listing every problem found.
+func Parse(data []byte) (*Intent, error) {
+	doc, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Validate()
+}
+
+// Load reads and parses the intent document at path.
+func Load(path string) (*Intent, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load intent: %w", err)
+	}
+	in, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("intent %s: %w", path, err)
+	}
+	return in, nil
+}

@@ -1,0 +1,138 @@
+package intent
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Validate checks the whole document and returns the typed Intent with
+// defaults filled in, or no Intent and an Errors with one entry per problem.
+// Objects are checked in dependency order (networks and groups before the
+// ports that name them, ports before the routers and services that name
+// them), so each reference is judged against what it refers to.
+func (doc *Document) Validate() (*Intent, error) {
+	v := &validator{
+		doc:         doc,
+		in:          &Intent{},
+		networks:    map[string]*networkInfo{},
+		ports:       map[string]*portInfo{},
+		groups:      map[string]*SecurityGroup{},
+		macs:        map[[6]byte]string{},
+		routerAddrs: map[netip.Addr]routerAddr{},
+		hostAddrs:   map[netip.Addr]string{},
+	}
+	v.bridge()
+	v.networkList()
+	v.groupList()
+	v.portList()
+	v.routerList()
+	v.serviceList()
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return v.in, nil
+}
+
+type validator struct {
+	collector
+	doc *Document
+	in  *Intent
+
+	networks map[string]*networkInfo
+	ports    map[string]*portInfo
+	groups   map[string]*SecurityGroup
+	// macs maps every port and router MAC to the path of its owner.
+	macs map[[6]byte]string
+	// routerAddrs holds the external addresses routers own (their own,
+	// floating, masquerade), which must not be claimed twice.
+	routerAddrs map[netip.Addr]routerAddr
+	// hostAddrs holds port addresses and gateways, described for messages
+	// ("an address of ports[web1]"), which a service VIP must not reuse.
+	hostAddrs map[netip.Addr]string
+}
+
+// routerAddr is an external address a router answers for.
+type routerAddr struct {
+	router string // router path
+	role   string // "the external address", "floating_ips[0]", "an snat address"
+}
+
+func (a routerAddr) String() string { return a.role + " of " + a.router }
+
+// names checks that every element of a list has a non-empty name that no
+// earlier element has, and returns the element paths (see elementPaths)
+// and, for each element, whether it is the first with its name. Only first
+// holders go into lookup maps; later ones are checked but not referable.
+func (v *validator) names(list string, names []string) (paths []string, first []bool) {
+	paths = elementPaths(list, names)
+	first = make([]bool, len(names))
+	seen := map[string]string{}
+	for i, name := range names {
+		switch prev, dup := seen[name]; {
+		case name == "":
+			v.add(join(paths[i], "name"), "required")
+		case dup:
+			v.add(join(paths[i], "name"), "%q is also the name of %s", name, prev)
+		default:
+			seen[name] = paths[i]
+			first[i] = true
+		}
+	}
+	return paths, first
+}
+
+// bridge checks the integration bridge name as OVS and Linux will see it:
+// the bridge's internal port is a network device named after it.
+func (v *validator) bridge() {
+	b := v.doc.Bridge
+	if b == "" {
+		b = "br-int"
+	}
+	switch {
+	case len(b) > 15:
+		v.add("bridge", "%q is longer than 15 bytes, the Linux interface name limit", b)
+	case strings.ContainsRune(b, '/'):
+		v.add("bridge", "%q contains '/', which an interface name cannot", b)
+	case strings.ContainsFunc(b, isSpaceOrControl):
+		v.add("bridge", "%q contains a space or control character, which an interface name cannot", b)
+	case b == "." || b == "..":
+		v.add("bridge", "%q is not a valid interface name", b)
+	}
+	v.in.Bridge = b
+
+	switch dp := strings.ToLower(v.doc.Datapath); dp {
+	case "":
+		v.in.Datapath = "auto"
+	case "auto", "system", "netdev":
+		v.in.Datapath = dp
+	default:
+		v.add("datapath", "%q is not auto, system or netdev", v.doc.Datapath)
+	}
+}
+
+func isSpaceOrControl(r rune) bool {
+	return r <= ' ' || r == 0x7f
+}
+
+// addErr adapts a helper's error to a FieldError reason.
+func (v *validator) addErr(path string, err error) {
+	v.add(path, "%s", err.Error())
+}
+
+// claimMAC records owner as the user of mac, or reports who already is.
+func (v *validator) claimMAC(path string, mac [6]byte, owner string) {
+	if prev, ok := v.macs[mac]; ok {
+		v.add(path, "%s is also the MAC of %s", formatMAC(mac), prev)
+		return
+	}
+	v.macs[mac] = owner
+}
+
+func describeAddrs(addrs []netip.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return fmt.Sprint(strings.Join(s, ", "))
+}
