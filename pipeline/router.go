@@ -1,0 +1,160 @@
+package pipeline
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
+)
+
+// compileRouters returns the flows of the router/NAT stage for every router
+// of in (docs/router.md). bindings maps iface-ids (intent ports and
+// uplinks) to OpenFlow ports; an unbound port gets no route and an unbound
+// uplink no way in or out.
+func compileRouters(in *intent.Intent, bindings map[string]uint32) ([]flows.Flow, error) {
+	if len(in.Routers) == 0 {
+		return nil, nil
+	}
+	ids := assignIDs(in)
+	zones := routerZones(in.Routers)
+	out := routerMissFlows()
+	for i := range in.Routers {
+		r := &in.Routers[i]
+		rc, err := newRouterCompiler(in, r, ids, zones[r.Name], bindings)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rc.flows()...)
+	}
+	return out, nil
+}
+
+// routerCompiler holds what the builders of one router share.
+type routerCompiler struct {
+	in       *intent.Intent
+	r        *intent.Router
+	ids      ids
+	zone     routerZone
+	bindings map[string]uint32
+	networks []*intent.Network // the router's internal networks
+	uplink   uint32            // 0: the uplink is not bound
+	extMAC   flows.MAC
+	nextHop  flows.MAC // the external gateway's MAC
+}
+
+func newRouterCompiler(in *intent.Intent, r *intent.Router, ids ids, zone routerZone, bindings map[string]uint32) (*routerCompiler, error) {
+	if r.External.GatewayMAC == nil {
+		// Without a controller listening for packet-ins the datapath has
+		// no way to send the ARP request that would learn it.
+		return nil, fmt.Errorf("routers[%s].external.gateway_mac: required: the next hop's MAC is not learned yet", r.Name)
+	}
+	rc := &routerCompiler{
+		in: in, r: r, ids: ids, zone: zone, bindings: bindings,
+		uplink:  bindings[r.External.Port],
+		extMAC:  flows.MAC(r.External.MAC),
+		nextHop: flows.MAC(*r.External.GatewayMAC),
+	}
+	for _, name := range r.Networks {
+		rc.networks = append(rc.networks, in.Network(name))
+	}
+	return rc, nil
+}
+
+// flows returns every flow of the router, one builder per kind of flow.
+func (rc *routerCompiler) flows() []flows.Flow {
+	var out []flows.Flow
+	add := func(fs ...flows.Flow) { out = append(out, fs...) }
+	add(rc.uplinkClassifier()...)
+	add(rc.gatewayARPResponders()...)
+	add(rc.externalARPResponders()...)
+	add(rc.replyMarkers()...)
+	add(rc.unSNAT()...)
+	add(rc.dnatTrack())
+	add(rc.dnatEstablished())
+	add(rc.floatingIPDNAT()...)
+	add(rc.portForwardDNAT()...)
+	add(rc.routerAddressDrops()...)
+	add(rc.internalRoutes()...)
+	add(rc.defaultRoute())
+	add(rc.neighbours()...)
+	add(rc.snatTrack()...)
+	add(rc.hairpinSNAT()...)
+	add(rc.floatingIPSNAT()...)
+	add(rc.masquerade()...)
+	add(rc.routerOutput()...)
+	return out
+}
+
+// netID is the network id (= its conntrack zone) in reg2.
+func (rc *routerCompiler) netID(n *intent.Network) uint32 { return uint32(rc.ids.zone[n.Name]) }
+
+// ownedAddresses are the external addresses the router answers for: its
+// own, its floating IPs and any other SNAT address, without duplicates, in
+// intent order.
+func (rc *routerCompiler) ownedAddresses() []netip.Addr {
+	seen := map[netip.Addr]bool{}
+	var out []netip.Addr
+	add := func(a netip.Addr) {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	add(rc.r.External.IP.Addr())
+	for _, f := range rc.r.FloatingIPs {
+		add(f.IP)
+	}
+	for _, s := range rc.r.SNAT {
+		add(s.To)
+	}
+	for _, f := range rc.r.PortForwards {
+		add(f.IP)
+	}
+	return out
+}
+
+// firstIPv4 is the address a floating IP maps to: the port's first IPv4.
+func firstIPv4(p *intent.Port) netip.Addr {
+	for _, a := range p.IPs {
+		if a.Is4() {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+// exactAddr is a as a single-address prefix for matches (the same as
+// prefixes.go's hostPrefix, which is not committed yet).
+func exactAddr(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
+
+func tableAddr(t Table) *uint8 { v := uint8(t); return &v }
+
+func gotoTable(t Table) flows.Action { return flows.Goto{Table: uint8(t)} }
+
+// ctTrack is ct(table=next, zone=zone, nat): track, apply established
+// translations (un-NAT replies), and recirculate.
+func ctTrack(zone uint16, next Table) flows.Action {
+	return flows.CT{Zone: zone, Table: tableAddr(next), NAT: &flows.NAT{}}
+}
+
+// routerMissFlows are the lowest-priority flows of the router tables: drop
+// (TableRouterEntry's comes with the layout) or move on to the next stage.
+func routerMissFlows() []flows.Flow {
+	pass := func(t, next Table) flows.Flow {
+		return flows.Flow{Table: uint8(t), Priority: 0, Cookie: infraCookie(t), Actions: []flows.Action{gotoTable(next)}}
+	}
+	drop := func(t Table) flows.Flow {
+		return flows.Flow{Table: uint8(t), Priority: 0, Cookie: infraCookie(t)}
+	}
+	return []flows.Flow{
+		pass(TableRouterUnSNAT, TableRouterDNATTrack),
+		drop(TableRouterDNATTrack), // not IP
+		pass(TableRouterDNAT, TableRouterRoute),
+		drop(TableRouterRoute),     // not IPv4
+		drop(TableRouterNeighbour), // no such internal address
+		pass(TableRouterSNATTrack, TableRouterOutput),
+		pass(TableRouterSNAT, TableRouterOutput),
+		drop(TableRouterOutput),
+	}
+}

@@ -1,0 +1,133 @@
+package pipeline
+
+import (
+	"github.com/flowgate/flowgate/flows"
+)
+
+// Routing: the router's entry bookkeeping, longest-prefix routes to its
+// internal networks, the default route to the external gateway, and the
+// neighbour table of internal addresses. The compiler knows every port's
+// address and MAC, so the router never ARPs for internal destinations.
+
+// Priorities in TableRouterRoute: the router's own addresses first, then
+// routes by prefix length (prioRouteBase + length), the default route
+// being the /0.
+const (
+	prioRouterAddress uint16 = 300
+	prioRouteBase     uint16 = 100
+)
+
+// replyMarkers run first for packets from internal ports: they still carry
+// the ct_state of their own network's zone, where +rpl means the packet
+// answers a connection opened toward the port. That is saved in
+// flagRouterReply for TableRouterSNAT, which must not take such a reply
+// (e.g. of a connection routed in without NAT) for a new connection.
+func (rc *routerCompiler) replyMarkers() []flows.Flow {
+	cookie := routerWhole(rc.r).cookie(rc.r.Name)
+	return []flows.Flow{
+		{Table: uint8(TableRouterEntry), Priority: 100, Cookie: cookie,
+			Match: flows.Match{EthType: flows.EthTypeIPv4,
+				CTState: flows.CTStateMatch{Set: flows.CTTrk | flows.CTRpl}},
+			Actions: []flows.Action{setRouterFlag(flagRouterReply), gotoTable(TableRouterUnSNAT)}},
+		{Table: uint8(TableRouterEntry), Priority: 50, Cookie: cookie,
+			Match:   flows.Match{EthType: flows.EthTypeIPv4},
+			Actions: []flows.Action{gotoTable(TableRouterUnSNAT)}},
+	}
+}
+
+// routerAddressDrops: a packet still addressed to a router address after
+// DNAT matched no floating IP or forward (or is for a gateway address,
+// which answers nothing but ARP). Dropped here, it is not routed back out
+// of the uplink by the default route.
+func (rc *routerCompiler) routerAddressDrops() []flows.Flow {
+	var out []flows.Flow
+	for _, a := range rc.ownedAddresses() {
+		out = append(out, flows.Flow{
+			Table: uint8(TableRouterRoute), Priority: prioRouterAddress,
+			Cookie: rc.addressObject(a).cookie(rc.r.Name),
+			Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: exactAddr(a)},
+		})
+	}
+	for _, n := range rc.networks {
+		if n.Gateway.Is4() {
+			out = append(out, flows.Flow{
+				Table: uint8(TableRouterRoute), Priority: prioRouterAddress,
+				Cookie: routerNetwork(rc.r, n).cookie(rc.r.Name),
+				Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: exactAddr(n.Gateway)},
+			})
+		}
+	}
+	return out
+}
+
+// internalRoutes route to each internal network: decrement the TTL (a
+// routing loop dies), leave with the router's MAC on that network, and
+// look up the destination's MAC in TableRouterNeighbour.
+func (rc *routerCompiler) internalRoutes() []flows.Flow {
+	var out []flows.Flow
+	for _, n := range rc.networks {
+		if !n.CIDR.IsValid() {
+			continue
+		}
+		out = append(out, flows.Flow{
+			Table: uint8(TableRouterRoute), Priority: prioRouteBase + uint16(n.CIDR.Bits()),
+			Cookie: routerNetwork(rc.r, n).cookie(rc.r.Name),
+			Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: n.CIDR},
+			Actions: []flows.Action{
+				flows.DecTTL{},
+				flows.SetEthSrc{MAC: GatewayMAC(n)},
+				setOutNetwork(rc.netID(n)),
+				gotoTable(TableRouterNeighbour),
+			},
+		})
+	}
+	return out
+}
+
+// defaultRoute sends everything else to the external gateway. Every
+// external destination, on-link ones in the external prefix included,
+// goes through the gateway's MAC: the router does not ARP.
+func (rc *routerCompiler) defaultRoute() flows.Flow {
+	return flows.Flow{
+		Table: uint8(TableRouterRoute), Priority: prioRouteBase,
+		Cookie: routerExternal(rc.r).cookie(rc.r.Name),
+		Match:  flows.Match{EthType: flows.EthTypeIPv4},
+		Actions: []flows.Action{
+			flows.DecTTL{},
+			flows.SetEthSrc{MAC: rc.extMAC},
+			flows.SetEthDst{MAC: rc.nextHop},
+			setOutNetwork(outUplink),
+			gotoTable(TableRouterSNATTrack),
+		},
+	}
+}
+
+// neighbours resolve each bound port's IPv4 addresses on the router's
+// networks to its MAC. An unbound port has no flow: nobody can send to it.
+func (rc *routerCompiler) neighbours() []flows.Flow {
+	var out []flows.Flow
+	for _, n := range rc.networks {
+		for i := range rc.in.Ports {
+			p := &rc.in.Ports[i]
+			if p.Network != n.Name {
+				continue
+			}
+			if _, bound := rc.bindings[p.Name]; !bound {
+				continue
+			}
+			for _, a := range p.IPs {
+				if !a.Is4() {
+					continue
+				}
+				out = append(out, flows.Flow{
+					Table: uint8(TableRouterNeighbour), Priority: 100,
+					Cookie: routerPortRoute(rc.r, p).cookie(rc.r.Name),
+					Match: flows.Match{EthType: flows.EthTypeIPv4, IPDst: exactAddr(a),
+						Regs: []flows.RegMatch{matchOutNetwork(rc.netID(n))}},
+					Actions: []flows.Action{flows.SetEthDst{MAC: flows.MAC(p.MAC)}, gotoTable(TableRouterSNATTrack)},
+				})
+			}
+		}
+	}
+	return out
+}
