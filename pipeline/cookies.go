@@ -103,6 +103,10 @@ func DescribeCookie(in *intent.Intent, cookie uint64) string {
 				}
 			}
 		}
+	case KindRouter, KindNAT:
+		if desc, ok := describeRouterCookie(in, cookie); ok {
+			return desc
+		}
 	default:
 		return fmt.Sprintf("cookie %#x: kind %d is not known to the compiler", cookie, kind)
 	}

@@ -66,3 +66,82 @@ func TestRouterFlowsValidAndDeterministic(t *testing.T) {
 		t.Error("compiling the same intent twice gave different flows")
 	}
 }
+
+func TestDescribeRouterCookies(t *testing.T) {
+	in := routerExample()
+	r := &in.Routers[0]
+	tests := []struct {
+		obj  routerObject
+		want string
+	}{
+		{routerFloatingIP(r, 0), "routers[edge].floating_ips[0] (192.0.2.11 <-> web1)"},
+		{routerForward(r, 1), "routers[edge].port_forwards[1] (udp 192.0.2.10:5353 -> db1:53)"},
+		{routerSNAT(r, 1), "routers[edge].snat[1] (masquerade lab -> 192.0.2.10:1024-65535)"},
+		{routerNetwork(r, in.Network("tenant")), "routers[edge].networks[tenant] (gateway 10.0.0.1 on 10.0.0.0/24)"},
+		{routerExternal(r), "routers[edge].external (uplink uplink, 192.0.2.10/24 via 192.0.2.1)"},
+	}
+	for _, tt := range tests {
+		cookie := WithRound(tt.obj.cookie(r.Name), 7)
+		if got := DescribeCookie(in, cookie); got != tt.want {
+			t.Errorf("DescribeCookie(%#x) = %q, want %q", cookie, got, tt.want)
+		}
+	}
+	// Every flow of the stage names an object of the intent.
+	for _, f := range compileExampleRouters(t, in, routerExampleBindings()) {
+		if k := cookieKind(f.Cookie); k != KindRouter && k != KindNAT {
+			continue
+		}
+		if _, ok := describeRouterCookie(in, f.Cookie); !ok {
+			t.Errorf("flow %s: cookie names no object of the intent", f)
+		}
+	}
+	// Removing a floating IP leaves the other objects' cookies alone.
+	before := routerForward(r, 0).cookie(r.Name)
+	in.Routers[0].FloatingIPs = nil
+	if after := routerForward(&in.Routers[0], 0).cookie(r.Name); after != before {
+		t.Errorf("forward cookie changed from %#x to %#x when a floating IP was removed", before, after)
+	}
+}
+
+func TestRouterZones(t *testing.T) {
+	rs := []intent.Router{{Name: "edge"}, {Name: "core"}}
+	z := routerZones(rs)
+	if z["edge"].SNAT != z["edge"].DNAT+1 || z["edge"] == z["core"] {
+		t.Fatalf("zones %+v: want distinct DNAT/SNAT pairs", z)
+	}
+	for name, rz := range z {
+		for _, zone := range []uint16{rz.DNAT, rz.SNAT} {
+			if zone < FirstRouterZone || zone > LastRouterZone {
+				t.Errorf("router %s zone %#x outside the reserved range", name, zone)
+			}
+		}
+	}
+	// Adding a router keeps the zones (and connections) of the others.
+	z2 := routerZones(append(rs, intent.Router{Name: "branch"}))
+	if z2["edge"] != z["edge"] || z2["core"] != z["core"] {
+		t.Errorf("adding a router moved zones: %+v -> %+v", z, z2)
+	}
+}
+
+func TestRouterNeedsGatewayMAC(t *testing.T) {
+	in := routerExample()
+	in.Routers[0].External.GatewayMAC = nil
+	_, err := compileRouters(in, routerExampleBindings())
+	if err == nil || !strings.Contains(err.Error(), "routers[edge].external.gateway_mac") {
+		t.Errorf("err = %v, want one naming routers[edge].external.gateway_mac", err)
+	}
+}
+
+func TestRouterUnboundPorts(t *testing.T) {
+	in := routerExample()
+	fs := compileExampleRouters(t, in, map[string]uint32{"web1": 1})
+	text := flowsText(fs)
+	for _, absent := range []string{"in_port=10", "output:10", "nw_dst=10.0.0.21 "} {
+		if strings.Contains(text, absent) {
+			t.Errorf("unbound uplink/port: found %q in\n%s", absent, text)
+		}
+	}
+	if !strings.Contains(text, "nw_dst=10.0.0.11 ") {
+		t.Errorf("bound web1 has no neighbour flow:\n%s", text)
+	}
+}
