@@ -72,7 +72,7 @@ var (
 	fieldEgressRuleID  = flows.Whole(flows.RegField(regEgressRuleID))
 	fieldIngressRuleID = flows.Whole(flows.RegField(regIngressRuleID))
 	labelEgressRuleID  = flows.Bits(flows.FieldCTLabel, labelEgressOfs, ruleIDBits)
-	labelIngressRule   = flows.Bits(flows.FieldCTLabel, labelIngressOfs, ruleIDBits)
+	labelIngressRuleID = flows.Bits(flows.FieldCTLabel, labelIngressOfs, ruleIDBits)
 )
 
 // Register matches.

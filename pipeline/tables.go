@@ -8,7 +8,11 @@
 // resubmit. docs/pipeline.md is the operator's version of this file.
 package pipeline
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/flowgate/flowgate/flows"
+)
 
 // Table is an OpenFlow table of the pipeline.
 type Table uint8
@@ -71,7 +75,7 @@ var tables = []tableInfo{
 	{TableConntrack, "conntrack", missTo(TableEgressACL)}, // non-IP is not tracked
 	{TableEgressACL, "egress_acl", nil},
 	{TablePreLB, "pre_lb", missTo(TableL2Lookup)}, // reserved: no services yet
-	{TableL2Lookup, "l2_lookup", nil},           // unknown unicast is dropped
+	{TableL2Lookup, "l2_lookup", nil},             // unknown unicast is dropped
 	{TableIngressACL, "ingress_acl", nil},
 	{TableCommit, "commit", missTo(TableOutput)}, // not new, or no stateful side
 	{TableOutput, "output", nil},
@@ -90,4 +94,20 @@ func (t Table) Name() string {
 		return fmt.Sprintf("router+%d", t-TableRouter)
 	}
 	return fmt.Sprintf("table%d", uint8(t))
+}
+
+// tableMissFlows are the lowest-priority flow of every table: pass on to
+// the next table where the stage is optional, drop otherwise. Explicit
+// drops (rather than OpenFlow's silent table miss) give every table a
+// counter of what it refused.
+func tableMissFlows() []flows.Flow {
+	var out []flows.Flow
+	for _, ti := range tables {
+		f := flows.Flow{Table: uint8(ti.Table), Priority: 0, Cookie: infraCookie(ti.Table)}
+		if ti.Miss != nil {
+			f.Actions = []flows.Action{goTo(*ti.Miss)}
+		}
+		out = append(out, f)
+	}
+	return out
 }

@@ -1,0 +1,103 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
+)
+
+// Established connections of stateful ports pass without re-evaluating
+// the rules, but only while the rule that allowed them lives: the commit
+// recorded the egress rule id in ct_label[0..31] and the ingress rule id
+// in ct_label[32..63], and these checks match those ids against the rules
+// that exist and apply to the port now. Which half is checked depends on
+// the packet's direction:
+//
+//	table        packet from/to     -rpl (originator sends)   +rpl (responder sends)
+//	egress_acl   sender reg0        egress half: its rule     ingress half: its rule
+//	ingress_acl  receiver reg1      ingress half: its rule    egress half: its rule
+//
+// For every group, one decision covers its rules without a remote group:
+// {label = one of its rule ids} × {port = one of its stateful members}.
+// A remote-group rule gets its own decision with a third dimension: the
+// remote end of the connection's original tuple (ct_nw_dst for egress
+// rules, ct_nw_src for ingress rules) must be an address of a current
+// member of the remote group, so a port that leaves the group loses the
+// connections its membership allowed. Anything established that no check
+// passes hits prioACLStale and drops.
+func (c *compiler) establishedFlows() ([]flows.Flow, error) {
+	var out []flows.Flow
+	for _, g := range c.in.SecurityGroups {
+		var ports []boundPort
+		for _, p := range c.members(g.Name) {
+			if p.stateful {
+				ports = append(ports, p)
+			}
+		}
+		if len(ports) == 0 {
+			continue
+		}
+		for _, side := range []aclSide{egressSide, ingressSide} {
+			var labels dimension
+			done := map[uint32]bool{}
+			for i, r := range g.Rules {
+				id := c.ids.rule[ruleKey(g.Name, r)]
+				if done[id] {
+					continue
+				}
+				done[id] = true
+				label := labelAlternative(side, r, id)
+				if r.RemoteGroup == "" {
+					labels = append(labels, label)
+					continue
+				}
+				remote, _ := c.remoteDimension(r, r.Direction == intent.Egress, true)
+				fs, err := conjunctive(decision{
+					table: side.table, priority: prioACLEstablished,
+					conjID: conjKindRemoteCheck | id, cookie: Cookie(KindRule, uint64(id)),
+					dims:    []dimension{{label}, portDimension(side, ports), remote},
+					actions: []flows.Action{goTo(side.next)},
+				})
+				if err != nil {
+					return nil, fmt.Errorf("security_groups[%s].rules[%d] (%s): established check: %w", g.Name, i, describeRule(r), err)
+				}
+				out = append(out, fs...)
+			}
+			if len(labels) == 0 {
+				continue
+			}
+			gid := c.ids.group[g.Name]
+			fs, err := conjunctive(decision{
+				table: side.table, priority: prioACLEstablished,
+				conjID: conjKindGroupCheck | gid, cookie: Cookie(KindSecurityGroup, uint64(gid)),
+				dims:    []dimension{labels, portDimension(side, ports)},
+				actions: []flows.Action{goTo(side.next)},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("security_groups[%s]: established check: %w", g.Name, err)
+			}
+			out = append(out, fs...)
+		}
+	}
+	return out, nil
+}
+
+// labelAlternative matches established/related packets of connections
+// that rule id allowed, seen from side (see the table above).
+func labelAlternative(side aclSide, r intent.Rule, id uint32) alternative {
+	ofs := labelIngressOfs
+	if r.Direction == intent.Egress {
+		ofs = labelEgressOfs
+	}
+	state := flows.CTStateMatch{Set: flows.CTTrk, Clear: flows.CTNew | flows.CTInv}
+	if sideOf(r).table != side.table {
+		state.Set |= flows.CTRpl // the port is the other end of the rule's connection
+	} else {
+		state.Clear |= flows.CTRpl
+	}
+	return alternative{
+		match:  flows.Match{CTState: state, CTLabel: matchLabelRule(ofs, id)},
+		cookie: Cookie(KindRule, uint64(id)),
+	}
+}
