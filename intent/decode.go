@@ -16,22 +16,32 @@ import (
 // as-written form, strictly: an unknown or repeated key, a value of the wrong
 // kind, an empty input or a second document in the stream is an error that
 // names its path. It reports every such problem, as Errors.
+func Decode(data []byte) (*Document, error) {
+	doc, c := decode(data)
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// decode returns the document with whatever decoded, and the problems
+// found; the document is nil when nothing sensible could be read.
 //
 // yaml.v3's own strict mode (KnownFields) stops at the first unknown key and
 // names a line and a Go type, not a document path; so the document is parsed
 // to a node tree and walked here against Document's yaml tags.
-func Decode(data []byte) (*Document, error) {
+func decode(data []byte) (*Document, *collector) {
 	root, err := parseSingleDocument(data)
 	if err != nil {
-		return nil, Errors{{Reason: err.Error()}}
+		return nil, &collector{errs: Errors{{Reason: err.Error()}}}
 	}
 	d := &decoder{budget: 10*len(data) + 100_000}
 	var doc Document
 	d.value(root, reflect.ValueOf(&doc).Elem(), "")
-	if err := d.err(); err != nil {
-		return nil, err
+	if d.budget < 0 {
+		return nil, &collector{errs: Errors{{Reason: "document expands to too many values (aliases inside aliases?)"}}}
 	}
-	return &doc, nil
+	return &doc, &d.collector
 }
 
 func parseSingleDocument(data []byte) (*yaml.Node, error) {
@@ -58,14 +68,24 @@ type decoder struct {
 	// aliases (a "billion laughs" document) cannot make a small input
 	// expand without limit.
 	budget int
+	fields map[reflect.Type]map[string]int // fieldsByKey, memoised
+}
+
+func (d *decoder) fieldsOf(t reflect.Type) map[string]int {
+	f, ok := d.fields[t]
+	if !ok {
+		if d.fields == nil {
+			d.fields = map[reflect.Type]map[string]int{}
+		}
+		f = fieldsByKey(t)
+		d.fields[t] = f
+	}
+	return f
 }
 
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	if d.budget--; d.budget < 0 {
-		if d.budget == -1 {
-			d.decodeFailed("", "document expands to too many values (aliases inside aliases?)")
-		}
-		return
+		return // decode reports the whole document as refused
 	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -114,7 +134,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeFailed(path, "expected a mapping, got %s", describe(n))
 		return
 	}
-	fields := fieldsByKey(v.Type())
+	fields := d.fieldsOf(v.Type())
 	seen := map[string]bool{}
 	for _, kv := range d.pairs(n, path) {
 		key := kv.key.Value
@@ -146,7 +166,7 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 	}
 	items := n.Content
 	names := make([]string, len(items))
-	if _, named := fieldsByKey(v.Type().Elem())["name"]; named && v.Type().Elem().Kind() == reflect.Struct {
+	if _, named := d.fieldsOf(v.Type().Elem())["name"]; named {
 		for i, item := range items {
 			names[i] = d.scalarKey(item, "name")
 		}
@@ -222,7 +242,10 @@ func (d *decoder) scalarKey(n *yaml.Node, key string) string {
 	if n.Kind != yaml.MappingNode {
 		return ""
 	}
-	for _, kv := range d.pairs(n, "") {
+	// Merge problems are reported when the element itself is decoded.
+	quiet := &decoder{budget: d.budget}
+	defer func() { d.budget = quiet.budget }()
+	for _, kv := range quiet.pairs(n, "") {
 		if kv.key.Value == key && kv.key.Kind == yaml.ScalarNode {
 			val := kv.val
 			if val.Kind == yaml.AliasNode {

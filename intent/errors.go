@@ -43,10 +43,8 @@ type collector struct {
 }
 
 func (c *collector) add(path, format string, args ...any) {
-	for _, b := range c.broken {
-		if within(path, b) {
-			return
-		}
+	if c.isBroken(path) {
+		return
 	}
 	c.errs = append(c.errs, &FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
 }
@@ -55,6 +53,16 @@ func (c *collector) add(path, format string, args ...any) {
 func (c *collector) decodeFailed(path, format string, args ...any) {
 	c.add(path, format, args...)
 	c.broken = append(c.broken, path)
+}
+
+// isBroken reports whether path or a path above it failed to decode.
+func (c *collector) isBroken(path string) bool {
+	for _, b := range c.broken {
+		if within(path, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // within reports whether path is base or lies under it.

@@ -2,6 +2,7 @@ package intent
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -72,4 +73,17 @@ func mustParse(t *testing.T, doc string) *Intent {
 		t.Fatalf("Parse:\n%v\ndocument:\n%s", err, doc)
 	}
 	return in
+}
+
+func decodeFile(t *testing.T, path string) *Document {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := Decode(data)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return doc
 }

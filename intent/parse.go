@@ -8,11 +8,14 @@ import (
 // Parse decodes and validates a YAML or JSON intent document. On any
 // problem it returns no Intent and an Errors listing every problem found.
 func Parse(data []byte) (*Intent, error) {
-	doc, err := Decode(data)
-	if err != nil {
-		return nil, err
+	doc, c := decode(data)
+	if doc == nil {
+		return nil, c.err()
 	}
-	return doc.Validate()
+	// Validate even what failed to decode in places, so that one run
+	// reports every problem; the collector keeps validation quiet about
+	// the values that did not decode.
+	return doc.validate(c)
 }
 
 // Load reads and parses the intent document at path.

@@ -12,7 +12,13 @@ import (
 // ports that name them, ports before the routers and services that name
 // them), so each reference is judged against what it refers to.
 func (doc *Document) Validate() (*Intent, error) {
+	return doc.validate(&collector{})
+}
+
+// validate adds the document's problems to those already in c.
+func (doc *Document) validate(c *collector) (*Intent, error) {
 	v := &validator{
+		collector:   *c,
 		doc:         doc,
 		in:          &Intent{},
 		networks:    map[string]*networkInfo{},
@@ -60,26 +66,37 @@ type routerAddr struct {
 
 func (a routerAddr) String() string { return a.role + " of " + a.router }
 
-// names checks that every element of a list has a non-empty name that no
-// earlier element has, and returns the element paths (see elementPaths)
-// and, for each element, whether it is the first with its name. Only first
-// holders go into lookup maps; later ones are checked but not referable.
-func (v *validator) names(list string, names []string) (paths []string, first []bool) {
-	paths = elementPaths(list, names)
-	first = make([]bool, len(names))
+// listNames is the naming of one list's elements: their paths (see
+// elementPaths), whether each is the first with its name (only those go into
+// lookup maps), and what is wrong with each name, reported by checkName as
+// the element is checked so that errors keep document order.
+type listNames struct {
+	paths  []string
+	first  []bool
+	issues []string
+}
+
+func nameList(list string, names []string) listNames {
+	l := listNames{paths: elementPaths(list, names), first: make([]bool, len(names)), issues: make([]string, len(names))}
 	seen := map[string]string{}
 	for i, name := range names {
 		switch prev, dup := seen[name]; {
 		case name == "":
-			v.add(join(paths[i], "name"), "required")
+			l.issues[i] = "required"
 		case dup:
-			v.add(join(paths[i], "name"), "%q is also the name of %s", name, prev)
+			l.issues[i] = fmt.Sprintf("%q is also the name of %s", name, prev)
 		default:
-			seen[name] = paths[i]
-			first[i] = true
+			seen[name] = l.paths[i]
+			l.first[i] = true
 		}
 	}
-	return paths, first
+	return l
+}
+
+func (v *validator) checkName(l listNames, i int) {
+	if l.issues[i] != "" {
+		v.add(join(l.paths[i], "name"), "%s", l.issues[i])
+	}
 }
 
 // bridge checks the integration bridge name as OVS and Linux will see it:

@@ -13,17 +13,18 @@ func (v *validator) groupList() {
 	for i := range docs {
 		names[i] = docs[i].Name
 	}
-	paths, first := v.names("security_groups", names)
+	l := nameList("security_groups", names)
 	v.in.SecurityGroups = make([]SecurityGroup, len(docs))
 	// Register every group before checking rules: a rule may name a group
 	// declared after its own, or its own group.
 	for i := range docs {
-		if first[i] {
+		if l.first[i] {
 			v.groups[docs[i].Name] = &v.in.SecurityGroups[i]
 		}
 	}
 	for i := range docs {
-		v.group(&docs[i], &v.in.SecurityGroups[i], paths[i])
+		v.checkName(l, i)
+		v.group(&docs[i], &v.in.SecurityGroups[i], l.paths[i])
 	}
 }
 

@@ -20,11 +20,12 @@ func (v *validator) networkList() {
 	for i := range docs {
 		names[i] = docs[i].Name
 	}
-	paths, first := v.names("networks", names)
+	l := nameList("networks", names)
 	v.in.Networks = make([]Network, len(docs))
 	for i := range docs {
-		info := v.network(&docs[i], &v.in.Networks[i], paths[i])
-		if first[i] {
+		v.checkName(l, i)
+		info := v.network(&docs[i], &v.in.Networks[i], l.paths[i])
+		if l.first[i] {
 			v.networks[docs[i].Name] = info
 		}
 	}
@@ -32,8 +33,14 @@ func (v *validator) networkList() {
 
 func (v *validator) network(d *NetworkDoc, n *Network, path string) *networkInfo {
 	n.Name = d.Name
-	info := &networkInfo{net: n, path: path, cidrGiven: d.CIDR != "", cidr6Given: d.CIDR6 != "",
-		gatewayGiven: d.Gateway != "" || d.Gateway6 != ""}
+	given := func(field, value string) bool {
+		return value != "" || v.isBroken(join(path, field))
+	}
+	info := &networkInfo{net: n, path: path,
+		cidrGiven:    given("cidr", d.CIDR),
+		cidr6Given:   given("cidr6", d.CIDR6),
+		gatewayGiven: given("gateway", d.Gateway) || given("gateway6", d.Gateway6),
+	}
 	n.CIDR = v.networkPrefix(join(path, "cidr"), d.CIDR, true)
 	n.CIDR6 = v.networkPrefix(join(path, "cidr6"), d.CIDR6, false)
 	n.Gateway = v.gateway(join(path, "gateway"), d.Gateway, n.CIDR, info.cidrGiven, true)

@@ -37,13 +37,14 @@ func (v *validator) portList() {
 	for i := range docs {
 		names[i] = docs[i].Name
 	}
-	paths, first := v.names("ports", names)
+	l := nameList("ports", names)
 	v.in.Ports = make([]Port, len(docs))
 	// ipOwners finds addresses used twice on one network.
 	ipOwners := map[*networkInfo]map[netip.Addr]string{}
 	for i := range docs {
-		info := v.port(&docs[i], &v.in.Ports[i], paths[i], ipOwners)
-		if first[i] {
+		v.checkName(l, i)
+		info := v.port(&docs[i], &v.in.Ports[i], l.paths[i], ipOwners)
+		if l.first[i] {
 			v.ports[docs[i].Name] = info
 		}
 	}

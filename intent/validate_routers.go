@@ -21,13 +21,14 @@ func (v *validator) routerList() {
 	for i := range docs {
 		names[i] = docs[i].Name
 	}
-	paths, _ := v.names("routers", names)
+	l := nameList("routers", names)
 	v.in.Routers = make([]Router, len(docs))
 	fipOfPort := map[string]string{} // port name -> path of its floating IP
 	for i := range docs {
+		v.checkName(l, i)
 		d, r := &docs[i], &v.in.Routers[i]
 		r.Name = d.Name
-		ri := &routerInfo{r: r, path: paths[i], networks: map[string]bool{},
+		ri := &routerInfo{r: r, path: l.paths[i], networks: map[string]bool{},
 			snatTo: map[netip.Addr]bool{}, fips: map[netip.Addr]string{}}
 		v.routerNetworks(d, ri)
 		v.external(d.External, ri)

@@ -8,7 +8,7 @@ func (v *validator) serviceList() {
 	for i := range docs {
 		names[i] = docs[i].Name
 	}
-	paths, _ := v.names("services", names)
+	l := nameList("services", names)
 	v.in.Services = make([]Service, len(docs))
 	type frontend struct {
 		proto int
@@ -16,16 +16,17 @@ func (v *validator) serviceList() {
 	}
 	frontends := map[frontend]string{}
 	for i := range docs {
+		v.checkName(l, i)
 		s := &v.in.Services[i]
-		if !v.service(&docs[i], s, paths[i]) {
+		if !v.service(&docs[i], s, l.paths[i]) {
 			continue
 		}
 		f := frontend{s.Protocol, netip.AddrPortFrom(s.VIP, s.Port)}
 		if prev, dup := frontends[f]; dup {
-			v.add(join(paths[i], "port"), "%s %s is also %s", protocolName(s.Protocol), f.vip, prev)
+			v.add(join(l.paths[i], "port"), "%s %s is also %s", protocolName(s.Protocol), f.vip, prev)
 			continue
 		}
-		frontends[f] = paths[i]
+		frontends[f] = l.paths[i]
 	}
 }
 
