@@ -34,7 +34,7 @@ func (tb *Testbed) Link(ctx context.Context, h *Host, s *Switch) error {
 // hs.OFPort.
 func (tb *Testbed) plug(ctx context.Context, hs *HostState, bridge string) error {
 	swNS, port := tb.state.OVSNetns, hs.Name
-	if _, err := run(ctx, "ip", "-n", swNS, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", hs.Netns); err != nil {
+	if _, err := run(ctx, "ip", "-n", swNS, "link", "add", "name", port, "type", "veth", "peer", "name", "eth0", "netns", hs.Netns); err != nil {
 		return err
 	}
 	// The userspace datapath checks checksums in conntrack, and with
@@ -46,7 +46,7 @@ func (tb *Testbed) plug(ctx context.Context, hs *HostState, bridge string) error
 	if _, err := runIn(ctx, hs.Netns, "ethtool", "-K", "eth0", "tx", "off"); err != nil {
 		return err
 	}
-	if err := ipBatch(ctx, swNS, []string{"link set " + port + " up"}); err != nil {
+	if err := ipBatch(ctx, swNS, []string{"link set dev " + port + " up"}); err != nil {
 		return err
 	}
 	lines := []string{"link set eth0 address " + hs.MAC}

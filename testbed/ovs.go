@@ -256,7 +256,7 @@ func readPID(path string) (int, error) {
 }
 
 // stopPID signals pid and waits up to 5 s for it to exit, then SIGKILLs it.
-// The daemons are detached (not our children), so poll with signal 0.
+// The daemons are detached (not our children), so poll (see exited).
 func stopPID(pid int, sig syscall.Signal) error {
 	if err := syscall.Kill(pid, sig); err != nil {
 		if errors.Is(err, syscall.ESRCH) {
@@ -266,14 +266,14 @@ func stopPID(pid int, sig syscall.Signal) error {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
+		if exited(pid) {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	time.Sleep(50 * time.Millisecond)
-	if syscall.Kill(pid, 0) == nil {
+	if !exited(pid) {
 		return fmt.Errorf("pid %d did not exit", pid)
 	}
 	return nil

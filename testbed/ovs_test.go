@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -46,10 +45,8 @@ func TestPrivateOVSInstancesRunSideBySide(t *testing.T) {
 		if strings.Contains(string(out), ns) {
 			t.Errorf("namespace %s left behind", ns)
 		}
-		if _, err := os.Stat("/proc/" + itoa(pid)); err == nil {
+		if !exited(pid) {
 			t.Errorf("ovs-vswitchd pid %d still running", pid)
 		}
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

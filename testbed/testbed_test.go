@@ -98,3 +98,19 @@ func TestHostSwitchPortIsBound(t *testing.T) {
 		}
 	}
 }
+
+// Two testbeds with the same switch names, host names and addresses run at
+// once without noticing each other: each has its own OVS, its own
+// ovs-vswitchd namespace and prefixed host namespaces.
+func TestTwoTestbedsInParallel(t *testing.T) {
+	for _, name := range []string{"first", "second"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tb := startTopology(t, "../examples/topology.yaml")
+			t.Logf("testbed %s: ovs-vswitchd pid %d in %s", tb.Prefix(), tb.OVS().VswitchdPID(), tb.OVS().Netns)
+			hosts := tb.Hosts()
+			expectMatrix(t, hosts, PingProbe(IPv4), UniformTable(hosts, OK))
+			expectMatrix(t, hosts, TCPProbe(IPv6, echoTCPPort), UniformTable(hosts, OK))
+		})
+	}
+}
