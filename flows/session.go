@@ -13,19 +13,22 @@ import (
 
 // SessionConfig says how to reach one bridge's OpenFlow endpoint.
 //
-// Exactly one of Dial and Listen is set. Dial connects actively, normally
-// to the bridge's management socket "unix:<rundir>/<bridge>.mgmt", which
-// needs no controller target on the bridge. Listen ("tcp:127.0.0.1:6653")
-// accepts the connection ovs-vswitchd opens when the bridge's controller
-// target is "tcp:127.0.0.1:6653".
+// Exactly one of Dial, Listen and Listener is set. Dial connects actively,
+// normally to the bridge's management socket "unix:<rundir>/<bridge>.mgmt",
+// which needs no controller target on the bridge. Listen
+// ("tcp:127.0.0.1:6653") accepts the connection ovs-vswitchd opens when the
+// bridge's controller target is "tcp:127.0.0.1:6653"; Listener does the
+// same on a listener the caller opened (in another network namespace, or
+// handed over by systemd). The session closes the listener when Run ends.
 //
 // flowgate does not use contiv/ofnet's ofctrl here: it only offers the
 // passive listener and hands out a Send without errors, replies or
 // reconnects, which is the part this session is about.
 type SessionConfig struct {
-	Bridge string // names the bridge in errors
-	Dial   string // "unix:<path>" or "tcp:<host>:<port>"
-	Listen string // "tcp:<host>:<port>"
+	Bridge   string // names the bridge in errors
+	Dial     string // "unix:<path>" or "tcp:<host>:<port>"
+	Listen   string // "tcp:<host>:<port>"
+	Listener net.Listener
 	// Logf, when set, receives one line per (re)connect and disconnect.
 	Logf func(format string, args ...any)
 }
@@ -53,9 +56,17 @@ type Session struct {
 // that a wrong address fails here rather than in the background.
 func NewSession(cfg SessionConfig) (*Session, error) {
 	s := &Session{cfg: cfg, ready: make(chan struct{}), nextXID: 16, connects: make(chan struct{}, 1)}
+	set := 0
+	for _, given := range []bool{cfg.Dial != "", cfg.Listen != "", cfg.Listener != nil} {
+		if given {
+			set++
+		}
+	}
 	switch {
-	case (cfg.Dial == "") == (cfg.Listen == ""):
-		return nil, fmt.Errorf("OpenFlow session for bridge %s: set exactly one of Dial and Listen", cfg.Bridge)
+	case set != 1:
+		return nil, fmt.Errorf("OpenFlow session for bridge %s: set exactly one of Dial, Listen and Listener", cfg.Bridge)
+	case cfg.Listener != nil:
+		s.listener = cfg.Listener
 	case cfg.Listen != "":
 		addr, ok := strings.CutPrefix(cfg.Listen, "tcp:")
 		if !ok {

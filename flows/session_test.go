@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -156,23 +155,24 @@ func diffLines(t *testing.T, what string, want, got []string) {
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 nobody listens on right now.
-func freePort(t *testing.T) int {
+// listenForSwitch opens a TCP listener where o's ovs-vswitchd can reach
+// it (its own network namespace) and returns it with the controller
+// target that points the bridge at it.
+func listenForSwitch(t *testing.T, o *testbed.OVS) (net.Listener, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := o.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ln, "tcp:" + ln.Addr().String()
 }
 
 func TestSessionPassiveConnect(t *testing.T) {
 	o := newBridge(t)
 	ctx := testContext(t)
-	port := strconv.Itoa(freePort(t))
-	s := runSession(t, SessionConfig{Listen: "tcp:127.0.0.1:" + port})
-	if _, err := o.Vsctl(ctx, "set-controller", "br0", "tcp:127.0.0.1:"+port); err != nil {
+	ln, target := listenForSwitch(t, o)
+	s := runSession(t, SessionConfig{Listener: ln})
+	if _, err := o.Vsctl(ctx, "set-controller", "br0", target); err != nil {
 		t.Fatal(err)
 	}
 	f := Flow{Table: 0, Priority: 10, Cookie: 0x1, Match: Match{InPort: 1}, Actions: []Action{Output{Port: 2}}}
@@ -192,6 +192,7 @@ func TestSessionConfigErrors(t *testing.T) {
 	for _, cfg := range []SessionConfig{
 		{},
 		{Dial: "unix:/x", Listen: "tcp:127.0.0.1:1"},
+		{Listen: "tcp:127.0.0.1:1", Listener: &net.TCPListener{}},
 		{Dial: "http://x"},
 		{Listen: "127.0.0.1:6653"},
 	} {

@@ -3,7 +3,6 @@ package flows
 import (
 	"context"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -94,8 +93,8 @@ func TestSyncerReinstallsAfterVswitchdCrash(t *testing.T) {
 			case "active unix":
 				s = dialMgmt(t, o)
 			case "passive tcp":
-				target := "tcp:127.0.0.1:" + strconv.Itoa(freePort(t))
-				s = runSession(t, SessionConfig{Listen: target})
+				ln, target := listenForSwitch(t, o)
+				s = runSession(t, SessionConfig{Listener: ln})
 				if _, err := o.Vsctl(ctx, "set-controller", "br0", target); err != nil {
 					t.Fatal(err)
 				}
