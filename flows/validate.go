@@ -75,8 +75,12 @@ func validateMatch(m Match, bad complaint) {
 	checkFamily("ip destination", m.IPDst)
 	checkFamily("conntrack original source", m.CTNwSrc)
 	checkFamily("conntrack original destination", m.CTNwDst)
-	if (m.CTNwSrc.IsValid() || m.CTNwDst.IsValid()) && m.CTState.Set&CTTrk == 0 {
-		bad("ct_nw_src/ct_nw_dst need ct_state +trk")
+	// OVS wants a valid connection state for the original tuple:
+	// +new, +est, +rel, +rpl, +snat or +dnat, or +trk-inv (is_ct_valid
+	// in lib/flow.c).
+	validCT := m.CTState.Set&(CTNew|CTEst|CTRel|CTRpl|CTSNAT|CTDNAT) != 0 || (m.CTState.Set&CTTrk != 0 && m.CTState.Clear&CTInv != 0)
+	if (m.CTNwSrc.IsValid() || m.CTNwDst.IsValid()) && !validCT {
+		bad("ct_nw_src/ct_nw_dst need a valid ct_state (+new, +est, +rel, +rpl or +trk-inv)")
 	}
 	if m.IPProto != nil && !isIP(m.EthType) {
 		bad("nw_proto needs ip or ipv6")

@@ -129,7 +129,8 @@ func (c *compiler) remoteDimension(r intent.Rule, remoteIsDst, originalTuple boo
 			m.IPSrc = p
 		}
 		if originalTuple {
-			m.CTState.Set = flows.CTTrk // the original tuple is only there when tracked
+			// OVS requires a valid tracked state for the original tuple.
+			m.CTState = flows.CTStateMatch{Set: flows.CTTrk, Clear: flows.CTInv}
 		}
 		d = append(d, alternative{match: m})
 	}
