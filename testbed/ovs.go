@@ -158,23 +158,43 @@ func (o *OVS) start(ctx context.Context) error {
 	if _, err := o.Run(ctx, "ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema"); err != nil {
 		return fmt.Errorf("start private OVS: %w", err)
 	}
-	if _, err := o.Run(ctx, "ovsdb-server", db,
+	if err := o.startDB(ctx); err != nil {
+		return fmt.Errorf("start private OVS: %w", err)
+	}
+	if _, err := o.Vsctl(ctx, "--no-wait", "init"); err != nil {
+		return fmt.Errorf("start private OVS: %w", err)
+	}
+	return o.StartVswitchd(ctx)
+}
+
+func (o *OVS) startDB(ctx context.Context) error {
+	if _, err := o.Run(ctx, "ovsdb-server", filepath.Join(o.Dir, "conf.db"),
 		"--remote=punix:"+o.DBSocket(),
 		"--pidfile="+filepath.Join(o.Dir, "ovsdb-server.pid"),
 		"--log-file="+filepath.Join(o.Dir, "ovsdb-server.log"),
 		"--unixctl="+filepath.Join(o.Dir, "ovsdb-server.ctl"),
 		"--detach", "--no-chdir"); err != nil {
-		return fmt.Errorf("start private OVS: %w", err)
+		return err
 	}
 	pid, err := readPID(filepath.Join(o.Dir, "ovsdb-server.pid"))
 	if err != nil {
-		return fmt.Errorf("start private OVS: %w", err)
+		return err
 	}
 	o.dbPID = pid
-	if _, err := o.Vsctl(ctx, "--no-wait", "init"); err != nil {
-		return fmt.Errorf("start private OVS: %w", err)
+	return nil
+}
+
+// RestartDB stops ovsdb-server and starts it again on the same database,
+// the way an upgrade or crash would; clients must reconnect.
+func (o *OVS) RestartDB(ctx context.Context) error {
+	if err := stopPID(o.dbPID, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("restart ovsdb-server: %w", err)
 	}
-	return o.StartVswitchd(ctx)
+	o.dbPID = 0
+	if err := o.startDB(ctx); err != nil {
+		return fmt.Errorf("restart ovsdb-server: %w", err)
+	}
+	return nil
 }
 
 // StartVswitchd starts ovs-vswitchd on the instance's database. StartOVS
@@ -258,6 +278,11 @@ func readPID(path string) (int, error) {
 // stopPID signals pid and waits up to 5 s for it to exit, then SIGKILLs it.
 // The daemons are detached (not our children), so poll (see exited).
 func stopPID(pid int, sig syscall.Signal) error {
+	if pid <= 0 {
+		// kill(0) and kill(-1) would signal our own process group or
+		// every process: never let a missing pid do that.
+		return fmt.Errorf("no pid to signal (%d)", pid)
+	}
 	if err := syscall.Kill(pid, sig); err != nil {
 		if errors.Is(err, syscall.ESRCH) {
 			return nil

@@ -8,22 +8,20 @@ import (
 	"strconv"
 )
 
-// AttachOVS returns a handle on the private OVS running in dir, started by
-// StartOVS or StartOVSInNetns, possibly in another process, so that it can
-// be used and stopped from here. A daemon whose pidfile is missing, or
-// whose pid now belongs to some other program, counts as stopped: Stop
-// must never signal a process that is not ours.
-func AttachOVS(dir, datapath, netns string) (*OVS, error) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("attach private OVS: run directory %q: not found", dir)
-	}
+// AttachOVS returns a handle on the private OVS in run directory dir,
+// started by StartOVS or StartOVSInNetns, possibly in another process, so
+// that it can be used and stopped from here. A daemon whose pidfile is
+// missing (or the whole directory), or whose pid now belongs to some other
+// program, counts as stopped: Stop must never signal a process that is not
+// ours.
+func AttachOVS(dir, datapath, netns string) *OVS {
 	return &OVS{
 		Dir:         dir,
 		Datapath:    datapath,
 		Netns:       netns,
 		dbPID:       ownedPID(filepath.Join(dir, "ovsdb-server.pid"), dir),
 		vswitchdPID: ownedPID(filepath.Join(dir, "ovs-vswitchd.pid"), dir),
-	}, nil
+	}
 }
 
 // ownedPID reads a pidfile and returns the pid only if that process's

@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -52,18 +51,15 @@ func (tb *Testbed) State() State {
 // <prefix>-*: a damaged state file must not widen that to other names.
 var validPrefix = regexp.MustCompile(`^fg[0-9a-f]{6}$`)
 
-// Attach returns the running testbed that s describes, typically started by
-// another process. Closing it tears the testbed down. Echo servers are not
+// Attach returns the testbed that s describes, typically started by another
+// process. Closing it tears down whatever of it is left, so it also cleans
+// up after a testbed whose OVS already died. Echo servers are not
 // part of the state: they lived in the process that started them.
-func Attach(ctx context.Context, s State) (*Testbed, error) {
+func Attach(s State) (*Testbed, error) {
 	if !validPrefix.MatchString(s.Prefix) {
 		return nil, fmt.Errorf("attach testbed: prefix %q is not a testbed prefix", s.Prefix)
 	}
-	o, err := AttachOVS(s.OVSDir, s.Datapath, s.OVSNetns)
-	if err != nil {
-		return nil, fmt.Errorf("attach testbed %s: %w", s.Prefix, err)
-	}
-	tb := &Testbed{ovs: o, state: s, switches: map[string]*Switch{}, hosts: map[string]*Host{}}
+	tb := &Testbed{ovs: AttachOVS(s.OVSDir, s.Datapath, s.OVSNetns), state: s, switches: map[string]*Switch{}, hosts: map[string]*Host{}}
 	for _, ss := range s.Switches {
 		tb.switches[ss.Name] = &Switch{tb: tb, name: ss.Name, secure: ss.Secure}
 	}
