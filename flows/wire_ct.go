@@ -47,11 +47,22 @@ func encodeCT(a CT) ([]byte, error) {
 		nested = nat
 	}
 	for i, e := range a.Exec {
-		load, ok := e.(Load)
-		if !ok || (load.Field.Field != FieldCTMark && load.Field.Field != FieldCTLabel) {
-			return nil, fmt.Errorf("ct exec action %d: only loads into ct_mark or ct_label are allowed, have %T", i, e)
+		var b []byte
+		var err error
+		switch x := e.(type) {
+		case Load:
+			if !isCTWritable(x.Field.Field) {
+				return nil, fmt.Errorf("ct exec action %d: only loads or moves into ct_mark or ct_label are allowed", i)
+			}
+			b, err = encodeLoad(x)
+		case Move:
+			if !isCTWritable(x.Dst.Field) {
+				return nil, fmt.Errorf("ct exec action %d: only loads or moves into ct_mark or ct_label are allowed", i)
+			}
+			b, err = encodeMove(x)
+		default:
+			return nil, fmt.Errorf("ct exec action %d: only loads or moves into ct_mark or ct_label are allowed, have %T", i, e)
 		}
-		b, err := encodeLoad(load)
 		if err != nil {
 			return nil, fmt.Errorf("ct exec action %d: %w", i, err)
 		}
@@ -131,3 +142,6 @@ func encodeNAT(n NAT) ([]byte, error) {
 	b = append(b, ranges...)
 	return append(b, zeros(int(length)-len(b))...), nil
 }
+
+// isCTWritable reports whether f may be written inside ct(exec(...)).
+func isCTWritable(f Field) bool { return f == FieldCTMark || f == FieldCTLabel }

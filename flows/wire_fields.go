@@ -56,8 +56,13 @@ var (
 	nxmNXCTZone   = oxmHeader{classNXM1, 106, 2}
 	nxmNXCTMark   = oxmHeader{classNXM1, 107, 4}
 	nxmNXCTLabel  = oxmHeader{classNXM1, 108, 16}
-	nxmOFInPort16 = oxmHeader{classNXM0, 0, 2} // NXM_OF_IN_PORT, the 16-bit in_port of move/load
-	nxmNXRegFirst = oxmHeader{classNXM1, 0, 4} // NXM_NX_REG0; REGn is field n
+	// Conntrack original-direction tuple addresses (OVS 2.8+).
+	nxmNXCTNwSrc   = oxmHeader{classNXM1, 120, 4}
+	nxmNXCTNwDst   = oxmHeader{classNXM1, 121, 4}
+	nxmNXCTIPv6Src = oxmHeader{classNXM1, 122, 16}
+	nxmNXCTIPv6Dst = oxmHeader{classNXM1, 123, 16}
+	nxmOFInPort16  = oxmHeader{classNXM0, 0, 2} // NXM_OF_IN_PORT, the 16-bit in_port of move/load
+	nxmNXRegFirst  = oxmHeader{classNXM1, 0, 4} // NXM_NX_REG0; REGn is field n
 )
 
 // nxmAliases maps pre-OXM NXM code points to the OXM ones above, so that

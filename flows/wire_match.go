@@ -129,6 +129,24 @@ func encodeMatch(m Match) ([]byte, error) {
 	if m.EthType != 0 {
 		w.put(oxmEthType, be16(m.EthType), nil)
 	}
+	// After eth_type: OVS checks each TLV's prerequisites as it reads it.
+	for _, p := range []struct {
+		prefix netip.Prefix
+		h4, h6 oxmHeader
+	}{
+		{m.CTNwSrc, nxmNXCTNwSrc, nxmNXCTIPv6Src},
+		{m.CTNwDst, nxmNXCTNwDst, nxmNXCTIPv6Dst},
+	} {
+		if !p.prefix.IsValid() || p.prefix.Bits() == 0 {
+			continue
+		}
+		value, mask := prefixBytes(p.prefix)
+		h := p.h6
+		if p.prefix.Addr().Is4() {
+			h = p.h4
+		}
+		w.put(h, value, mask)
+	}
 	if err := encodeL3(&w, m); err != nil {
 		return nil, err
 	}

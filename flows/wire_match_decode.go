@@ -132,6 +132,10 @@ func (m *Match) setFromTLV(t oxmTLV) error {
 			l.MaskHi, l.MaskLo = u64(t.mask), u64(t.mask[8:])
 		}
 		m.CTLabel = l
+	case nxmNXCTNwSrc, nxmNXCTIPv6Src:
+		m.CTNwSrc, err = tlvPrefix(t)
+	case nxmNXCTNwDst, nxmNXCTIPv6Dst:
+		m.CTNwDst, err = tlvPrefix(t)
 	case nxmNXConjID:
 		m.ConjID = U32(u32(v))
 	case oxmEthSrc:

@@ -111,6 +111,17 @@ func everyConstruct() []Flow {
 		{Table: 5, Priority: 1, Cookie: 0x1013,
 			Match:   Match{Regs: []RegMatch{Reg(15, 0x80000000, 0x80000000)}, EthType: EthTypeIPv4},
 			Actions: []Action{CT{Commit: true, Exec: []Action{Load{Field: Whole(FieldCTLabel), Value: 0x2}, Load{Field: Bits(FieldCTMark, 0, 4), Value: 3}}}}},
+		// The conntrack original tuple, and a register copied into ct_label
+		// at commit (how the pipeline records the rule that allowed a
+		// connection).
+		{Table: 5, Priority: 2, Cookie: 0x1014,
+			Match: Match{CTState: CTStateMatch{Set: CTTrk, Clear: CTInv}, CTNwSrc: pfx("10.0.0.0/24"), CTNwDst: pfx("10.0.1.5/32"),
+				EthType: EthTypeIPv4},
+			Actions: []Action{CT{Commit: true, Zone: 3, Exec: []Action{Move{Src: Whole(RegField(3)), Dst: Bits(FieldCTLabel, 0, 32)}}}}},
+		{Table: 5, Priority: 3, Cookie: 0x1015,
+			Match: Match{CTState: CTStateMatch{Set: CTTrk | CTEst}, CTNwSrc: pfx("fd00::/64"), CTNwDst: pfx("fd00::1/128"),
+				EthType: EthTypeIPv6},
+			Actions: []Action{Goto{Table: 6}}},
 	}
 }
 
@@ -198,7 +209,7 @@ func TestWireRefusesWhatOVSWouldMisread(t *testing.T) {
 		{"load too wide", Flow{Actions: []Action{Load{Field: Bits(RegField(0), 0, 4), Value: 0x10}}}, "does not fit"},
 		{"slice outside field", Flow{Actions: []Action{Load{Field: Bits(RegField(0), 30, 4), Value: 1}}}, "outside the 32-bit field"},
 		{"zone field not 16 bits", Flow{Actions: []Action{CT{ZoneField: &FieldRef{Field: RegField(0)}}}}, "exactly 16 bits"},
-		{"exec outside ct fields", Flow{Actions: []Action{CT{Exec: []Action{Output{Port: 1}}}}}, "only loads into ct_mark or ct_label"},
+		{"exec outside ct fields", Flow{Actions: []Action{CT{Exec: []Action{Output{Port: 1}}}}}, "only loads or moves into ct_mark or ct_label"},
 		{"conjunction clause 0", Flow{Actions: []Action{Conjunction{ID: 1, Clause: 0, NClauses: 2}}}, "clause must be 1..n"},
 		{"nat port range reversed", Flow{Actions: []Action{CT{NAT: &NAT{Kind: NATSrc, AddrMin: netip.MustParseAddr("10.0.0.1"), PortMin: 9, PortMax: 1}}}}, "port range"},
 	} {
