@@ -55,6 +55,9 @@ func parseSingleDocument(data []byte) (*yaml.Node, error) {
 		}
 		return nil, err
 	}
+	if doc := root.Content[0]; doc.Kind == yaml.ScalarNode && doc.ShortTag() == "!!null" {
+		return nil, errors.New("empty document (null); write {} for an intent with nothing in it")
+	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document; an intent is exactly one")
@@ -69,6 +72,8 @@ type decoder struct {
 	// expand without limit.
 	budget int
 	fields map[reflect.Type]map[string]int // fieldsByKey, memoised
+	// merging holds the mappings whose merge keys are being expanded.
+	merging map[*yaml.Node]bool
 }
 
 func (d *decoder) fieldsOf(t reflect.Type) map[string]int {
@@ -190,6 +195,11 @@ type keyValue struct {
 // "<<: *anchor" or "<<: [*a, *b]" (YAML merge keys), so that own keys win
 // and earlier merge sources win over later ones, as YAML specifies.
 func (d *decoder) pairs(n *yaml.Node, path string) []keyValue {
+	if d.merging == nil {
+		d.merging = map[*yaml.Node]bool{}
+	}
+	d.merging[n] = true
+	defer delete(d.merging, n)
 	var own, merged []keyValue
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -212,7 +222,16 @@ func (d *decoder) mergeSources(v *yaml.Node, path string) []keyValue {
 	var out []keyValue
 	switch v.Kind {
 	case yaml.MappingNode:
+		// YAML lets an anchor be used inside itself; a mapping that merges
+		// itself would otherwise expand forever.
+		if d.merging[v] {
+			d.decodeFailed(path, "a merge refers to the mapping it is in")
+			return nil
+		}
 		for _, kv := range d.pairs(v, path) {
+			if d.budget--; d.budget < 0 {
+				return nil
+			}
 			kv.merged = true
 			out = append(out, kv)
 		}

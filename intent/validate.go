@@ -153,3 +153,12 @@ func describeAddrs(addrs []netip.Addr) string {
 	}
 	return fmt.Sprint(strings.Join(s, ", "))
 }
+
+// makeList allocates a list to fill in place, or nil for none, so that an
+// empty document validates to the zero Intent plus defaults.
+func makeList[T any](n int) []T {
+	if n == 0 {
+		return nil
+	}
+	return make([]T, n)
+}

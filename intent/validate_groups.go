@@ -14,7 +14,7 @@ func (v *validator) groupList() {
 		names[i] = docs[i].Name
 	}
 	l := nameList("security_groups", names)
-	v.in.SecurityGroups = make([]SecurityGroup, len(docs))
+	v.in.SecurityGroups = makeList[SecurityGroup](len(docs))
 	// Register every group before checking rules: a rule may name a group
 	// declared after its own, or its own group.
 	for i := range docs {

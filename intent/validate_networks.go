@@ -21,7 +21,7 @@ func (v *validator) networkList() {
 		names[i] = docs[i].Name
 	}
 	l := nameList("networks", names)
-	v.in.Networks = make([]Network, len(docs))
+	v.in.Networks = makeList[Network](len(docs))
 	for i := range docs {
 		v.checkName(l, i)
 		info := v.network(&docs[i], &v.in.Networks[i], l.paths[i])

@@ -38,7 +38,7 @@ func (v *validator) portList() {
 		names[i] = docs[i].Name
 	}
 	l := nameList("ports", names)
-	v.in.Ports = make([]Port, len(docs))
+	v.in.Ports = makeList[Port](len(docs))
 	// ipOwners finds addresses used twice on one network.
 	ipOwners := map[*networkInfo]map[netip.Addr]string{}
 	for i := range docs {

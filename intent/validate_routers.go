@@ -22,7 +22,7 @@ func (v *validator) routerList() {
 		names[i] = docs[i].Name
 	}
 	l := nameList("routers", names)
-	v.in.Routers = make([]Router, len(docs))
+	v.in.Routers = makeList[Router](len(docs))
 	fipOfPort := map[string]string{} // port name -> path of its floating IP
 	for i := range docs {
 		v.checkName(l, i)

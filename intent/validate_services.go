@@ -9,7 +9,7 @@ func (v *validator) serviceList() {
 		names[i] = docs[i].Name
 	}
 	l := nameList("services", names)
-	v.in.Services = make([]Service, len(docs))
+	v.in.Services = makeList[Service](len(docs))
 	type frontend struct {
 		proto int
 		vip   netip.AddrPort
