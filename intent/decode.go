@@ -145,7 +145,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		key := kv.key.Value
 		fieldPath := join(path, key)
 		if kv.key.Kind != yaml.ScalarNode {
-			d.decodeFailed(path, "mapping key %s is not a string", describe(kv.key))
+			d.add(path, "mapping key %s is not a string", describe(kv.key))
 			continue
 		}
 		if seen[key] {

@@ -16,6 +16,7 @@ type Document struct {
 	Services       []ServiceDoc       `yaml:"services,omitempty" json:"services,omitempty"`
 }
 
+// NetworkDoc is a network as written.
 type NetworkDoc struct {
 	Name     string `yaml:"name" json:"name"`
 	CIDR     string `yaml:"cidr,omitempty" json:"cidr,omitempty"`
@@ -24,6 +25,7 @@ type NetworkDoc struct {
 	Gateway6 string `yaml:"gateway6,omitempty" json:"gateway6,omitempty"`
 }
 
+// PortDoc is a port as written.
 type PortDoc struct {
 	Name                string           `yaml:"name" json:"name"`
 	Network             string           `yaml:"network" json:"network"`
@@ -35,12 +37,13 @@ type PortDoc struct {
 	QoS                 *QoSDoc          `yaml:"qos,omitempty" json:"qos,omitempty"`
 }
 
+// AddressPairDoc is an allowed address pair as written.
 type AddressPairDoc struct {
 	IP  string `yaml:"ip" json:"ip"`
 	MAC string `yaml:"mac,omitempty" json:"mac,omitempty"`
 }
 
-// QoSDoc holds int64 so that a negative or oversized value reaches
+// QoSDoc is a port's rate limits as written. It holds int64 so that a negative or oversized value reaches
 // validation and gets a precise message instead of a decoding error.
 type QoSDoc struct {
 	IngressKbps int64 `yaml:"ingress_kbps,omitempty" json:"ingress_kbps,omitempty"`
@@ -48,12 +51,14 @@ type QoSDoc struct {
 	BurstKb     int64 `yaml:"burst_kb,omitempty" json:"burst_kb,omitempty"`
 }
 
+// SecurityGroupDoc is a security group as written.
 type SecurityGroupDoc struct {
 	Name     string    `yaml:"name" json:"name"`
 	Stateful *bool     `yaml:"stateful,omitempty" json:"stateful,omitempty"`
 	Rules    []RuleDoc `yaml:"rules,omitempty" json:"rules,omitempty"`
 }
 
+// RuleDoc is a security group rule as written.
 type RuleDoc struct {
 	Direction   string `yaml:"direction" json:"direction"`
 	EtherType   string `yaml:"ethertype,omitempty" json:"ethertype,omitempty"`
@@ -65,6 +70,7 @@ type RuleDoc struct {
 	RemoteGroup string `yaml:"remote_group,omitempty" json:"remote_group,omitempty"`
 }
 
+// RouterDoc is a router as written.
 type RouterDoc struct {
 	Name         string           `yaml:"name" json:"name"`
 	Networks     []string         `yaml:"networks,omitempty" json:"networks,omitempty"`
@@ -74,6 +80,7 @@ type RouterDoc struct {
 	PortForwards []PortForwardDoc `yaml:"port_forwards,omitempty" json:"port_forwards,omitempty"`
 }
 
+// ExternalDoc is a router's uplink as written.
 type ExternalDoc struct {
 	Port       string `yaml:"port" json:"port"`
 	MAC        string `yaml:"mac" json:"mac"`
@@ -82,17 +89,20 @@ type ExternalDoc struct {
 	GatewayMAC string `yaml:"gateway_mac,omitempty" json:"gateway_mac,omitempty"`
 }
 
+// SNATDoc is a masquerade entry as written.
 type SNATDoc struct {
 	Network string `yaml:"network" json:"network"`
 	To      string `yaml:"to,omitempty" json:"to,omitempty"`
 	Ports   string `yaml:"ports,omitempty" json:"ports,omitempty"`
 }
 
+// FloatingIPDoc is a floating IP as written.
 type FloatingIPDoc struct {
 	Port string `yaml:"port" json:"port"`
 	IP   string `yaml:"ip" json:"ip"`
 }
 
+// PortForwardDoc is a port forward as written.
 type PortForwardDoc struct {
 	Protocol     string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
 	IP           string `yaml:"ip,omitempty" json:"ip,omitempty"`
@@ -101,6 +111,7 @@ type PortForwardDoc struct {
 	InternalPort *int64 `yaml:"internal_port,omitempty" json:"internal_port,omitempty"`
 }
 
+// ServiceDoc is a load-balanced service as written.
 type ServiceDoc struct {
 	Name            string       `yaml:"name" json:"name"`
 	VIP             string       `yaml:"vip" json:"vip"`
@@ -110,6 +121,7 @@ type ServiceDoc struct {
 	AffinitySeconds int64        `yaml:"affinity_seconds,omitempty" json:"affinity_seconds,omitempty"`
 }
 
+// BackendDoc is a service backend as written.
 type BackendDoc struct {
 	Port       string `yaml:"port" json:"port"`
 	TargetPort *int64 `yaml:"target_port,omitempty" json:"target_port,omitempty"`

@@ -146,14 +146,6 @@ func (v *validator) claimMAC(path string, mac [6]byte, owner string) {
 	v.macs[mac] = owner
 }
 
-func describeAddrs(addrs []netip.Addr) string {
-	s := make([]string, len(addrs))
-	for i, a := range addrs {
-		s[i] = a.String()
-	}
-	return fmt.Sprint(strings.Join(s, ", "))
-}
-
 // makeList allocates a list to fill in place, or nil for none, so that an
 // empty document validates to the zero Intent plus defaults.
 func makeList[T any](n int) []T {

@@ -79,8 +79,8 @@ func (v *validator) rule(d *RuleDoc, path string) Rule {
 		r.RemoteGroup = d.RemoteGroup
 	}
 
-	protoOK := true
-	r.Protocol, protoOK = v.ruleProtocol(join(path, "protocol"), d.Protocol)
+	proto, protoOK := v.ruleProtocol(join(path, "protocol"), d.Protocol)
+	r.Protocol = proto
 	r.EtherType = v.ruleEtherType(path, d, r)
 	if protoOK {
 		v.protocolFamily(join(path, "protocol"), r)
