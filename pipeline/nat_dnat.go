@@ -60,7 +60,7 @@ func (rc *routerCompiler) floatingIPDNAT() []flows.Flow {
 		out = append(out, flows.Flow{
 			Table: uint8(TableRouterDNAT), Priority: prioFloatingIPDNAT,
 			Cookie:  routerFloatingIP(rc.r, i).cookie(rc.r.Name),
-			Match:   flows.Match{EthType: flows.EthTypeIPv4, CTState: newConnection, IPDst: exactAddr(f.IP)},
+			Match:   flows.Match{EthType: flows.EthTypeIPv4, CTState: newConnection, IPDst: addrPrefix(f.IP)},
 			Actions: rc.commitDNAT(flows.NAT{AddrMin: target}),
 		})
 	}
@@ -78,7 +78,7 @@ func (rc *routerCompiler) portForwardDNAT() []flows.Flow {
 			Table: uint8(TableRouterDNAT), Priority: prioPortForward,
 			Cookie: routerForward(rc.r, i).cookie(rc.r.Name),
 			Match: flows.Match{EthType: flows.EthTypeIPv4, IPProto: &proto, CTState: newConnection,
-				IPDst: exactAddr(f.IP), TPDst: flows.ExactPort(f.ExternalPort)},
+				IPDst: addrPrefix(f.IP), TPDst: flows.ExactPort(f.ExternalPort)},
 			Actions: rc.commitDNAT(flows.NAT{AddrMin: target, PortMin: f.InternalPort}),
 		})
 	}

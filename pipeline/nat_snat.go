@@ -28,7 +28,7 @@ func (rc *routerCompiler) unSNAT() []flows.Flow {
 		out = append(out, flows.Flow{
 			Table: uint8(TableRouterUnSNAT), Priority: 100,
 			Cookie:  rc.addressObject(a).cookie(rc.r.Name),
-			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPDst: exactAddr(a)},
+			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a)},
 			Actions: []flows.Action{ctTrack(rc.zone.SNAT, TableRouterDNATTrack)},
 		})
 	}
@@ -108,7 +108,7 @@ func (rc *routerCompiler) floatingIPSNAT() []flows.Flow {
 			Table: uint8(TableRouterSNAT), Priority: prioFloatingIPSNAT,
 			Cookie: routerFloatingIP(rc.r, i).cookie(rc.r.Name),
 			Match: flows.Match{EthType: flows.EthTypeIPv4, CTState: newConnection,
-				IPSrc: exactAddr(firstIPv4(rc.in.Port(f.Port)))},
+				IPSrc: addrPrefix(firstIPv4(rc.in.Port(f.Port)))},
 			Actions: rc.commitSNAT(flows.NAT{AddrMin: f.IP}),
 		})
 	}

@@ -124,10 +124,6 @@ func firstIPv4(p *intent.Port) netip.Addr {
 	return netip.Addr{}
 }
 
-// exactAddr is a as a single-address prefix for matches (the same as
-// prefixes.go's hostPrefix, which is not committed yet).
-func exactAddr(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
-
 func tableAddr(t Table) *uint8 { v := uint8(t); return &v }
 
 func gotoTable(t Table) flows.Action { return flows.Goto{Table: uint8(t)} }

@@ -44,7 +44,7 @@ func macValue(m flows.MAC) uint64 {
 }
 
 func arpRequestFor(ip netip.Addr) flows.Match {
-	return flows.Match{EthType: flows.EthTypeARP, ARPOp: flows.U16(1), ARPTpa: exactAddr(ip)}
+	return flows.Match{EthType: flows.EthTypeARP, ARPOp: flows.U16(1), ARPTpa: addrPrefix(ip)}
 }
 
 // gatewayARPResponders answer "who has <gateway>" on each internal

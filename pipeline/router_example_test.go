@@ -8,7 +8,7 @@ import (
 )
 
 // routerExample is the worked example with its router, on the topology of
-// nat_prototype_test.go: web1/web2 (group web), db1 (group db) on tenant,
+// nat_lab_test.go: web1/web2 (group web), db1 (group db) on tenant,
 // lab1 (group lab) on a second internal network, the outside behind the
 // uplink, admin workstations (203.0.113.0/24) out there too.
 func routerExample() *intent.Intent {

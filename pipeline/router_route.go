@@ -45,7 +45,7 @@ func (rc *routerCompiler) routerAddressDrops() []flows.Flow {
 		out = append(out, flows.Flow{
 			Table: uint8(TableRouterRoute), Priority: prioRouterAddress,
 			Cookie: rc.addressObject(a).cookie(rc.r.Name),
-			Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: exactAddr(a)},
+			Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a)},
 		})
 	}
 	for _, n := range rc.networks {
@@ -53,7 +53,7 @@ func (rc *routerCompiler) routerAddressDrops() []flows.Flow {
 			out = append(out, flows.Flow{
 				Table: uint8(TableRouterRoute), Priority: prioRouterAddress,
 				Cookie: routerNetwork(rc.r, n).cookie(rc.r.Name),
-				Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: exactAddr(n.Gateway)},
+				Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(n.Gateway)},
 			})
 		}
 	}
@@ -122,7 +122,7 @@ func (rc *routerCompiler) neighbours() []flows.Flow {
 				out = append(out, flows.Flow{
 					Table: uint8(TableRouterNeighbour), Priority: 100,
 					Cookie: routerPortRoute(rc.r, p).cookie(rc.r.Name),
-					Match: flows.Match{EthType: flows.EthTypeIPv4, IPDst: exactAddr(a),
+					Match: flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a),
 						Regs: []flows.RegMatch{matchOutNetwork(rc.netID(n))}},
 					Actions: []flows.Action{flows.SetEthDst{MAC: flows.MAC(p.MAC)}, gotoTable(TableRouterSNATTrack)},
 				})

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +9,6 @@ import (
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 )
-
-var updateRouterGolden = flag.Bool("update-router", false, "rewrite testdata/router_*.golden")
 
 func compileExampleRouters(t *testing.T, in *intent.Intent, b map[string]uint32) []flows.Flow {
 	t.Helper()
@@ -32,22 +29,22 @@ func flowsText(fs []flows.Flow) string {
 	return b.String()
 }
 
-// TestRouterGolden pins the router stage of the worked example; the flows
-// are the compiled form of nat_prototype_test.go's hand-written set.
+// TestRouterGolden pins the router stage of the worked example
+// (docs/router.md explains every flow).
 func TestRouterGolden(t *testing.T) {
 	got := flowsText(compileExampleRouters(t, routerExample(), routerExampleBindings()))
 	path := filepath.Join("testdata", "router_worked_example.golden")
-	if *updateRouterGolden {
+	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run with -update-router to create it)", err)
+		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("router flows differ from %s (run with -update-router if intended):\n%s", path, got)
+		t.Errorf("router flows differ from %s (run with -update if intended):\n%s", path, got)
 	}
 }
 
