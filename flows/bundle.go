@@ -11,6 +11,7 @@ import (
 // OpenFlow 1.3 bundles are ONF extension 230 (OVS implements it for 1.3):
 // experimenter messages carrying the OpenFlow 1.4 bundle bodies.
 const (
+	onfExperimenterID   uint32 = 0x4f4e4600
 	onfBundleControl    uint32 = 2300
 	onfBundleAddMessage uint32 = 2301
 

@@ -107,7 +107,7 @@ func (s *Session) ListenAddr() net.Addr {
 func (s *Session) Connects() <-chan struct{} { return s.connects }
 
 // Run connects, and reconnects with backoff whenever the connection drops,
-// until ctx ends. It returns ctx's error.
+// until ctx ends. It returns ctx's error. Call it once per Session.
 func (s *Session) Run(ctx context.Context) error {
 	if s.listener != nil {
 		stop := context.AfterFunc(ctx, func() { s.listener.Close() })
@@ -126,13 +126,15 @@ func (s *Session) Run(ctx context.Context) error {
 			continue
 		}
 		backoff.reset()
-		s.setConn(c)
 		n := s.stats.connects.Add(1)
 		s.logf("openflow %s: connected (datapath %016x, connect #%d)", s.cfg.Bridge, dpid, n)
+		// Notify before publishing the connection: whoever takes the
+		// notice and then reads the switch is sure to read this one.
 		select {
 		case s.connects <- struct{}{}:
 		default:
 		}
+		s.setConn(c)
 		select {
 		case <-c.closed:
 			s.logf("openflow %s: %v", s.cfg.Bridge, c.err)

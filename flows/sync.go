@@ -101,6 +101,12 @@ func (y *Syncer) apply(ctx context.Context, st *syncState) error {
 // the first SetDesired it only reads: a controller that has just started
 // must not flush the flows it is about to recompute.
 func (y *Syncer) resync(ctx context.Context, st *syncState) error {
+	// The dump below reads the newest connection, so a pending connect
+	// notice is already covered by it; a later connect posts a new one.
+	select {
+	case <-y.session.Connects():
+	default:
+	}
 	dumped, _, err := y.session.DumpFlows(ctx)
 	if err != nil {
 		return err

@@ -6,12 +6,10 @@ import (
 )
 
 const (
-	ofpmpFlow          uint16 = 1    // OFPMP_FLOW
-	ofpmpfReplyMore    uint16 = 1    // OFPMPF_REPLY_MORE
-	multipartHeaderLen        = 16   // ofp_header + type, flags, pad
-	flowStatsFixedLen         = 48   // ofp_flow_stats up to the match
-	flowStatsAllTables uint8  = 0xff // OFPTT_ALL
-	onfExperimenterID  uint32 = 0x4f4e4600
+	ofpmpFlow          uint16 = 1  // OFPMP_FLOW
+	ofpmpfReplyMore    uint16 = 1  // OFPMPF_REPLY_MORE
+	multipartHeaderLen        = 16 // ofp_header + type, flags, pad
+	flowStatsFixedLen         = 48 // ofp_flow_stats up to the match
 )
 
 // decodeFlowStats decodes the ofp_flow_stats entries of one OFPMP_FLOW
@@ -47,7 +45,7 @@ func flowStatsRequest(xid uint32) []byte {
 	b := ofpHeader(ofptMultipartRequest, xid)
 	b = binary.BigEndian.AppendUint16(b, ofpmpFlow)
 	b = append(b, 0, 0, 0, 0, 0, 0) // flags, pad
-	b = append(b, flowStatsAllTables, 0, 0, 0)
+	b = append(b, ofpTableAll, 0, 0, 0)
 	b = binary.BigEndian.AppendUint32(b, ofpPortAny)
 	b = binary.BigEndian.AppendUint32(b, ofpGroupAny)
 	b = append(b, 0, 0, 0, 0)

@@ -96,6 +96,9 @@ func (l *sgLab) install(in *intent.Intent) {
 	if out, err := l.tb.OVS().Ofctl(context.Background(), "--bundle", "replace-flows", "br-sg", path); err != nil {
 		l.t.Fatalf("install %d flows: %v\n%s", len(fs), err, out)
 	}
+	if err := l.tb.OVS().SettleDatapath(context.Background()); err != nil {
+		l.t.Fatal(err)
+	}
 }
 
 func (l *sgLab) serve(host string, ports ...uint16) {

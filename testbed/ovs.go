@@ -153,6 +153,21 @@ func (o *OVS) Appctl(ctx context.Context, args ...string) (string, error) {
 	return o.Run(ctx, "ovs-appctl", append([]string{"-t", target}, args...)...)
 }
 
+// SettleDatapath returns once the datapath flows cached before the call
+// have been revalidated against the OpenFlow tables as they are now. OVS
+// revalidates after every table change on its own, but asynchronously, so
+// a packet sent right after a flow change can still take the old verdict;
+// tests that expect the new verdict at once wait here, as OVS's own test
+// suite does. Two rounds: the first may have begun before the change.
+func (o *OVS) SettleDatapath(ctx context.Context) error {
+	for range 2 {
+		if _, err := o.Appctl(ctx, "revalidator/wait"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (o *OVS) start(ctx context.Context) error {
 	db := filepath.Join(o.Dir, "conf.db")
 	if _, err := o.Run(ctx, "ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema"); err != nil {

@@ -1,0 +1,109 @@
+package ovsdb
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/ovn-org/libovsdb/cache"
+	"github.com/ovn-org/libovsdb/model"
+
+	"github.com/flowgate/flowgate/ovsdb/vswitch"
+)
+
+// Binding ties an intent port (the Interface's external_ids:iface-id) to
+// the OpenFlow port number ovs-vswitchd gave its Interface.
+type Binding struct {
+	IfaceID     string // external_ids:iface-id = intent port name
+	Name        string // Interface name (e.g. the veth or tap device)
+	OFPort      int    // 0 while unassigned, -1 if the device could not be opened
+	AttachedMAC string // external_ids:attached-mac
+	Up          bool   // link_state is "up"
+	Type        string // Interface type ("" for system devices)
+}
+
+// WatchBindings streams the complete, sorted list of bindings of bridge
+// each time it changes: Interfaces with an iface-id appearing, getting or
+// changing their ofport, changing link state, or going away. The first list
+// is sent at once. After an ovsdb-server restart libovsdb repopulates the
+// cache and the stream continues. The channel is closed when ctx ends.
+func (c *Client) WatchBindings(ctx context.Context, bridge string) (<-chan []Binding, error) {
+	changed := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	c.ovs.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc:    func(table string, _ model.Model) { poke() },
+		UpdateFunc: func(table string, _, _ model.Model) { poke() },
+		DeleteFunc: func(table string, _ model.Model) { poke() },
+	})
+	out := make(chan []Binding)
+	go func() {
+		defer close(out)
+		var last []Binding
+		first := true
+		for {
+			list := c.bindings(bridge)
+			if first || !slices.Equal(list, last) {
+				select {
+				case out <- list:
+				case <-ctx.Done():
+					return
+				}
+				last, first = list, false
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// bindings reads the current bindings of bridge from the cache.
+func (c *Client) bindings(bridge string) []Binding {
+	tc := c.ovs.Cache()
+	var brRow *vswitch.Bridge
+	for _, m := range tc.Table(vswitch.BridgeTable).Rows() {
+		if b := m.(*vswitch.Bridge); b.Name == bridge {
+			brRow = b
+			break
+		}
+	}
+	list := []Binding{}
+	if brRow == nil {
+		return list
+	}
+	ports, ifaces := tc.Table(vswitch.PortTable), tc.Table(vswitch.InterfaceTable)
+	for _, pu := range brRow.Ports {
+		p, ok := ports.Row(pu).(*vswitch.Port)
+		if !ok {
+			continue
+		}
+		for _, iu := range p.Interfaces {
+			i, ok := ifaces.Row(iu).(*vswitch.Interface)
+			if !ok || i.ExternalIDs["iface-id"] == "" {
+				continue
+			}
+			b := Binding{IfaceID: i.ExternalIDs["iface-id"], Name: i.Name,
+				AttachedMAC: i.ExternalIDs["attached-mac"], Type: i.Type}
+			if i.Ofport != nil {
+				b.OFPort = *i.Ofport
+			}
+			b.Up = i.LinkState != nil && *i.LinkState == "up"
+			list = append(list, b)
+		}
+	}
+	slices.SortFunc(list, func(a, b Binding) int {
+		if c := strings.Compare(a.IfaceID, b.IfaceID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return list
+}
