@@ -178,6 +178,13 @@ func (s *Session) clearConn(c *ofConn) {
 	}
 }
 
+// Connected reports whether the session has a switch connection now.
+func (s *Session) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
 // current waits until the session is connected.
 func (s *Session) current(ctx context.Context) (*ofConn, error) {
 	for {

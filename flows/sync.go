@@ -17,9 +17,10 @@ import (
 // controller restart costs zero flow-mods and a restarted ovs-vswitchd
 // gets everything back.
 type Syncer struct {
-	session *Session
-	reqs    chan syncRequest
-	logf    func(format string, args ...any)
+	session  *Session
+	reqs     chan syncRequest
+	resynced chan struct{}
+	logf     func(format string, args ...any)
 }
 
 type syncRequest struct {
@@ -34,8 +35,13 @@ func NewSyncer(session *Session, logf func(format string, args ...any)) *Syncer 
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	return &Syncer{session: session, reqs: make(chan syncRequest), logf: logf}
+	return &Syncer{session: session, reqs: make(chan syncRequest), resynced: make(chan struct{}, 1), logf: logf}
 }
+
+// Resynced receives a notice each time the table was brought to the
+// desired set after a (re)connect. A controller waits for it before it
+// lets a restarted ovs-vswitchd forward (flow-restore-wait).
+func (y *Syncer) Resynced() <-chan struct{} { return y.resynced }
 
 // SetDesired makes flows the bridge's flow table, in one bundle. Flows
 // with the same table, priority and match must be identical (see Dedupe).
@@ -119,7 +125,14 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) error {
 	cs := Diff(st.desired, dumped)
 	y.logf("bridge %s: resync: %d installed, %d desired: %d to add, %d to modify, %d to delete",
 		y.session.cfg.Bridge, len(dumped), len(st.desired), len(cs.Add), len(cs.Modify), len(cs.Delete))
-	return y.push(ctx, st, cs)
+	if err := y.push(ctx, st, cs); err != nil {
+		return err
+	}
+	select {
+	case y.resynced <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 func (y *Syncer) push(ctx context.Context, st *syncState, cs ChangeSet) error {

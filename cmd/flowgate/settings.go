@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+// defaultConfigPath is read when --config is not given; a missing file at
+// the default path is not an error, a missing file named explicitly is.
+const defaultConfigPath = "/etc/flowgate/flowgate.yaml"
+
+// setting is one configuration key: its flag, its default and what it
+// means. The same table documents the keys in `flowgate controller --help`
+// and the README.
+type setting struct {
+	key   string // config file key; FLOWGATE_<KEY> in the environment
+	def   string
+	usage string
+}
+
+var settingsTable = []setting{
+	{"ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB endpoint (unix:PATH or tcp:HOST:PORT)"},
+	{"bridge", "br-int", "integration bridge to program"},
+	{"intent", "/etc/flowgate/intent.yaml", "intent file (YAML or JSON), watched for changes"},
+	{"listen", "tcp:127.0.0.1:6653", "OpenFlow address the controller listens on; the bridge's controller target points here"},
+	{"connect", "", "instead of listening, dial this OpenFlow address (e.g. unix:RUNDIR/BRIDGE.mgmt); the bridge gets no controller target"},
+	{"api", "unix:/run/flowgate/api.sock", "local HTTP API: unix:PATH or a loopback HOST:PORT; empty disables it"},
+	{"metrics", "127.0.0.1:9464", "Prometheus /metrics on a loopback HOST:PORT; empty serves /metrics on the API only"},
+	{"ovs_rundir", "", "Open vSwitch run directory (sockets, pid files); default: the directory of a unix: ovsdb endpoint, else /var/run/openvswitch"},
+	{"log_level", "info", "log level: debug, info, warn, error"},
+	{"log_format", "text", "log format: text or json"},
+}
+
+// settings is the resolved configuration: flag > FLOWGATE_* environment >
+// config file > default.
+type settings struct {
+	OVSDB, Bridge, Intent, Listen, Connect, API, Metrics, OVSRundir string
+	LogLevel, LogFormat                                             string
+}
+
+// addSettingsFlags registers --config and the flags of the given keys.
+func addSettingsFlags(cmd *cobra.Command, keys ...string) {
+	cmd.Flags().String("config", defaultConfigPath, "configuration file (YAML)")
+	for _, k := range keys {
+		s := lookupSetting(k)
+		cmd.Flags().String(flagName(k), s.def, s.usage)
+	}
+}
+
+func lookupSetting(key string) setting {
+	for _, s := range settingsTable {
+		if s.key == key {
+			return s
+		}
+	}
+	panic("flowgate: no setting " + key)
+}
+
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+// loadSettings resolves every key for cmd. Keys without a flag on cmd
+// still come from the environment, the file or the default.
+func loadSettings(cmd *cobra.Command) (settings, error) {
+	v := viper.New()
+	v.SetEnvPrefix("FLOWGATE")
+	v.AutomaticEnv()
+	for _, s := range settingsTable {
+		v.SetDefault(s.key, s.def)
+		if f := cmd.Flags().Lookup(flagName(s.key)); f != nil {
+			if err := v.BindPFlag(s.key, f); err != nil {
+				return settings{}, err
+			}
+		}
+	}
+	path := defaultConfigPath
+	explicit := false
+	if f := cmd.Flags().Lookup("config"); f != nil {
+		path, explicit = f.Value.String(), f.Changed
+	}
+	if env, ok := os.LookupEnv("FLOWGATE_CONFIG"); ok && !explicit {
+		path, explicit = env, true
+	}
+	if err := readConfigFile(v, path, explicit); err != nil {
+		return settings{}, err
+	}
+	st := settings{
+		OVSDB: v.GetString("ovsdb"), Bridge: v.GetString("bridge"), Intent: v.GetString("intent"),
+		Listen: v.GetString("listen"), Connect: v.GetString("connect"), API: v.GetString("api"),
+		Metrics: v.GetString("metrics"), OVSRundir: v.GetString("ovs_rundir"),
+		LogLevel: v.GetString("log_level"), LogFormat: v.GetString("log_format"),
+	}
+	if st.OVSRundir == "" {
+		st.OVSRundir = "/var/run/openvswitch"
+		if p, ok := strings.CutPrefix(st.OVSDB, "unix:"); ok {
+			st.OVSRundir = filepath.Dir(p)
+		}
+	}
+	if st.Connect != "" && cmd.Flags().Lookup("listen") != nil && !cmd.Flags().Changed("listen") && !v.InConfig("listen") && os.Getenv("FLOWGATE_LISTEN") == "" {
+		st.Listen = "" // --connect alone means: dial, do not also listen
+	}
+	return st, nil
+}
+
+// readConfigFile reads path into v. Unknown keys are refused, so that a
+// typo does not silently leave a default in force.
+func readConfigFile(v *viper.Viper, path string, explicit bool) error {
+	if _, err := os.Stat(path); err != nil {
+		if os.IsNotExist(err) && !explicit {
+			return nil
+		}
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	for _, k := range v.AllKeys() {
+		if !isSettingKey(k) {
+			return fmt.Errorf("config %s: unknown key %q (known: %s)", path, k, strings.Join(settingKeys(), ", "))
+		}
+	}
+	return nil
+}
+
+func isSettingKey(k string) bool {
+	for _, s := range settingsTable {
+		if s.key == k {
+			return true
+		}
+	}
+	return false
+}
+
+func settingKeys() []string {
+	keys := make([]string, len(settingsTable))
+	for i, s := range settingsTable {
+		keys[i] = s.key
+	}
+	return keys
+}
+
+// newLogger builds the slog logger the settings ask for.
+func newLogger(st settings, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(st.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log_level %q: want debug, info, warn or error", st.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch st.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log_format %q: want text or json", st.LogFormat)
+}
