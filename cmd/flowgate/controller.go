@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowgate/flowgate/controller"
+)
+
+func init() { rootCmd.AddCommand(newControllerCmd()) }
+
+func newControllerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Keep a bridge's flows in step with the intent file and the ports in OVSDB",
+		Long: `Runs in the foreground beside ovs-vswitchd until SIGTERM or Ctrl-C.
+
+It creates or configures the bridge (fail_mode=secure, OpenFlow 1.3, the
+controller target), binds intent ports to OVS Interfaces by
+external_ids:iface-id as they appear, and installs the compiled pipeline as
+one OpenFlow bundle per change. The intent file is watched (SIGHUP reloads
+it too); a bad document is refused with its errors logged and the running
+flows stay. On exit the flows stay installed and the bridge fail-secure.
+
+Settings come from flags, FLOWGATE_<KEY> environment variables (e.g.
+FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := loadSettings(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(st, os.Stderr)
+			if err != nil {
+				return err
+			}
+			c, err := controller.New(controller.Config{
+				OVSDB: st.OVSDB, Bridge: st.Bridge, IntentPath: st.Intent,
+				Listen: st.Listen, Connect: st.Connect,
+				API: st.API, Metrics: st.Metrics, Logger: log,
+			})
+			if err != nil {
+				return err
+			}
+			return c.Run(cmd.Context())
+		},
+	}
+	addSettingsFlags(cmd, "ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "log_level", "log_format")
+	return cmd
+}

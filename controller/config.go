@@ -1,0 +1,106 @@
+package controller
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// Config is what a controller needs to run. The CLI fills it from flags,
+// FLOWGATE_* environment variables and the config file.
+type Config struct {
+	OVSDB      string // OVSDB endpoint: unix:PATH or tcp:HOST:PORT
+	Bridge     string // bridge to program; empty: the intent's bridge
+	IntentPath string // intent document, watched for changes
+
+	// How the OpenFlow connection is made: exactly one of Listen (the
+	// bridge's controller target points at it and ovs-vswitchd connects),
+	// Listener (the same, on a socket the caller bound, e.g. inside
+	// ovs-vswitchd's network namespace) and Connect (dial the bridge's
+	// management socket unix:RUNDIR/BRIDGE.mgmt; no controller target).
+	Listen   string
+	Listener net.Listener
+	Connect  string
+
+	API     string // local HTTP API: unix:PATH or loopback HOST:PORT; empty: none
+	Metrics string // Prometheus /metrics on a loopback HOST:PORT; empty: on the API only
+
+	Logger *slog.Logger // nil: discard
+}
+
+func (cfg Config) check() error {
+	if cfg.OVSDB == "" {
+		return fmt.Errorf("config: ovsdb endpoint is required")
+	}
+	if cfg.IntentPath == "" {
+		return fmt.Errorf("config: intent file is required")
+	}
+	n := 0
+	for _, set := range []bool{cfg.Listen != "", cfg.Listener != nil, cfg.Connect != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("config: set exactly one of listen and connect (OpenFlow)")
+	}
+	if cfg.Listen != "" {
+		if err := checkLoopbackTarget("listen", cfg.Listen); err != nil {
+			return err
+		}
+	}
+	if cfg.API != "" {
+		if _, _, err := httpEndpoint("api", cfg.API); err != nil {
+			return err
+		}
+	}
+	if cfg.Metrics != "" {
+		if _, _, err := httpEndpoint("metrics", cfg.Metrics); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLoopbackTarget accepts "tcp:HOST:PORT" with a loopback HOST: the
+// OpenFlow listener hands whoever connects full control of the bridge.
+func checkLoopbackTarget(key, target string) error {
+	addr, ok := strings.CutPrefix(target, "tcp:")
+	if !ok {
+		return fmt.Errorf("config: %s %q: want tcp:HOST:PORT", key, target)
+	}
+	return checkLoopback(key, addr)
+}
+
+func checkLoopback(key, hostport string) error {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("config: %s %q: %v", key, hostport, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("config: %s %q: must be a loopback address (127.0.0.1 or ::1): it controls the switch", key, hostport)
+	}
+	return nil
+}
+
+// httpEndpoint splits "unix:PATH" or a loopback "HOST:PORT" into the
+// network and address net.Listen takes.
+func httpEndpoint(key, ep string) (network, addr string, err error) {
+	if path, ok := strings.CutPrefix(ep, "unix:"); ok {
+		if path == "" {
+			return "", "", fmt.Errorf("config: %s %q: empty socket path", key, ep)
+		}
+		return "unix", path, nil
+	}
+	ep = strings.TrimPrefix(ep, "tcp:")
+	if err := checkLoopback(key, ep); err != nil {
+		return "", "", err
+	}
+	return "tcp", ep, nil
+}

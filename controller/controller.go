@@ -1,0 +1,238 @@
+// Package controller is flowgate's reconcile loop: it keeps one bridge's
+// flow table equal to pipeline.Compile(intent, port bindings), as the
+// intent file, the API and the ports in OVSDB change.
+//
+// One goroutine (Run's) owns the intent in force and the bindings; every
+// change — a new binding list, a reloaded file, an API request — runs on
+// it in turn, so changes never interleave and each is applied as one
+// OpenFlow bundle or not at all.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/ovsdb"
+)
+
+// applyTimeout bounds one apply. When the switch is not connected the
+// Syncer keeps the new set and installs it on the next connect.
+const applyTimeout = 10 * time.Second
+
+// Controller programs one bridge. Create it with New, then call Run.
+type Controller struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+
+	// Set up by Run (under mu, for Status).
+	db      *ovsdb.Client
+	session *flows.Session
+	syncer  *flows.Syncer
+
+	// work carries changes to Run's goroutine.
+	work chan func(*state)
+
+	// For readers on other goroutines (API, metrics, Status).
+	current atomic.Pointer[applied]
+	mu      sync.Mutex
+	status  Status
+}
+
+// applied is what is in force: the document, its intent and the flows
+// compiled from it with the bindings of the moment.
+type applied struct {
+	doc     []byte
+	in      *intent.Intent
+	desired []flows.Flow
+}
+
+// New checks cfg and returns a controller ready to Run.
+func New(cfg Config) (*Controller, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Controller{cfg: cfg, log: log, metrics: newMetrics(), work: make(chan func(*state))}, nil
+}
+
+// Run loads the intent (refusing to start on a bad one, before touching
+// OVS), configures the bridge, and keeps its flows in step until ctx ends.
+// On return the flows stay installed and the bridge stays fail-secure.
+func (c *Controller) Run(ctx context.Context) error {
+	doc, err := os.ReadFile(c.cfg.IntentPath)
+	if err != nil {
+		return fmt.Errorf("intent: %w", err)
+	}
+	in, err := intent.Parse(doc)
+	if err != nil {
+		return fmt.Errorf("intent %s refused, nothing programmed:\n%w", c.cfg.IntentPath, err)
+	}
+	bridge := c.cfg.Bridge
+	if bridge == "" {
+		bridge = in.Bridge
+	}
+	datapath, err := ovsdb.ResolveDatapath(in.Datapath)
+	if err != nil {
+		return err
+	}
+	c.setStatus(func(s *Status) { s.Bridge, s.Datapath = bridge, datapath })
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // runs before wg.Wait: stop the helpers, then wait for them
+
+	session, err := flows.NewSession(flows.SessionConfig{
+		Bridge: bridge, Listen: c.cfg.Listen, Listener: c.cfg.Listener, Dial: c.cfg.Connect,
+		Logf: c.logf("openflow"),
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.session, c.syncer = session, flows.NewSyncer(session, c.logf("sync"))
+	c.mu.Unlock()
+	c.metrics.watchSession(c.session)
+	wg.Go(func() { c.session.Run(ctx) })
+	wg.Go(func() { c.syncer.Run(ctx) })
+
+	db, err := ovsdb.Connect(ctx, c.cfg.OVSDB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	c.mu.Lock()
+	c.db = db
+	c.mu.Unlock()
+	target := c.controllerTarget()
+	if err := c.db.EnsureBridge(ctx, bridge, datapath, target); err != nil {
+		return err
+	}
+	c.log.Info("bridge ready", "bridge", bridge, "datapath", datapath, "fail_mode", "secure", "controller_target", target)
+
+	bindings, err := c.db.WatchBindings(ctx, bridge)
+	if err != nil {
+		return err
+	}
+	st := &state{c: c, bridge: bridge, doc: doc, in: in}
+	// The first list is the ports that exist now. Compiling without it
+	// would remove every port's flows on a controller restart.
+	select {
+	case list, ok := <-bindings:
+		if !ok {
+			return ctx.Err()
+		}
+		st.setBindings(list)
+	case <-ctx.Done():
+		return nil
+	}
+	if res := st.apply(ctx, "start"); res.Result == "refused" {
+		return fmt.Errorf("intent %s refused, flows unchanged: %s", c.cfg.IntentPath, res.Error)
+	}
+
+	if err := c.serveHTTP(ctx, &wg); err != nil {
+		return err
+	}
+	reloads := make(chan string, 1)
+	if err := watchIntentFile(ctx, &wg, c.cfg.IntentPath, reloads, c.log); err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	c.log.Info("controller running", "bridge", bridge, "intent", c.cfg.IntentPath)
+	for {
+		select {
+		case <-ctx.Done():
+			c.log.Info("controller stopping; flows stay installed, bridge stays fail-secure")
+			return nil
+		case list, ok := <-bindings:
+			if !ok {
+				return nil
+			}
+			if st.setBindings(list) {
+				st.apply(ctx, "port bindings")
+			}
+		case why := <-reloads:
+			st.reload(ctx, why, false)
+		case <-hup:
+			st.reload(ctx, "SIGHUP", true)
+		case <-c.syncer.Resynced():
+			st.afterResync(ctx)
+		case fn := <-c.work:
+			fn(st)
+		}
+	}
+}
+
+func (c *Controller) controllerTarget() string {
+	switch {
+	case c.cfg.Listener != nil:
+		return "tcp:" + c.cfg.Listener.Addr().String()
+	case c.cfg.Listen != "":
+		return c.cfg.Listen
+	}
+	return "" // active connection to the management socket
+}
+
+// do runs fn on Run's goroutine and waits for it.
+func (c *Controller) do(ctx context.Context, fn func(*state)) error {
+	done := make(chan struct{})
+	select {
+	case c.work <- func(st *state) { defer close(done); fn(st) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WaitSynced returns once the intent in force is installed for the ports
+// bound now and the switch is connected.
+func (c *Controller) WaitSynced(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s := c.Status(); s.Synced && s.Connected {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			s := c.Status()
+			return fmt.Errorf("controller not in sync (connected %v, last apply %+v): %w", s.Connected, s.LastApply, ctx.Err())
+		}
+	}
+}
+
+func (c *Controller) logf(component string) func(string, ...any) {
+	return func(format string, args ...any) {
+		c.log.Info(fmt.Sprintf(format, args...), "component", component)
+	}
+}
+
+func isRefusal(err error) bool {
+	var refused *flows.ApplyError
+	return errors.As(err, &refused)
+}

@@ -1,0 +1,155 @@
+package controller
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/pipeline"
+)
+
+// metrics are the controller's Prometheus metrics, on a registry of their
+// own so that several controllers in one process (tests) do not collide.
+type metrics struct {
+	registry      *prometheus.Registry
+	applyDuration prometheus.Histogram
+	applies       *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+	portsBound    prometheus.Gauge
+	portsUnbound  prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		applyDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "flowgate_apply_duration_seconds",
+			Help:    "Time to compile and install one change (compile, diff, one bundle).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		applies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowgate_applies_total",
+			Help: "Changes put to the switch, by result (applied, pending, refused, cancelled).",
+		}, []string{"result"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowgate_intent_reloads_total",
+			Help: "Reloads of the intent file, by result (applied, unchanged, invalid, refused, pending, unreadable).",
+		}, []string{"result"}),
+		portsBound: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowgate_ports_bound", Help: "Intent ports with an OVS Interface and an ofport.",
+		}),
+		portsUnbound: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowgate_ports_unbound", Help: "Intent ports without an OVS Interface (they get no flows).",
+		}),
+	}
+	m.registry.MustRegister(m.applyDuration, m.applies, m.reloads, m.portsBound, m.portsUnbound)
+	return m
+}
+
+// watchSession exports the OpenFlow session's counters.
+func (m *metrics) watchSession(s *flows.Session) {
+	counter := func(name, help string, read func(flows.SessionStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(read(s.Stats())) })
+	}
+	m.registry.MustRegister(
+		counter("flowgate_bundles_committed_total", "OpenFlow bundles the switch committed.",
+			func(st flows.SessionStats) uint64 { return st.BundlesCommitted }),
+		counter("flowgate_bundles_failed_total", "OpenFlow bundles refused by the switch or lost with the connection.",
+			func(st flows.SessionStats) uint64 { return st.BundlesFailed }),
+		counter("flowgate_flow_mods_total", "Flow-mods sent inside bundles.",
+			func(st flows.SessionStats) uint64 { return st.FlowMods }),
+		counter("flowgate_openflow_connects_total", "OpenFlow connections established with the bridge.",
+			func(st flows.SessionStats) uint64 { return st.Connects }),
+		counter("flowgate_openflow_reconnects_total", "OpenFlow reconnects (connections after the first).",
+			func(st flows.SessionStats) uint64 { return max(st.Connects, 1) - 1 }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flowgate_openflow_connected", Help: "1 while the OpenFlow session is up.",
+		}, func() float64 {
+			if s.Connected() {
+				return 1
+			}
+			return 0
+		}),
+	)
+}
+
+// flowCollector reads the switch's flow table at scrape time: flows per
+// table, and packet/byte counters per security-group rule, summed over the
+// flows whose cookie names the rule.
+type flowCollector struct {
+	c                    *Controller
+	perTable, rulePkts   *prometheus.Desc
+	ruleBytes, scrapeErr *prometheus.Desc
+}
+
+func newFlowCollector(c *Controller) *flowCollector {
+	return &flowCollector{
+		c: c,
+		perTable: prometheus.NewDesc("flowgate_flows_installed",
+			"Flows installed in the bridge, per pipeline table.", []string{"table", "name"}, nil),
+		rulePkts: prometheus.NewDesc("flowgate_rule_packets_total",
+			"Packets matched by the flows of a security-group rule.", []string{"group", "rule", "description"}, nil),
+		ruleBytes: prometheus.NewDesc("flowgate_rule_bytes_total",
+			"Bytes matched by the flows of a security-group rule.", []string{"group", "rule", "description"}, nil),
+		scrapeErr: prometheus.NewDesc("flowgate_flow_dump_ok",
+			"1 if the flow table could be read for this scrape.", nil, nil),
+	}
+}
+
+func (fc *flowCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- fc.perTable
+	ch <- fc.rulePkts
+	ch <- fc.ruleBytes
+	ch <- fc.scrapeErr
+}
+
+func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
+	fc.c.mu.Lock()
+	session := fc.c.session
+	fc.c.mu.Unlock()
+	cur := fc.c.current.Load()
+	if session == nil || cur == nil || !session.Connected() {
+		ch <- prometheus.MustNewConstMetric(fc.scrapeErr, prometheus.GaugeValue, 0)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dumped, stats, err := session.DumpFlows(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(fc.scrapeErr, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(fc.scrapeErr, prometheus.GaugeValue, 1)
+
+	tables := map[uint8]int{}
+	type counts struct{ pkts, bytes uint64 }
+	rules := map[uint64]*counts{} // by round-0 rule cookie
+	refs := pipeline.RuleCookies(cur.in)
+	for i, f := range dumped {
+		tables[f.Table]++
+		cookie := f.Cookie & pipeline.CookieObjectMask
+		if _, ok := refs[cookie]; !ok {
+			continue
+		}
+		if rules[cookie] == nil {
+			rules[cookie] = &counts{}
+		}
+		rules[cookie].pkts += stats[i].Packets
+		rules[cookie].bytes += stats[i].Bytes
+	}
+	for t, n := range tables {
+		ch <- prometheus.MustNewConstMetric(fc.perTable, prometheus.GaugeValue, float64(n),
+			strconv.Itoa(int(t)), pipeline.Table(t).Name())
+	}
+	for cookie, n := range rules {
+		ref := refs[cookie]
+		desc := pipeline.DescribeCookie(cur.in, cookie)
+		idx := strconv.Itoa(ref.Index)
+		ch <- prometheus.MustNewConstMetric(fc.rulePkts, prometheus.CounterValue, float64(n.pkts), ref.Group, idx, desc)
+		ch <- prometheus.MustNewConstMetric(fc.ruleBytes, prometheus.CounterValue, float64(n.bytes), ref.Group, idx, desc)
+	}
+}

@@ -1,0 +1,208 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+		"time"
+
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/ovsdb"
+	"github.com/flowgate/flowgate/pipeline"
+)
+
+// state is owned by Run's goroutine.
+type state struct {
+	c        *Controller
+	bridge   string
+	doc      []byte         // the document in force
+	in       *intent.Intent // its intent
+	bindings []ovsdb.Binding
+	bound    pipeline.Bindings
+	desired  []flows.Flow // the last set handed to the Syncer and not refused
+}
+
+// setBindings takes a new binding list and reports whether the ports the
+// compiler sees (iface-id -> ofport) changed.
+func (st *state) setBindings(list []ovsdb.Binding) bool {
+	st.bindings = list
+	bound := pipeline.Bindings{}
+	for _, b := range list {
+		if b.OFPort > 0 {
+			bound[b.IfaceID] = uint32(b.OFPort)
+		}
+	}
+	changed := !mapsEqual(bound, st.bound)
+	st.bound = bound
+	st.publishPorts()
+	return changed
+}
+
+func mapsEqual(a, b pipeline.Bindings) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// publishPorts updates the port lists of the status and the gauges.
+func (st *state) publishPorts() {
+	var boundNames, unbound []string
+	for _, p := range st.in.Ports {
+		if _, ok := st.bound[p.Name]; ok {
+			boundNames = append(boundNames, p.Name)
+		} else {
+			unbound = append(unbound, p.Name)
+		}
+	}
+	st.c.metrics.portsBound.Set(float64(len(boundNames)))
+	st.c.metrics.portsUnbound.Set(float64(len(unbound)))
+	st.c.setStatus(func(s *Status) { s.PortsBound, s.PortsUnbound = boundNames, unbound })
+}
+
+// apply compiles the intent in force with the bindings and installs it.
+func (st *state) apply(ctx context.Context, trigger string) ApplyResult {
+	return st.install(ctx, trigger, st.doc, st.in)
+}
+
+// install makes (doc, in) the intent in force if its flows reach the
+// switch, or will once it reconnects. If the switch refuses them, or they
+// do not compile, the previous intent and flows stay in force.
+func (st *state) install(ctx context.Context, trigger string, doc []byte, in *intent.Intent) ApplyResult {
+	start := time.Now()
+	res := ApplyResult{Time: start, Trigger: trigger}
+	desired, err := pipeline.Compile(in, st.bound)
+	if err != nil {
+		res.Result, res.Error = "refused", fmt.Sprintf("compile: %v", err)
+		return st.finish(res, start)
+	}
+	cs := flows.Diff(desired, st.desired)
+	res.Added, res.Modified, res.Deleted = len(cs.Add), len(cs.Modify), len(cs.Delete)
+	res.Flows = len(desired)
+
+	actx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	before := st.c.session.Stats().FlowMods
+	err = st.c.syncer.SetDesired(actx, desired)
+	res.FlowMods = st.c.session.Stats().FlowMods - before
+	switch {
+	case err == nil:
+		res.Result = "applied"
+	case isRefusal(err):
+		res.Result, res.Error = "refused", err.Error()
+		// The Syncer still holds the refused set as desired; give it the
+		// previous one back (its view did not change: no flow-mods), so a
+		// reconnect does not retry what the switch refused.
+		if st.desired != nil {
+			rctx, rcancel := context.WithTimeout(ctx, applyTimeout)
+			_ = st.c.syncer.SetDesired(rctx, st.desired)
+			rcancel()
+		}
+		return st.finish(res, start)
+	case ctx.Err() != nil:
+		res.Result, res.Error = "cancelled", err.Error()
+		return st.finish(res, start)
+	default:
+		// Not connected, or the connection dropped mid-bundle: the Syncer
+		// installs the new set after the reconnect.
+		res.Result, res.Error = "pending", err.Error()
+	}
+	st.doc, st.in, st.desired = doc, in, desired
+	st.c.current.Store(&applied{doc: doc, in: in, desired: desired})
+	st.publishPorts()
+	return st.finish(res, start)
+}
+
+func (st *state) finish(res ApplyResult, start time.Time) ApplyResult {
+	d := time.Since(start)
+	res.Duration = d.String()
+	st.c.metrics.applyDuration.Observe(d.Seconds())
+	st.c.metrics.applies.WithLabelValues(res.Result).Inc()
+	attrs := []any{"trigger", res.Trigger, "result", res.Result, "flows", res.Flows,
+		"add", res.Added, "modify", res.Modified, "delete", res.Deleted, "flow_mods", res.FlowMods, "duration", d}
+	if res.Error != "" {
+		st.c.log.Error("apply", append(attrs, "error", res.Error)...)
+	} else {
+		st.c.log.Info("apply", attrs...)
+	}
+	st.c.setStatus(func(s *Status) {
+		s.LastApply = &res
+		switch res.Result {
+		case "applied":
+			s.Synced = true
+		case "pending", "cancelled":
+			s.Synced = false
+		} // refused: the previous flows stay in force, as they were
+		s.FlowsDesired = len(st.desired)
+	})
+	return res
+}
+
+// reload reads the intent file again. An unchanged document is skipped
+// unless forced (SIGHUP); a bad one is refused and everything stays.
+func (st *state) reload(ctx context.Context, trigger string, force bool) {
+	doc, err := os.ReadFile(st.c.cfg.IntentPath)
+	if err != nil {
+		st.c.metrics.reloads.WithLabelValues("unreadable").Inc()
+		st.c.log.Error("intent reload refused; flows unchanged", "trigger", trigger, "error", err)
+		st.c.setStatus(func(s *Status) { s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Error: err.Error()} })
+		return
+	}
+	if !force && bytes.Equal(doc, st.doc) {
+		st.c.metrics.reloads.WithLabelValues("unchanged").Inc()
+		return
+	}
+	in, err := intent.Parse(doc)
+	if err != nil {
+		st.c.metrics.reloads.WithLabelValues("invalid").Inc()
+		errs := problemList(err)
+		for _, e := range errs {
+			st.c.log.Error("intent refused; flows unchanged", "file", st.c.cfg.IntentPath, "problem", e)
+		}
+		st.c.setStatus(func(s *Status) {
+			s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Error: "intent refused", Problems: errs}
+		})
+		return
+	}
+	res := st.install(ctx, trigger, doc, in)
+	st.c.metrics.reloads.WithLabelValues(res.Result).Inc()
+	st.c.setStatus(func(s *Status) {
+		s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Error: res.Error}
+	})
+}
+
+// problemList flattens intent errors into "path: reason" lines.
+func problemList(err error) []string {
+	var list intent.Errors
+	if errors.As(err, &list) {
+		out := make([]string, len(list))
+		for i, e := range list {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+// afterResync runs when the Syncer brought a (re)connected switch to the
+// desired set: a restarted ovs-vswitchd may now forward.
+func (st *state) afterResync(ctx context.Context) {
+	st.c.setStatus(func(s *Status) { s.Synced = st.desired != nil })
+	wait, err := st.c.db.FlowRestoreWait(ctx)
+	if err != nil || !wait {
+		return
+	}
+	if err := st.c.db.ClearFlowRestoreWait(ctx); err != nil {
+		st.c.log.Error("flows restored but flow-restore-wait could not be cleared; ovs-vswitchd will not forward", "error", err)
+		return
+	}
+	st.c.log.Info("flows restored; cleared flow-restore-wait")
+}
