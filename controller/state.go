@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-		"time"
+	"time"
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
