@@ -35,6 +35,9 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			if err != nil {
 				return err
 			}
+			log.Info("flowgate controller starting", "ovsdb", st.OVSDB, "bridge", st.Bridge, "intent", st.Intent,
+				"listen", st.Listen, "connect", st.Connect, "api", st.API, "metrics", st.Metrics,
+				"log_level", st.LogLevel, "log_format", st.LogFormat)
 			c, err := controller.New(controller.Config{
 				OVSDB: st.OVSDB, Bridge: st.Bridge, IntentPath: st.Intent,
 				Listen: st.Listen, Connect: st.Connect,
