@@ -83,3 +83,26 @@ func TestNewLoggerRefusesUnknownLevelAndFormat(t *testing.T) {
 		t.Error("log_format xml accepted")
 	}
 }
+
+// The example config lists every key with its default: loading it gives
+// exactly what no config at all gives, and every key is in it.
+func TestExampleConfigIsTheDefaults(t *testing.T) {
+	example := "../../examples/flowgate.yaml"
+	got, err := loadSettings(settingsCmd(t, "--config", example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := loadSettings(settingsCmd(t, "--config", writeConfig(t, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("example config\n gives %+v\ndefault %+v", got, want)
+	}
+	text, _ := os.ReadFile(example)
+	for _, k := range settingKeys() {
+		if !strings.Contains(string(text), "\n"+k+":") {
+			t.Errorf("examples/flowgate.yaml does not document key %s", k)
+		}
+	}
+}
