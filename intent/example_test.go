@@ -59,7 +59,7 @@ func TestWorkedExample(t *testing.T) {
 			Name:     "edge",
 			Networks: []string{"tenant"},
 			External: External{Port: "uplink", MAC: [6]byte{2, 0, 0xc0, 0, 2, 0x0a},
-				IP: prefix("192.0.2.10/24"), Gateway: addr("192.0.2.1")},
+				IP: prefix("192.0.2.10/24"), Gateway: addr("192.0.2.1"), GatewayMAC: &[6]byte{2, 0, 0xc0, 0, 2, 1}},
 			SNAT:         []SNAT{{Network: "tenant", To: addr("192.0.2.10"), PortMin: 1024, PortMax: 65535}},
 			FloatingIPs:  []FloatingIP{{Port: "web1", IP: addr("192.0.2.11")}},
 			PortForwards: []PortForward{{Protocol: ProtoTCP, IP: addr("192.0.2.10"), ExternalPort: 2222, Port: "db1", InternalPort: 22}},
