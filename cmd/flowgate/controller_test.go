@@ -44,6 +44,7 @@ security_groups:
 // binController is a flowgate controller process on a testbed.
 type binController struct {
 	t      *testing.T
+	bin    string
 	tb     *testbed.Testbed
 	web1   *testbed.Host
 	db1    *testbed.Host
@@ -66,7 +67,7 @@ func startBinController(t *testing.T) *binController {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc := &binController{t: t, tb: tb, out: &bytes.Buffer{}}
+	bc := &binController{t: t, bin: bin, tb: tb, out: &bytes.Buffer{}}
 	for i, h := range []struct {
 		name, mac, ip string
 		host          **testbed.Host

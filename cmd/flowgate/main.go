@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -34,6 +35,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := rootCmd.ExecuteContext(ctx)
 	stop()
+	if errors.Is(err, errDiffers) {
+		os.Exit(1) // flowgate diff printed the difference
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "flowgate:", err)
 		os.Exit(1)
