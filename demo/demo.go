@@ -12,182 +12,182 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/flowgate/flowgate/controller"
-	"github.com/flowgate/flowgate/inspect"
 	"github.com/flowgate/flowgate/intent"
-	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/testbed"
 )
 
-const bridge = "br-int"
+// syncTimeout bounds the controller's first install. It takes well under
+// a second; a controller that cannot connect or whose bundle is refused
+// would otherwise keep the demo waiting for ever.
+const syncTimeout = 30 * time.Second
+
+// Report is what a run found, for callers that check it rather than read
+// the printout.
+type Report struct {
+	// Testbed is the prefix of every namespace the run made; OVSDir the
+	// private OVS's run directory. Both are gone when Run returns.
+	Testbed, OVSDir string
+	// Differences lists every matrix cell and trace verdict that is not
+	// what the intent says; Run fails when there is one.
+	Differences []string
+	// Verdicts are the traces' verdicts, in order.
+	Verdicts []string
+}
+
+// ErrDiffers is returned (wrapped) when the network did not do what the
+// intent says.
+var ErrDiffers = errors.New("the network differs from the intent")
 
 // Run brings the demo up, prints it to w and tears everything down, also
-// when ctx is cancelled (Ctrl-C). It fails if any check differs from the
-// expected outcome.
-func Run(ctx context.Context, intentPath string, w io.Writer) (err error) {
+// when ctx is cancelled (Ctrl-C). The report is never nil: it says what
+// was made even when Run fails half way.
+func Run(ctx context.Context, intentPath string, w io.Writer) (rep *Report, err error) {
+	rep = &Report{}
 	in, err := intent.Load(intentPath)
 	if err != nil {
-		return err
+		return rep, err
 	}
+	grids := make([]*grid, len(workedExample))
+	for i, m := range workedExample {
+		want, err := parseWant(m, rows)
+		if err != nil {
+			return rep, err
+		}
+		grids[i] = &grid{m: m, rows: rows, want: want}
+	}
+
 	fmt.Fprintf(w, "flowgate demo: the worked example (%s) on a private Open vSwitch\n\n", intentPath)
 	tb, err := testbed.Start(ctx, testbed.Options{})
 	if err != nil {
-		return err
+		return rep, err
 	}
+	rep.Testbed, rep.OVSDir = tb.Prefix(), tb.OVS().Dir
 	defer func() {
 		if cerr := tb.Close(); cerr != nil {
-			err = errors.Join(err, cerr)
-		} else {
-			fmt.Fprintf(w, "\ntestbed %s removed: namespaces, veths, OVS processes and files are gone\n", tb.Prefix())
+			err = errors.Join(err, fmt.Errorf("remove testbed %s: %w", tb.Prefix(), cerr))
+			return
 		}
+		fmt.Fprintf(w, "\ntestbed %s removed: namespaces, veths, OVS processes and files are gone\n", tb.Prefix())
 	}()
 	hosts, err := buildTopology(ctx, tb)
 	if err != nil {
-		return err
+		return rep, err
 	}
 
-	var logs bytes.Buffer
-	c, err := controller.New(controller.Config{
-		OVSDB: tb.OVS().DBEndpoint(), Bridge: bridge, IntentPath: intentPath,
-		Connect: "unix:" + tb.OVS().MgmtSocket(bridge),
-		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
-	})
+	c, logs, stop, err := startController(ctx, tb, intentPath)
 	if err != nil {
-		return err
-	}
-	cctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(cctx) }()
-	defer func() {
-		stop()
-		if rerr := <-done; rerr != nil {
-			err = errors.Join(err, rerr)
+		if logs != nil && ctx.Err() == nil {
+			fmt.Fprintf(w, "\ncontroller log:\n%s", logs)
 		}
-		if err != nil {
-			fmt.Fprintf(w, "\ncontroller log:\n%s", logs.String())
+		return rep, err
+	}
+	defer func() {
+		serr := stop()
+		err = errors.Join(err, serr)
+		// The log explains a failure; after Ctrl-C it is only noise.
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(w, "\ncontroller log:\n%s", logs)
 		}
 	}()
-	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-	err = c.WaitSynced(wctx)
-	wcancel()
-	if err != nil {
-		return err
-	}
 	st := c.Status()
 	fmt.Fprintf(w, "controller: bridge %s (%s datapath, fail_mode=secure), %d flows installed in one bundle, ports bound: %v\n\n",
 		st.Bridge, st.Datapath, st.FlowsDesired, st.PortsBound)
 	printLegend(w)
 
-	failed := checkReachability(ctx, w, hosts)
+	fmt.Fprintf(w, `
+who reaches whom: rows from, columns to. ok = connected; an address = connected
+and the far side saw that source (NAT); -- = dropped; rj = refused; . = not
+probed; ! = differs from the intent
+`)
+	if err := probeAll(ctx, hosts, grids); err != nil {
+		return rep, err
+	}
+	for _, g := range grids {
+		g.print(w)
+		rep.Differences = append(rep.Differences, g.differences()...)
+	}
 
 	fmt.Fprintf(w, "\ntraces (flowgate trace = ovs-appctl ofproto/trace through conntrack, in intent terms):\n")
-	b := pipeline.Bindings{}
-	for name, h := range hosts {
-		b[name] = h.OFPort()
-	}
-	for _, tc := range []struct {
-		to      string
-		port    uint16
-		allowed bool
-	}{{"10.0.0.21", 3306, true}, {"10.0.0.21", 22, false}} {
-		fmt.Fprintf(w, "\n$ flowgate trace --from web1 --to %s --proto tcp --dport %d\n", tc.to, tc.port)
-		res, terr := inspect.Trace(ctx, inspect.TraceRequest{Intent: in, Bindings: b, Bridge: bridge,
-			Rundir: tb.OVS().Dir, From: "web1", To: netip.MustParseAddr(tc.to), Proto: "tcp", DPort: tc.port})
-		if terr != nil {
-			return terr
-		}
-		fmt.Fprint(w, res)
-		if res.Allowed != tc.allowed {
-			failed++
-			fmt.Fprintf(w, "  ^ UNEXPECTED: want allowed=%v\n", tc.allowed)
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d checks differ from what the intent says", failed)
-	}
-	fmt.Fprintf(w, "\nevery check matches the intent.\n")
-	return nil
-}
-
-// buildTopology creates the namespaces of the worked example: the tenant
-// hosts behind the router's gateway 10.0.0.1, and "uplink", the outside
-// world: the upstream router 192.0.2.1 (MAC 02:00:c0:00:02:01, the
-// intent's gateway_mac) with an internet server 198.51.100.10 and an admin
-// workstation 203.0.113.5 on its loopback.
-func buildTopology(ctx context.Context, tb *testbed.Testbed) (map[string]*testbed.Host, error) {
-	sw, err := tb.AddSwitch(ctx, bridge, testbed.SwitchOpts{Secure: true})
+	verdicts, diffs, err := runTraces(ctx, w, in, tb, hosts)
+	rep.Verdicts, rep.Differences = verdicts, append(rep.Differences, diffs...)
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
-	specs := []struct {
-		name, mac, ip4, ip6, gw string
-		ofport                  uint32
-	}{
-		{"web1", "02:00:0a:00:00:0b", "10.0.0.11/24", "fd00:10::11/64", "10.0.0.1", 1},
-		{"web2", "02:00:0a:00:00:0c", "10.0.0.12/24", "fd00:10::12/64", "10.0.0.1", 2},
-		{"db1", "02:00:0a:00:00:15", "10.0.0.21/24", "fd00:10::21/64", "10.0.0.1", 3},
-		{"uplink", "02:00:c0:00:02:01", "192.0.2.1/24", "", "", 10},
+	if len(rep.Differences) > 0 {
+		fmt.Fprintf(w, "\ndifferences from the intent:\n")
+		for _, d := range rep.Differences {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+		return rep, fmt.Errorf("%w: %d differences", ErrDiffers, len(rep.Differences))
 	}
-	hosts := map[string]*testbed.Host{}
-	for _, s := range specs {
-		mac, _ := net.ParseMAC(s.mac)
-		opts := testbed.HostOpts{MAC: mac, OFPort: s.ofport, IPv4: netip.MustParsePrefix(s.ip4)}
-		if s.ip6 != "" {
-			opts.IPv6 = netip.MustParsePrefix(s.ip6)
-		}
-		if s.gw != "" {
-			opts.Gateway4 = netip.MustParseAddr(s.gw)
-		}
-		h, err := tb.AddHost(ctx, s.name, opts)
-		if err != nil {
-			return nil, err
-		}
-		if err := tb.Link(ctx, h, sw); err != nil {
-			return nil, err
-		}
-		hosts[s.name] = h
-	}
-	up := hosts["uplink"]
-	for _, args := range [][]string{
-		{"ip", "addr", "add", "198.51.100.10/32", "dev", "lo"},
-		{"ip", "addr", "add", "203.0.113.5/32", "dev", "lo"},
-		// The upstream routes the tenant prefix to the router, so that
-		// security groups, not a missing route, decide what gets in.
-		{"ip", "route", "add", "10.0.0.0/24", "via", "192.0.2.10"},
-	} {
-		if _, err := up.Exec(ctx, args...); err != nil {
-			return nil, err
-		}
-	}
-	for name, ports := range map[string][]uint16{"web1": {8080, 22}, "web2": {8080, 22}, "db1": {3306, 22}, "uplink": {80}} {
-		for _, p := range ports {
-			if _, err := hosts[name].ServeTCP(p); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return hosts, nil
+	fmt.Fprintf(w, "\nevery connection and trace is what the intent says.\n")
+	return rep, nil
 }
 
-func printLegend(w io.Writer) {
-	fmt.Fprint(w, `the intent:
-  web1 10.0.0.11, web2 10.0.0.12   group web: tcp/8080 from anywhere, tcp/22 from 203.0.113.0/24
-  db1  10.0.0.21                   group db:  tcp/3306 from members of web, tcp/22 from 203.0.113.0/24
-  router edge: masquerade 10.0.0.0/24 -> 192.0.2.10, floating IP 192.0.2.11 -> web1,
-               port forward 192.0.2.10:2222 -> db1:22
-  outside: internet server 198.51.100.10, admin workstation 203.0.113.5 (behind 192.0.2.1)
-
-`)
+// startController runs the controller in-process on the testbed's bridge,
+// with its log kept aside (printed only when something fails), and waits
+// for its first install. stop ends it and returns its error.
+func startController(ctx context.Context, tb *testbed.Testbed, intentPath string) (*controller.Controller, *syncBuffer, func() error, error) {
+	logs := &syncBuffer{}
+	c, err := controller.New(controller.Config{
+		OVSDB: tb.OVS().DBEndpoint(), Bridge: bridge, IntentPath: intentPath,
+		// Active OpenFlow to the bridge's management socket: ovs-vswitchd
+		// runs in a namespace of its own, where a TCP listener of ours in
+		// the root namespace would not be reachable.
+		Connect: "unix:" + tb.OVS().MgmtSocket(bridge),
+		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	wctx, wcancel := context.WithTimeout(cctx, syncTimeout)
+	defer wcancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(cctx)
+		wcancel() // a controller that gave up is not worth waiting for
+	}()
+	stop := func() error {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("controller: %w", err)
+		}
+		return nil
+	}
+	if err := c.WaitSynced(wctx); err != nil {
+		return nil, logs, nil, errors.Join(err, stop())
+	}
+	return c, logs, stop, nil
 }
 
-// Path finds the example intent next to the binary's source tree or in
-// the working directory.
+// syncBuffer is a bytes.Buffer the controller's goroutines may write to
+// while the demo reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Path finds the example intent in the working directory or, for tests,
+// two levels up.
 func Path() string {
 	for _, p := range []string{"examples/intent.yaml", filepath.Join("..", "..", "examples", "intent.yaml")} {
 		if _, err := os.Stat(p); err == nil {

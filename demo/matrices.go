@@ -1,0 +1,101 @@
+package demo
+
+import "net/netip"
+
+// The rows of every matrix: the three tenant ports, and two machines of
+// the outside world, both played by the "uplink" namespace behind the
+// router (see buildTopology).
+var rows = []row{
+	{label: "web1", host: "web1"},
+	{label: "web2", host: "web2"},
+	{label: "db1", host: "db1"},
+	{label: "internet", host: "uplink", src: internetServer},
+	{label: "admin", host: "uplink", src: adminWorkstation},
+}
+
+var (
+	internetServer   = netip.MustParseAddr("198.51.100.10")
+	adminWorkstation = netip.MustParseAddr("203.0.113.5")
+	masquerade       = netip.MustParseAddr("192.0.2.10") // the router's external address
+	floatingWeb1     = netip.MustParseAddr("192.0.2.11")
+)
+
+// Columns shared by the matrices: the tenant ports at their own
+// addresses and the internet server.
+func tenantAndInternet(port uint16) []column {
+	return []column{
+		{label: "web1", dst: netip.MustParseAddr("10.0.0.11"), port: port},
+		{label: "web2", dst: netip.MustParseAddr("10.0.0.12"), port: port},
+		{label: "db1", dst: netip.MustParseAddr("10.0.0.21"), port: port},
+		{label: "internet", dst: internetServer, port: port},
+	}
+}
+
+// servedPorts are the TCP ports every tenant port and the internet server
+// listen on, so that a connection the intent should drop but the switch
+// let through shows up as "ok", not as a refusal.
+var servedPorts = []uint16{22, 8080, 3306}
+
+// workedExample is what examples/intent.yaml says about each connection.
+// The outside reaches the tenant addresses directly too (its route to
+// 10.0.0.0/24 leads through the router), so that security groups, not the
+// lack of a route, decide what gets in.
+//
+// Hairpin: a tenant port reaching a floating IP or forward of the same
+// network is SNATed to the router's external address (docs/router.md), so
+// the target's groups judge it as coming from 192.0.2.10.
+var workedExample = []matrix{
+	{
+		title: "ICMP echo (no group allows ICMP in; everyone may send out)",
+		cols:  append(tenantAndInternet(0), column{label: "192.0.2.11", dst: floatingWeb1}),
+		want: `
+		          web1  web2  db1  internet  192.0.2.11
+		web1      .     --    --   ok        --
+		web2      --    .     --   ok        --
+		db1       --    --    .    ok        --
+		internet  --    --    --   .         --
+		admin     --    --    --   .         --
+		`,
+	},
+	{
+		title: "tcp/22 (ssh only from the admin network 203.0.113.0/24; 192.0.2.10:2222 forwards to db1:22)",
+		cols: append(tenantAndInternet(22),
+			column{label: "192.0.2.11", dst: floatingWeb1, port: 22},
+			column{label: "192.0.2.10:2222", dst: masquerade, port: 2222}),
+		want: `
+		          web1  web2  db1  internet    192.0.2.11  192.0.2.10:2222
+		web1      .     --    --   192.0.2.11  --          --
+		web2      --    .     --   192.0.2.10  --          --
+		db1       --    --    .    192.0.2.10  --          --
+		internet  --    --    --   .           --          --
+		admin     ok    ok    ok   .           ok          ok
+		`,
+	},
+	{
+		title: "tcp/8080 (web: from anywhere; 192.0.2.11 is web1's floating IP)",
+		cols:  append(tenantAndInternet(8080), column{label: "192.0.2.11", dst: floatingWeb1, port: 8080}),
+		note: `web1 -> its own floating IP is not probed: the router would send the packet
+back out of web1's own port, and the pipeline's output:N, like every OpenFlow
+output, never sends a packet back to its in_port (a limit of the router stage)`,
+		want: `
+		          web1  web2  db1  internet    192.0.2.11
+		web1      .     ok    --   192.0.2.11  .
+		web2      ok    .     --   192.0.2.10  192.0.2.10
+		db1       ok    ok    .    192.0.2.10  192.0.2.10
+		internet  ok    ok    --   .           ok
+		admin     ok    ok    --   .           ok
+		`,
+	},
+	{
+		title: "tcp/3306 (db: only from members of web)",
+		cols:  tenantAndInternet(3306),
+		want: `
+		          web1  web2  db1  internet
+		web1      .     --    ok   192.0.2.11
+		web2      --    .     ok   192.0.2.10
+		db1       --    --    .    192.0.2.10
+		internet  --    --    --   .
+		admin     --    --    --   .
+		`,
+	},
+}
