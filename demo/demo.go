@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,18 +63,26 @@ func Run(ctx context.Context, intentPath string, w io.Writer) (rep *Report, err 
 		grids[i] = &grid{m: m, rows: rows, want: want}
 	}
 
-	fmt.Fprintf(w, "flowgate demo: the worked example (%s) on a private Open vSwitch\n\n", intentPath)
+	fmt.Fprintf(w, "flowgate demo: the worked example (%s) on a private Open vSwitch\n", intentPath)
 	tb, err := testbed.Start(ctx, testbed.Options{})
 	if err != nil {
 		return rep, err
 	}
 	rep.Testbed, rep.OVSDir = tb.Prefix(), tb.OVS().Dir
+	fmt.Fprintf(w, "testbed %s: namespaces %s-*, private OVS in %s (run dir)\n", rep.Testbed, rep.Testbed, rep.OVSDir)
 	defer func() {
 		if cerr := tb.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove testbed %s: %w", tb.Prefix(), cerr))
 			return
 		}
+		if left := Leftovers(rep.Testbed, rep.OVSDir); len(left) > 0 {
+			err = errors.Join(err, fmt.Errorf("testbed %s left behind: %s", tb.Prefix(), strings.Join(left, "; ")))
+			return
+		}
 		fmt.Fprintf(w, "\ntestbed %s removed: namespaces, veths, OVS processes and files are gone\n", tb.Prefix())
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("demo interrupted: %w", err)
+		}
 	}()
 	hosts, err := buildTopology(ctx, tb)
 	if err != nil {

@@ -52,7 +52,7 @@ func TestDemoCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("demo cancelled during the probes: %v, want context.Canceled", err)
 	}
-	if !strings.Contains(out.String(), "removed") {
+	if !strings.Contains(out.String(), "testbed "+rep.Testbed+" removed") {
 		t.Error("demo did not report its testbed removed")
 	}
 	assertNothingLeft(t, rep)
