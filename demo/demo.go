@@ -56,11 +56,15 @@ func Run(ctx context.Context, intentPath string, w io.Writer) (rep *Report, err 
 	}
 	grids := make([]*grid, len(workedExample))
 	for i, m := range workedExample {
-		want, err := parseWant(m, rows)
+		r := m.rows
+		if r == nil {
+			r = rows
+		}
+		want, err := parseWant(m, r)
 		if err != nil {
 			return rep, err
 		}
-		grids[i] = &grid{m: m, rows: rows, want: want}
+		grids[i] = &grid{m: m, rows: r, want: want}
 	}
 
 	fmt.Fprintf(w, "flowgate demo: the worked example (%s) on a private Open vSwitch\n", intentPath)

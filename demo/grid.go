@@ -19,7 +19,7 @@ import (
 type row struct {
 	label string
 	host  string
-	src   netip.Addr // invalid: the host's own IPv4 address
+	src   netip.Addr // invalid: the host's own address in the column's family
 }
 
 // A column is where probes go: an address and, in a TCP matrix, a port.
@@ -42,6 +42,7 @@ type matrix struct {
 	cols  []column
 	want  string
 	note  string // printed under the table: why a cell is not probed
+	rows  []row  // nil: every row of the demo
 }
 
 // cell symbols for outcomes other than a connection.
@@ -82,10 +83,8 @@ func parseWant(m matrix, rows []row) ([][]string, error) {
 	if len(lines) != len(rows)+1 {
 		return nil, fmt.Errorf("matrix %s: expected table has %d lines, want a header and %d rows", m.title, len(lines), len(rows))
 	}
-	for j, c := range m.cols {
-		if j >= len(lines[0]) || lines[0][j] != c.label {
-			return nil, fmt.Errorf("matrix %s: expected table's header %v does not name the columns in order", m.title, lines[0])
-		}
+	if strings.Join(lines[0], " ") != strings.Join(labels(m.cols), " ") {
+		return nil, fmt.Errorf("matrix %s: expected table's header %v does not name the columns %v in order", m.title, lines[0], labels(m.cols))
 	}
 	want := make([][]string, len(rows))
 	for i, r := range rows {
@@ -147,7 +146,11 @@ func probe(ctx context.Context, h *testbed.Host, src netip.Addr, c column) (stri
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	own := src
-	if !own.IsValid() {
+	switch {
+	case own.IsValid():
+	case c.dst.Is6():
+		own = h.IP6()
+	default:
 		own = h.IP4()
 	}
 	var res testbed.Result

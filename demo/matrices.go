@@ -2,16 +2,21 @@ package demo
 
 import "net/netip"
 
-// The rows of every matrix: the three tenant ports, and two machines of
-// the outside world, both played by the "uplink" namespace behind the
-// router (see buildTopology).
-var rows = []row{
-	{label: "web1", host: "web1"},
-	{label: "web2", host: "web2"},
-	{label: "db1", host: "db1"},
-	{label: "internet", host: "uplink", src: internetServer},
-	{label: "admin", host: "uplink", src: adminWorkstation},
-}
+// The rows of a matrix: the three tenant ports, and two machines of the
+// outside world, both played by the "uplink" namespace behind the router
+// (see buildTopology).
+var (
+	tenantRows = []row{
+		{label: "web1", host: "web1"},
+		{label: "web2", host: "web2"},
+		{label: "db1", host: "db1"},
+	}
+	outsideRows = []row{
+		{label: "internet", host: "uplink", src: internetServer},
+		{label: "admin", host: "uplink", src: adminWorkstation},
+	}
+	rows = append(append([]row{}, tenantRows...), outsideRows...)
+)
 
 var (
 	internetServer   = netip.MustParseAddr("198.51.100.10")
@@ -96,6 +101,23 @@ output, never sends a packet back to its in_port (a limit of the router stage)`,
 		db1       --    --    .    192.0.2.10
 		internet  --    --    --   .
 		admin     --    --    --   .
+		`,
+	},
+	{
+		// The same groups over IPv6; the router does not route IPv6 yet
+		// (docs/router.md), so the outside has no IPv6 to probe from.
+		title: "tcp/3306 over IPv6 (the same groups; a remote group matches members' IPv6 addresses too)",
+		cols: []column{
+			{label: "web1", dst: netip.MustParseAddr("fd00:10::11"), port: 3306},
+			{label: "web2", dst: netip.MustParseAddr("fd00:10::12"), port: 3306},
+			{label: "db1", dst: netip.MustParseAddr("fd00:10::21"), port: 3306},
+		},
+		rows: tenantRows,
+		want: `
+		          web1  web2  db1
+		web1      .     --    ok
+		web2      --    .     ok
+		db1       --    --    .
 		`,
 	},
 }
