@@ -46,8 +46,8 @@ func (c *Client) WatchBindings(ctx context.Context, bridge string) (<-chan []Bin
 		var last []Binding
 		first := true
 		for {
-			list := c.bindings(bridge)
-			if first || !slices.Equal(list, last) {
+			list, ok := c.bindings(bridge)
+			if ok && (first || !slices.Equal(list, last)) {
 				select {
 				case out <- list:
 				case <-ctx.Done():
@@ -65,11 +65,22 @@ func (c *Client) WatchBindings(ctx context.Context, bridge string) (<-chan []Bin
 	return out, nil
 }
 
-// bindings reads the current bindings of bridge from the cache.
-func (c *Client) bindings(bridge string) []Binding {
+// bindings reads the current bindings of bridge from the cache. It
+// reports false while there is no cache to read: libovsdb drops it when
+// the client is closed (and a reconnect without monitors rebuilds it), and
+// a watcher that raced with that must wait for the next change rather
+// than publish an empty list, which would unbind every port.
+func (c *Client) bindings(bridge string) ([]Binding, bool) {
 	tc := c.ovs.Cache()
+	if tc == nil {
+		return nil, false
+	}
+	bridges, ports, ifaces := tc.Table(vswitch.BridgeTable), tc.Table(vswitch.PortTable), tc.Table(vswitch.InterfaceTable)
+	if bridges == nil || ports == nil || ifaces == nil {
+		return nil, false
+	}
 	var brRow *vswitch.Bridge
-	for _, m := range tc.Table(vswitch.BridgeTable).Rows() {
+	for _, m := range bridges.Rows() {
 		if b := m.(*vswitch.Bridge); b.Name == bridge {
 			brRow = b
 			break
@@ -77,9 +88,8 @@ func (c *Client) bindings(bridge string) []Binding {
 	}
 	list := []Binding{}
 	if brRow == nil {
-		return list
+		return list, true
 	}
-	ports, ifaces := tc.Table(vswitch.PortTable), tc.Table(vswitch.InterfaceTable)
 	for _, pu := range brRow.Ports {
 		p, ok := ports.Row(pu).(*vswitch.Port)
 		if !ok {
@@ -105,5 +115,5 @@ func (c *Client) bindings(bridge string) []Binding {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	return list
+	return list, true
 }
