@@ -18,14 +18,16 @@ import (
 //	egress_acl   sender reg0        egress half: its rule     ingress half: its rule
 //	ingress_acl  receiver reg1      ingress half: its rule    egress half: its rule
 //
-// For every group, one decision covers its rules without a remote group:
-// {label = one of its rule ids} × {port = one of its stateful members}.
-// A remote-group rule gets its own decision with a third dimension: the
-// remote end of the connection's original tuple (ct_nw_dst for egress
-// rules, ct_nw_src for ingress rules) must be an address of a current
-// member of the remote group, so a port that leaves the group loses the
-// connections its membership allowed. Anything established that no check
-// passes hits prioACLStale and drops.
+// The ids are those of rule classes (rule_classes.go); a class of one rule
+// has the rule's id. For every group, one decision covers its classes
+// without a remote group: {label = one of their ids} × {port = one of its
+// stateful members}. A class with a remote group gets its own decision
+// with a third dimension: the remote end of the connection's original
+// tuple (ct_nw_dst for egress rules, ct_nw_src for ingress rules) must be
+// an address of a current member of the remote group (or one of the
+// class's CIDRs), so a port that leaves the group loses the connections
+// its membership allowed. Anything established that no check passes hits
+// prioACLStale and drops.
 func (c *compiler) establishedFlows() ([]flows.Flow, error) {
 	var out []flows.Flow
 	for _, g := range c.in.SecurityGroups {
@@ -40,27 +42,25 @@ func (c *compiler) establishedFlows() ([]flows.Flow, error) {
 		}
 		for _, side := range []aclSide{egressSide, ingressSide} {
 			var labels dimension
-			done := map[uint32]bool{}
-			for i, r := range g.Rules {
-				id := c.ids.rule[ruleKey(g.Name, r)]
-				if done[id] {
+			for _, cl := range c.ids.classes[g.Name] {
+				label := labelAlternative(side, cl.service, cl.id)
+				if !cl.hasRemoteGroup() {
+					labels = append(labels, label) // its remotes never change
 					continue
 				}
-				done[id] = true
-				label := labelAlternative(side, r, id)
-				if r.RemoteGroup == "" {
-					labels = append(labels, label)
+				remote, ok := c.remoteDimension(cl.service, cl.remotes, true)
+				if !ok {
+					labels = append(labels, label) // any remote: no membership to lose
 					continue
 				}
-				remote, _ := c.remoteDimension(r, r.Direction == intent.Egress, true)
 				fs, err := conjunctive(decision{
 					table: side.table, priority: prioACLEstablished,
-					conjID: conjKindRemoteCheck | id, cookie: Cookie(KindRule, uint64(id)),
+					conjID: conjKindRemoteCheck | cl.id, cookie: Cookie(KindRule, uint64(cl.id)),
 					dims:    []dimension{{label}, portDimension(side, ports), remote},
 					actions: []flows.Action{goTo(side.next)},
 				})
 				if err != nil {
-					return nil, fmt.Errorf("security_groups[%s].rules[%d] (%s): established check: %w", g.Name, i, describeRule(r), err)
+					return nil, fmt.Errorf("%s: established check: %w", cl.describe(), err)
 				}
 				out = append(out, fs...)
 			}
@@ -84,7 +84,8 @@ func (c *compiler) establishedFlows() ([]flows.Flow, error) {
 }
 
 // labelAlternative matches established/related packets of connections
-// that rule id allowed, seen from side (see the table above).
+// that the rule (class) id of service r allowed, seen from side (see the
+// table above).
 func labelAlternative(side aclSide, r intent.Rule, id uint32) alternative {
 	ofs := labelIngressOfs
 	if r.Direction == intent.Egress {

@@ -9,11 +9,12 @@ import (
 	"github.com/flowgate/flowgate/intent"
 )
 
-// ruleFlows compile every rule of every group that has bound, filtered
-// members into a decision with three dimensions: the member ports (the
-// rule's side's port register), the remote addresses and the protocol
-// with its port range or ICMP type. An allowed packet records the rule id
-// (reg3 egress, reg4 ingress) for the commit.
+// ruleFlows compile every rule class (rule_classes.go) of every group
+// that has bound, filtered members into a decision with three dimensions:
+// the member ports (the rule's side's port register), the remote
+// addresses of the class and its protocol with its port ranges or ICMP
+// type. An allowed packet records the class id (reg3 egress, reg4
+// ingress) for the commit.
 func (c *compiler) ruleFlows() ([]flows.Flow, error) {
 	var out []flows.Flow
 	for _, g := range c.in.SecurityGroups {
@@ -21,26 +22,20 @@ func (c *compiler) ruleFlows() ([]flows.Flow, error) {
 		if len(members) == 0 {
 			continue
 		}
-		done := map[uint32]bool{}
-		for i, r := range g.Rules {
-			id := c.ids.rule[ruleKey(g.Name, r)]
-			if done[id] {
-				continue // an identical rule earlier in the group
-			}
-			done[id] = true
-			side := sideOf(r)
-			dims := []dimension{portDimension(side, members), serviceDimension(r)}
-			if remote, ok := c.remoteDimension(r, r.Direction == intent.Egress, false); ok {
+		for _, cl := range c.ids.classes[g.Name] {
+			side := sideOf(cl.service)
+			dims := []dimension{portDimension(side, members), serviceDimension(cl.service, cl.ranges)}
+			if remote, ok := c.remoteDimension(cl.service, cl.remotes, false); ok {
 				dims = append(dims, remote)
 			}
 			fs, err := conjunctive(decision{
 				table: side.table, priority: prioACLRule,
-				conjID: conjKindRule | id, cookie: Cookie(KindRule, uint64(id)),
+				conjID: conjKindRule | cl.id, cookie: Cookie(KindRule, uint64(cl.id)),
 				dims:    dims,
-				actions: []flows.Action{flows.Load{Field: side.ruleID, Value: uint64(id)}, goTo(side.next)},
+				actions: []flows.Action{flows.Load{Field: side.ruleID, Value: uint64(cl.id)}, goTo(side.next)},
 			})
 			if err != nil {
-				return nil, fmt.Errorf("security_groups[%s].rules[%d] (%s): %w", g.Name, i, describeRule(r), err)
+				return nil, fmt.Errorf("%s: %w", cl.describe(), err)
 			}
 			out = append(out, fs...)
 		}
@@ -71,53 +66,58 @@ func ethType(r intent.Rule) uint16 {
 	return flows.EthTypeIPv4
 }
 
-// serviceDimension is the rule's protocol: the EtherType alone for "any",
-// else the IP protocol with the port range as value/mask matches, or the
-// ICMP type and code.
-func serviceDimension(r intent.Rule) dimension {
-	base := flows.Match{EthType: ethType(r)}
-	if r.Protocol == intent.ProtocolAny {
+// serviceDimension is a service with its port ranges: the EtherType alone
+// for "any", else the IP protocol with the ranges as value/mask matches,
+// or the ICMP type and code.
+func serviceDimension(service intent.Rule, ranges []portRange) dimension {
+	base := flows.Match{EthType: ethType(service)}
+	if service.Protocol == intent.ProtocolAny {
 		return dimension{{match: base}}
 	}
-	base.IPProto = flows.U8(uint8(r.Protocol))
-	switch r.Protocol {
+	base.IPProto = flows.U8(uint8(service.Protocol))
+	switch service.Protocol {
 	case intent.ProtoTCP, intent.ProtoUDP, intent.ProtoSCTP:
-		if !hasPortRange(r) {
-			return dimension{{match: base}}
+		masks := portRangesMasks(ranges)
+		if len(masks) == 0 {
+			return dimension{{match: base}} // all ports
 		}
 		var d dimension
-		for _, pm := range portRangeMasks(r.PortMin, max(r.PortMin, r.PortMax)) {
+		for _, pm := range masks {
 			m := base
 			m.TPDst = &pm
 			d = append(d, alternative{match: m})
 		}
 		return d
 	case intent.ProtoICMP, intent.ProtoICMPv6:
-		base.ICMPType, base.ICMPCode = r.ICMPType, r.ICMPCode
+		base.ICMPType, base.ICMPCode = service.ICMPType, service.ICMPCode
 	}
 	return dimension{{match: base}}
 }
 
-// remoteDimension is the rule's remote end: a CIDR, or the addresses
-// (IPs and allowed address pairs) of the remote group's ports of the
-// rule's family. The remote is the destination of egress rules and the
-// source of ingress rules; originalTuple matches the conntrack original
-// direction tuple instead of the packet (for established checks). ok is
-// false when the rule allows any remote. A remote group without
-// addresses gives an empty dimension: the rule matches nothing.
-func (c *compiler) remoteDimension(r intent.Rule, remoteIsDst, originalTuple bool) (d dimension, ok bool) {
+// remoteDimension is the remote end of a class: its CIDRs and the
+// addresses (IPs and allowed address pairs) of its remote groups' ports,
+// of the service's family. The remote is the destination of egress rules
+// and the source of ingress rules; originalTuple matches the conntrack
+// original direction tuple instead of the packet (for established
+// checks). ok is false when any remote is allowed. Remote groups without
+// addresses and no CIDR give an empty dimension: the class matches
+// nothing.
+func (c *compiler) remoteDimension(service intent.Rule, remotes []remote, originalTuple bool) (d dimension, ok bool) {
 	var prefixes []netip.Prefix
-	switch {
-	case r.RemoteGroup != "":
-		prefixes = c.groupAddresses(r.RemoteGroup, r.EtherType == intent.IPv6)
-	case r.RemoteCIDR.IsValid() && r.RemoteCIDR.Bits() > 0:
-		prefixes = []netip.Prefix{r.RemoteCIDR.Masked()}
-	default:
-		return nil, false
+	for _, rm := range remotes {
+		switch {
+		case rm.group != "":
+			prefixes = append(prefixes, c.groupAddresses(rm.group, service.EtherType == intent.IPv6)...)
+		case rm.cidr.IsValid() && rm.cidr.Bits() > 0:
+			prefixes = append(prefixes, rm.cidr)
+		default:
+			return nil, false
+		}
 	}
+	remoteIsDst := service.Direction == intent.Egress
 	d = dimension{}
-	for _, p := range prefixes {
-		m := flows.Match{EthType: ethType(r)}
+	for _, p := range minimalPrefixes(prefixes) {
+		m := flows.Match{EthType: ethType(service)}
 		switch {
 		case originalTuple && remoteIsDst:
 			m.CTNwDst = p

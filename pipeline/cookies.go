@@ -40,8 +40,9 @@ const (
 	// KindSecurityGroup flows belong to a group as a whole (passing its
 	// established connections); the id is the group id.
 	KindSecurityGroup CookieKind = 4
-	// KindRule flows implement one security-group rule; the id is the
-	// rule id, which is also what ct_label records.
+	// KindRule flows implement one security-group rule, or a class of
+	// rules compiled together (rule_classes.go); the id is the rule's
+	// (class's) id, which is also what ct_label records.
 	KindRule CookieKind = 5
 	// Kinds reserved for later stages.
 	KindRouter  CookieKind = 6
@@ -69,7 +70,9 @@ func infraCookie(t Table) uint64 { return Cookie(KindInfra, uint64(t)) }
 
 // DescribeCookie names the object behind a cookie of a flow compiled from
 // in, e.g. "security_groups[db].rules[0] (ingress tcp/3306 from group
-// web)". The round is ignored. An unknown object is described as such
+// web)", or for rules merged into one class (rule_classes.go) all of them,
+// compactly: "security_groups[big].rules[0-4999] (ingress tcp 50 port
+// ranges from 100 CIDRs)". The round is ignored. An unknown object is described as such
 // rather than guessed.
 func DescribeCookie(in *intent.Intent, cookie uint64) string {
 	ids := assignIDs(in)
@@ -97,9 +100,9 @@ func DescribeCookie(in *intent.Intent, cookie uint64) string {
 		}
 	case KindRule:
 		for _, g := range in.SecurityGroups {
-			for i, r := range g.Rules {
-				if uint64(ids.rule[ruleKey(g.Name, r)]) == obj {
-					return fmt.Sprintf("security_groups[%s].rules[%d] (%s)", g.Name, i, describeRule(r))
+			for _, c := range ids.classes[g.Name] {
+				if uint64(c.id) == obj {
+					return c.describe()
 				}
 			}
 		}

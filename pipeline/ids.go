@@ -23,7 +23,12 @@ type ids struct {
 	port  map[string]uint32 // port name -> id (cookie object)
 	zone  map[string]uint16 // network name -> ct zone = network id
 	group map[string]uint32 // group name -> id (cookie object, conjunction ids)
-	rule  map[string]uint32 // ruleKey -> rule id (ct_label, cookie, conjunction ids)
+	// rule maps a ruleKey to the id of the rule's class (ct_label,
+	// cookie, conjunction ids); for a class of one rule, the rule's own.
+	rule map[string]uint32
+	// classes are the rule classes of each group (rule_classes.go), with
+	// their ids, ordered by first rule.
+	classes map[string][]ruleClass
 }
 
 // Rule and group ids are 30 bits so that conjunction ids can carry a
@@ -31,17 +36,25 @@ type ids struct {
 const idBits = 30
 
 func assignIDs(in *intent.Intent) ids {
-	var ports, nets, groups, rules []string
+	var ports, nets, groups, classKeys []string
 	for _, p := range in.Ports {
 		ports = append(ports, p.Name)
 	}
 	for _, n := range in.Networks {
 		nets = append(nets, n.Name)
 	}
-	for _, g := range in.SecurityGroups {
+	classes := map[string][]ruleClass{}
+	var classed []*intent.SecurityGroup // the first group of each name
+	for i := range in.SecurityGroups {
+		g := &in.SecurityGroups[i]
 		groups = append(groups, g.Name)
-		for _, r := range g.Rules {
-			rules = append(rules, ruleKey(g.Name, r))
+		if _, dup := classes[g.Name]; dup {
+			continue // validation refuses duplicate names
+		}
+		classes[g.Name] = ruleClasses(g)
+		classed = append(classed, g)
+		for _, c := range classes[g.Name] {
+			classKeys = append(classKeys, c.key())
 		}
 	}
 	zones := allocate(nets, uint32(firstNetworkZone), uint32(lastNetworkZone))
@@ -49,11 +62,24 @@ func assignIDs(in *intent.Intent) ids {
 	for k, v := range zones {
 		z[k] = uint16(v)
 	}
+	classIDs := allocate(classKeys, 1, 1<<idBits-1)
+	rule := map[string]uint32{}
+	for _, g := range classed {
+		cs := classes[g.Name]
+		for ci := range cs {
+			c := &cs[ci]
+			c.id = classIDs[c.key()]
+			for _, ri := range c.rules {
+				rule[ruleKey(g.Name, g.Rules[ri])] = c.id
+			}
+		}
+	}
 	return ids{
-		port:  allocate(ports, 1, 1<<32-1),
-		zone:  z,
-		group: allocate(groups, 1, 1<<idBits-1),
-		rule:  allocate(rules, 1, 1<<idBits-1),
+		port:    allocate(ports, 1, 1<<32-1),
+		zone:    z,
+		group:   allocate(groups, 1, 1<<idBits-1),
+		rule:    rule,
+		classes: classes,
 	}
 }
 

@@ -17,39 +17,37 @@ func ruleKey(group string, r intent.Rule) string {
 // it in traces: "ingress tcp/3306 from group web", "egress ipv6 any to any".
 // IPv4 is the default and is not spelled out.
 func describeRule(r intent.Rule) string {
+	var ports string
+	if hasPortRange(r) {
+		ports = "/" + rangeOf(r).String()
+	}
+	return ruleText(serviceOf(r), ports, remoteOf(r).String())
+}
+
+// ruleText writes a service with its port ranges (written right after the
+// protocol, e.g. "/22"; empty: all ports) and its remotes, the shared
+// syntax of rules and rule classes.
+func ruleText(service intent.Rule, ports, remotes string) string {
 	var b strings.Builder
-	b.WriteString(string(r.Direction))
-	if r.EtherType == intent.IPv6 {
+	b.WriteString(string(service.Direction))
+	if service.EtherType == intent.IPv6 {
 		b.WriteString(" ipv6")
 	}
 	b.WriteByte(' ')
-	b.WriteString(protocolName(r.Protocol))
-	if hasPortRange(r) {
-		if r.PortMin == r.PortMax {
-			fmt.Fprintf(&b, "/%d", r.PortMin)
-		} else {
-			fmt.Fprintf(&b, "/%d-%d", r.PortMin, r.PortMax)
-		}
+	b.WriteString(protocolName(service.Protocol))
+	b.WriteString(ports)
+	if service.ICMPType != nil {
+		fmt.Fprintf(&b, " type %d", *service.ICMPType)
 	}
-	if r.ICMPType != nil {
-		fmt.Fprintf(&b, " type %d", *r.ICMPType)
+	if service.ICMPCode != nil {
+		fmt.Fprintf(&b, " code %d", *service.ICMPCode)
 	}
-	if r.ICMPCode != nil {
-		fmt.Fprintf(&b, " code %d", *r.ICMPCode)
-	}
-	if r.Direction == intent.Egress {
+	if service.Direction == intent.Egress {
 		b.WriteString(" to ")
 	} else {
 		b.WriteString(" from ")
 	}
-	switch {
-	case r.RemoteGroup != "":
-		b.WriteString("group " + r.RemoteGroup)
-	case r.RemoteCIDR.IsValid():
-		b.WriteString(r.RemoteCIDR.String())
-	default:
-		b.WriteString("any")
-	}
+	b.WriteString(remotes)
 	return b.String()
 }
 
