@@ -12,30 +12,70 @@ import (
 
 // Step is one flow a traced packet matched.
 type Step struct {
-	Table    uint8
-	Match    string
-	Priority int
-	Cookie   uint64
-	Actions  []string
-	Object   string // the object behind the cookie, in intent terms
+	Table    uint8    `json:"table"`
+	Match    string   `json:"match"`
+	Priority int      `json:"priority"`
+	Cookie   uint64   `json:"cookie"`
+	Actions  []string `json:"actions"`
+	Pass     int      `json:"pass"`   // 0 for the first pass, n after the n-th ct() recirculation
+	Object   string   `json:"object"` // the object behind the cookie, in intent terms
+}
+
+// pass is one run of the packet through the bridge: the first, or one
+// resumed after a ct() recirculation.
+type pass struct {
+	// Resume is how ofproto/trace resumed this pass, e.g.
+	// "ct_state=new|trk" (empty for the first pass).
+	Resume string `json:"resume,omitempty"`
+	// NAT is the translation ofproto/trace simulated before this pass,
+	// "nw_dst=192.0.2.10,tp_dst=2222 -> nw_dst=10.0.0.21,tp_dst=22".
+	NAT string `json:"nat,omitempty"`
+	// Flow is the packet as the pass began ("Flow:"), Final as it ended
+	// ("Final flow:", or Flow when unchanged).
+	Flow  string `json:"flow"`
+	Final string `json:"final"`
+	// Datapath is the pass's "Datapath actions:".
+	Datapath string `json:"datapath"`
 }
 
 // traceOutput is what parseTrace reads from ofproto/trace.
 type traceOutput struct {
-	Steps []Step
-	// Datapath is the "Datapath actions" line of the last pass (after the
-	// last conntrack recirculation), which decides the packet's fate.
-	Datapath string
+	Steps  []Step `json:"steps"`
+	Passes []pass `json:"passes"`
 }
 
-var stepLine = regexp.MustCompile(`^\s*(\d+)\. (.*?),? ?priority (\d+)(?:, cookie (0x[0-9a-f]+))?$`)
+// Datapath is the datapath actions of the last pass (after the last
+// conntrack recirculation), which decide the packet's fate.
+func (t traceOutput) Datapath() string {
+	if len(t.Passes) == 0 {
+		return ""
+	}
+	return t.Passes[len(t.Passes)-1].Datapath
+}
+
+var (
+	stepLine   = regexp.MustCompile(`^\s*(\d+)\. (.*?),? ?priority (\d+)(?:, cookie (0x[0-9a-f]+))?$`)
+	resumeLine = regexp.MustCompile(`^recirc\(0x[0-9a-f]+\) - resume conntrack with (ct_state=\S+)`)
+)
 
 // parseTrace reads `ovs-appctl ofproto/trace` output: the flows matched in
 // every pass (the first, and one per ct() recirculation followed with
-// --ct-next) and the final datapath actions.
+// --ct-next), each pass's packet and datapath actions.
 func parseTrace(out string) traceOutput {
 	var t traceOutput
+	var natFrom string
+	cur := func() *pass {
+		if len(t.Passes) == 0 {
+			t.Passes = append(t.Passes, pass{})
+		}
+		return &t.Passes[len(t.Passes)-1]
+	}
 	for _, line := range strings.Split(out, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if m := resumeLine.FindStringSubmatch(line); m != nil {
+			t.Passes = append(t.Passes, pass{Resume: m[1]})
+			continue
+		}
 		if m := stepLine.FindStringSubmatch(line); m != nil {
 			table, _ := strconv.Atoi(m[1])
 			prio, _ := strconv.Atoi(m[3])
@@ -43,14 +83,35 @@ func parseTrace(out string) traceOutput {
 			if m[4] != "" {
 				cookie, _ = strconv.ParseUint(m[4][2:], 16, 64)
 			}
-			t.Steps = append(t.Steps, Step{Table: uint8(table), Match: m[2], Priority: prio, Cookie: cookie})
+			cur()
+			t.Steps = append(t.Steps, Step{Table: uint8(table), Match: m[2], Priority: prio, Cookie: cookie, Pass: len(t.Passes) - 1})
 			continue
 		}
-		if rest, ok := strings.CutPrefix(line, "Datapath actions: "); ok {
-			t.Datapath = strings.TrimSpace(rest)
+		if v, ok := strings.CutPrefix(trimmed, "Initial flow:"); ok {
+			natFrom = strings.TrimSpace(v)
 			continue
 		}
-		trimmed := strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(trimmed, "Modified flow:"); ok {
+			if to := strings.TrimSpace(v); natFrom != "" && to != natFrom {
+				cur().NAT = natFrom + " -> " + to
+			}
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "Flow: "); ok {
+			p := cur()
+			p.Flow, p.Final = v, v
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "Final flow: "); ok {
+			if v != "unchanged" {
+				cur().Final = v
+			}
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "Datapath actions: "); ok {
+			cur().Datapath = strings.TrimSpace(v)
+			continue
+		}
 		if len(t.Steps) > 0 && strings.HasPrefix(line, "    ") && !strings.HasPrefix(trimmed, "->") &&
 			trimmed != "thaw" && !strings.HasPrefix(trimmed, "Resuming from") {
 			last := &t.Steps[len(t.Steps)-1]
@@ -60,33 +121,69 @@ func parseTrace(out string) traceOutput {
 	return t
 }
 
-// delivered reports whether datapath actions send the packet somewhere:
-// an output port number, not only drop/ct/recirc.
-func delivered(actions string) bool {
-	if actions == "" || actions == "drop" {
-		return false
+// flowField is the value of key in a flow as ofproto/trace prints it
+// ("tcp,reg1=0x3,nw_src=10.0.0.11,..."), or "".
+func flowField(flow, key string) string {
+	for _, kv := range strings.Split(flow, ",") {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
 	}
-	depth := 0
-	field := strings.Builder{}
+	return ""
+}
+
+// topLevel splits datapath actions at the commas outside parentheses.
+func topLevel(actions string) []string {
 	var fields []string
-	for _, r := range actions {
+	depth, start := 0, 0
+	for i, r := range actions {
 		switch {
 		case r == '(':
 			depth++
 		case r == ')':
 			depth--
 		case r == ',' && depth == 0:
-			fields = append(fields, field.String())
-			field.Reset()
-			continue
+			fields = append(fields, actions[start:i])
+			start = i + 1
 		}
-		field.WriteRune(r)
 	}
-	fields = append(fields, field.String())
-	for _, f := range fields {
+	return append(fields, actions[start:])
+}
+
+// delivered reports whether datapath actions send the packet somewhere:
+// an output port number, not only drop/ct/recirc.
+func delivered(actions string) bool {
+	if actions == "" || actions == "drop" {
+		return false
+	}
+	for _, f := range topLevel(actions) {
 		if _, err := strconv.Atoi(f); err == nil {
 			return true
 		}
 	}
 	return false
+}
+
+var commitLabel = regexp.MustCompile(`^ct\(commit,zone=(\d+),.*label=(0x[0-9a-f]+)`)
+
+// commit is a conntrack commit with a label, as the datapath actions show
+// it: the connection's entry in zone Zone would carry Label.
+type commit struct {
+	Zone  string
+	Label string
+	Pass  int
+}
+
+// labelledCommits lists the commits with a ct_label a trace made, in
+// order.
+func labelledCommits(passes []pass) []commit {
+	var out []commit
+	for i, p := range passes {
+		for _, f := range topLevel(p.Datapath) {
+			if m := commitLabel.FindStringSubmatch(f); m != nil {
+				out = append(out, commit{Zone: m[1], Label: m[2], Pass: i})
+			}
+		}
+	}
+	return out
 }

@@ -1,37 +1,66 @@
 package inspect
 
 import (
+	"bytes"
+	"encoding/json"
+	"flag"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
-func TestParseTrace(t *testing.T) {
-	for _, tc := range []struct {
-		file      string
-		steps     int
-		lastTable uint8
-		delivered bool
-	}{
-		{"testdata/allowed.trace", 9, 80, true},
-		{"testdata/denied.trace", 7, 60, false},
-	} {
-		out, err := os.ReadFile(tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := parseTrace(string(out))
-		if len(tr.Steps) != tc.steps || tr.Steps[len(tr.Steps)-1].Table != tc.lastTable {
-			t.Errorf("%s: %d steps ending in table %d, want %d ending in %d: %+v", tc.file, len(tr.Steps),
-				tr.Steps[len(tr.Steps)-1].Table, tc.steps, tc.lastTable, tr.Steps)
-		}
-		if delivered(tr.Datapath) != tc.delivered {
-			t.Errorf("%s: datapath actions %q: delivered = %v", tc.file, tr.Datapath, !tc.delivered)
-		}
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the parser's output")
+
+// TestParseTraceGolden parses ofproto/trace output captured from the lab
+// (go test -run TestTrace -capture) and compares what the parser reads —
+// steps, passes, NAT and datapath actions — with testdata/*.golden.
+func TestParseTraceGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.trace")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/*.trace: %v", err)
 	}
-	first := parseTrace(mustRead(t, "testdata/allowed.trace")).Steps[0]
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(parseTrace(mustRead(t, file))); err != nil {
+				t.Fatal(err)
+			}
+			got := buf.Bytes()
+			golden := strings.TrimSuffix(file, ".trace") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if want := mustRead(t, golden); string(got) != want {
+				t.Errorf("%s: parse differs from %s (go test ./inspect -run ParseTraceGolden -update)\ngot:\n%s", file, golden, got)
+			}
+		})
+	}
+}
+
+// TestParseTraceDenied pins what the verdict depends on in a drop: the
+// steps of both passes, the drop as the last step, the packet as the last
+// pass ended.
+func TestParseTraceDenied(t *testing.T) {
+	tr := parseTrace(mustRead(t, "testdata/denied.trace"))
+	if len(tr.Passes) != 2 || tr.Passes[1].Resume != "ct_state=new|trk" || tr.Datapath() != "drop" {
+		t.Fatalf("passes %+v", tr.Passes)
+	}
+	first, last := tr.Steps[0], tr.Steps[len(tr.Steps)-1]
 	if first.Table != 0 || first.Match != "in_port=1" || first.Priority != 100 || first.Cookie != 0x2000093c3efe1 ||
-		len(first.Actions) != 3 || first.Actions[2] != "goto_table:10" {
+		len(first.Actions) != 3 || first.Actions[2] != "goto_table:10" || first.Pass != 0 {
 		t.Errorf("first step %+v", first)
+	}
+	if last.Table != 60 || last.Priority != 0 || last.Pass != 1 || len(last.Actions) != 1 || last.Actions[0] != "drop" {
+		t.Errorf("last step %+v", last)
+	}
+	if got := flowField(tr.Passes[1].Final, "reg1"); got != "0x3" {
+		t.Errorf("reg1 of the final flow = %q, want 0x3", got)
 	}
 }
 
@@ -43,6 +72,18 @@ func TestDelivered(t *testing.T) {
 		if got := delivered(in); got != want {
 			t.Errorf("delivered(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+func TestLabelledCommits(t *testing.T) {
+	passes := []pass{
+		{Datapath: "ct(zone=16433,nat),recirc(0x4)"},
+		{Datapath: "ct(commit,zone=16433,label=0x35b3c6a6044cef21/0xffffffffffffffff),4"},
+		{Datapath: "ct(commit,zone=61670,nat(dst=10.0.0.21:22)),recirc(0x6)"},
+	}
+	got := labelledCommits(passes)
+	if len(got) != 1 || got[0] != (commit{Zone: "16433", Label: "0x35b3c6a6044cef21", Pass: 1}) {
+		t.Errorf("labelledCommits = %+v", got)
 	}
 }
 

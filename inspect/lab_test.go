@@ -1,0 +1,105 @@
+package inspect
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/testbed"
+)
+
+// workedExample is the repository's worked example, the file operators
+// start from.
+const workedExample = "../examples/intent.yaml"
+
+// lab is the worked example on a private OVS with its compiled flows
+// installed the way an operator would, with `ovs-ofctl --bundle
+// replace-flows`: no controller runs, as when an operator inspects a
+// bridge whose controller is down.
+type lab struct {
+	t      *testing.T
+	tb     *testbed.Testbed
+	intent *intent.Intent
+	src    Source
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	testbed.RequireRoot(t)
+	ctx := context.Background()
+	in, err := intent.Load(workedExample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := testbed.New(t, testbed.Options{})
+	sw, err := tb.AddSwitch(ctx, in.Bridge, testbed.SwitchOpts{Secure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ports are bound by iface-id, which testbed sets to the host's name;
+	// the uplink is the router's external port.
+	ports := []struct {
+		name string
+		mac  [6]byte
+	}{{"web1", in.Port("web1").MAC}, {"web2", in.Port("web2").MAC}, {"db1", in.Port("db1").MAC},
+		{in.Routers[0].External.Port, *in.Routers[0].External.GatewayMAC}}
+	for i, p := range ports {
+		h, err := tb.AddHost(ctx, p.name, testbed.HostOpts{MAC: net.HardwareAddr(p.mac[:]), OFPort: uint32(i + 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tb.Link(ctx, h, sw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := &lab{t: t, tb: tb, intent: in, src: Source{OVSDB: tb.OVS().DBEndpoint(), Bridge: in.Bridge,
+		IntentPath: workedExample, Rundir: tb.OVS().Dir}}
+	l.install()
+	return l
+}
+
+// bindings are the ofports the lab requested, as OVSDB reports them.
+func (l *lab) bindings() pipeline.Bindings {
+	b := pipeline.Bindings{}
+	for _, h := range l.tb.Hosts() {
+		b[h.Name()] = h.OFPort()
+	}
+	return b
+}
+
+// install replaces the bridge's flows with the compiled intent in one
+// bundle.
+func (l *lab) install() {
+	l.t.Helper()
+	fs, err := pipeline.Compile(l.intent, l.bindings())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, f := range fs {
+		text.WriteString(f.String() + "\n")
+	}
+	path := filepath.Join(l.t.TempDir(), "flows.txt")
+	if err := os.WriteFile(path, []byte(text.String()), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	if out, err := l.tb.OVS().Ofctl(context.Background(), "--bundle", "replace-flows", l.intent.Bridge, path); err != nil {
+		l.t.Fatalf("install %d flows: %v\n%s", len(fs), err, out)
+	}
+}
+
+// trace runs Trace on the lab.
+func (l *lab) trace(req TraceRequest) *TraceResult {
+	l.t.Helper()
+	req.Intent, req.Bindings, req.Bridge, req.Rundir = l.intent, l.bindings(), l.intent.Bridge, l.tb.OVS().Dir
+	res, err := Trace(context.Background(), req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return res
+}

@@ -1,0 +1,174 @@
+package inspect
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/pipeline"
+)
+
+// explain turns a parsed trace of p into a verdict in intent terms.
+// established says p was traced as part of an established connection.
+func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, established bool) *TraceResult {
+	res := &TraceResult{Steps: tr.Steps, Passes: tr.Passes, Allowed: delivered(tr.Datapath())}
+	for i := range res.Steps {
+		res.Steps[i].Object = pipeline.DescribeCookie(in, res.Steps[i].Cookie)
+	}
+	res.Notes = natNotes(tr, established)
+	if res.Allowed {
+		res.Verdict = allowedVerdict(in, res.Steps)
+	} else {
+		res.Verdict = droppedVerdict(in, b, p, tr)
+	}
+	return res
+}
+
+func allowedVerdict(in *intent.Intent, steps []Step) string {
+	refs := pipeline.RuleCookies(in)
+	var by []string
+	for _, s := range steps {
+		if _, isRule := refs[s.Cookie&pipeline.CookieObjectMask]; isRule && isACL(s.Table) {
+			by = append(by, s.Object)
+		}
+	}
+	if len(by) == 0 {
+		return "allowed (no security-group rule was needed: unfiltered port or infrastructure traffic)"
+	}
+	return "allowed by " + strings.Join(by, " and ")
+}
+
+func isACL(t uint8) bool {
+	return pipeline.Table(t) == pipeline.TableEgressACL || pipeline.Table(t) == pipeline.TableIngressACL
+}
+
+// Priorities of the ACL tables' drops other than "no rule allows it"
+// (docs/pipeline.md, "Priorities").
+const (
+	priorityInvalid = 800
+	priorityStale   = 600
+)
+
+// droppedVerdict names the table, and the group, that dropped the packet,
+// judging the packet as the last pass saw it (after any NAT).
+func droppedVerdict(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput) string {
+	if len(tr.Steps) == 0 {
+		return "dropped: no flow matched"
+	}
+	last := tr.Steps[len(tr.Steps)-1]
+	final := tr.Passes[len(tr.Passes)-1].Final
+	seen := asSeen(p, final)
+	table := pipeline.Table(last.Table)
+	where := fmt.Sprintf("table %d (%s)", last.Table, table.Name())
+	switch {
+	case isACL(last.Table) && last.Priority == priorityInvalid:
+		return fmt.Sprintf("dropped in %s: conntrack marks the packet invalid (+inv)", where)
+	case isACL(last.Table) && last.Priority == priorityStale:
+		return fmt.Sprintf("dropped in %s: its connection was allowed by a rule that no longer applies (ct_label names no live rule)", where)
+	case table == pipeline.TableIngressACL:
+		receiver := portByOFPort(in, b, flowField(final, "reg1"))
+		if receiver == nil {
+			receiver = portWithAddr(in, seen.dst)
+		}
+		return fmt.Sprintf("dropped: no rule of %s allows %s", groupsOf(receiver), seen.describe())
+	case table == pipeline.TableEgressACL:
+		sender := portByOFPort(in, b, flowField(final, "reg0"))
+		return fmt.Sprintf("dropped: no egress rule of %s allows %s to %s", groupsOf(sender), seen.proto+portSuffix(seen), seen.dst)
+	case table == pipeline.TablePortSecurity:
+		return fmt.Sprintf("dropped in %s: %s may send only from its own MAC and addresses", where, p.from)
+	}
+	return fmt.Sprintf("dropped in %s by %s", where, last.Object)
+}
+
+// asSeen is p with the addresses and ports of a flow ofproto/trace
+// printed, which differ from p's after a simulated NAT.
+func asSeen(p packet, flow string) packet {
+	for _, f := range []struct {
+		key string
+		to  *netip.Addr
+	}{{"nw_src", &p.src}, {"nw_dst", &p.dst}, {"ipv6_src", &p.src}, {"ipv6_dst", &p.dst}} {
+		if a, err := netip.ParseAddr(flowField(flow, f.key)); err == nil {
+			*f.to = a
+		}
+	}
+	if n, err := strconv.ParseUint(flowField(flow, "tp_dst"), 10, 16); err == nil {
+		p.dport = uint16(n)
+	}
+	return p
+}
+
+func portSuffix(p packet) string {
+	if p.proto == "tcp" || p.proto == "udp" {
+		return "/" + strconv.Itoa(int(p.dport))
+	}
+	return ""
+}
+
+// portByOFPort is the port bound to the OpenFlow port a register holds
+// ("0x3"), or nil.
+func portByOFPort(in *intent.Intent, b pipeline.Bindings, reg string) *intent.Port {
+	n, err := strconv.ParseUint(strings.TrimPrefix(reg, "0x"), 16, 32)
+	if err != nil {
+		return nil
+	}
+	for name, ofport := range b {
+		if uint64(ofport) == n {
+			return in.Port(name)
+		}
+	}
+	return nil
+}
+
+func groupsOf(p *intent.Port) string {
+	switch {
+	case p == nil:
+		return "the receiver"
+	case len(p.SecurityGroups) == 0:
+		return p.Name + " (in no security group)"
+	}
+	return strings.Join(p.SecurityGroups, ", ")
+}
+
+// natNotes says what ofproto/trace translated on its own and what it
+// cannot: it applies the explicit nat(src=...)/nat(dst=...) of a commit,
+// but has no connection to take the translation of an established one
+// from, so a bare ct(nat) leaves the packet as it was.
+func natNotes(tr traceOutput, established bool) []string {
+	var notes []string
+	for i, p := range tr.Passes {
+		if p.NAT != "" {
+			notes = append(notes, fmt.Sprintf("ofproto/trace applied the translation of a ct(commit,nat(...)) before pass %d: %s", i, p.NAT))
+		}
+	}
+	if !established {
+		return notes
+	}
+	for _, s := range tr.Steps {
+		if s.Table >= uint8(pipeline.TableRouter) && s.Table <= uint8(pipeline.TableRouterLast) {
+			return append(notes, "the packet crosses the router: ofproto/trace cannot replay the translation conntrack applies to an established connection (ct(nat) without arguments), so addresses after the router's tables are shown as sent, not as they would leave")
+		}
+	}
+	return notes
+}
+
+// String renders the report: the packet, the tables it went through with
+// the object behind each flow, the verdict and what the trace could not
+// show.
+func (r *TraceResult) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "packet: %s\n", r.Packet)
+	pass := 0
+	for _, s := range r.Steps {
+		for ; pass < s.Pass; pass++ {
+			fmt.Fprintf(&b, "  -- ct() recirculation, resumed with %s\n", r.Passes[pass+1].Resume)
+		}
+		fmt.Fprintf(&b, "  table %-3d %-14s priority %-5d %s\n", s.Table, pipeline.Table(s.Table).Name(), s.Priority, s.Object)
+	}
+	fmt.Fprintf(&b, "verdict: %s\n", r.Verdict)
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	return b.String()
+}
