@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,14 +43,21 @@ func newLab(t *testing.T) *lab {
 		t.Fatal(err)
 	}
 	// Ports are bound by iface-id, which testbed sets to the host's name;
-	// the uplink is the router's external port.
-	ports := []struct {
-		name string
-		mac  [6]byte
-	}{{"web1", in.Port("web1").MAC}, {"web2", in.Port("web2").MAC}, {"db1", in.Port("db1").MAC},
-		{in.Routers[0].External.Port, *in.Routers[0].External.GatewayMAC}}
-	for i, p := range ports {
-		h, err := tb.AddHost(ctx, p.name, testbed.HostOpts{MAC: net.HardwareAddr(p.mac[:]), OFPort: uint32(i + 1)})
+	// the uplink is the router's external port (its host plays the
+	// upstream router).
+	var hosts []testbed.HostOpts
+	var names []string
+	for _, p := range in.Ports {
+		cidr := in.Network(p.Network).CIDR
+		hosts = append(hosts, testbed.HostOpts{MAC: net.HardwareAddr(p.MAC[:]), IPv4: netip.PrefixFrom(p.IPs[0], cidr.Bits())})
+		names = append(names, p.Name)
+	}
+	ext := in.Routers[0].External
+	hosts = append(hosts, testbed.HostOpts{MAC: net.HardwareAddr(ext.GatewayMAC[:])})
+	names = append(names, ext.Port)
+	for i, opts := range hosts {
+		opts.OFPort = uint32(i + 1)
+		h, err := tb.AddHost(ctx, names[i], opts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, established bool) *TraceResult {
 	res := &TraceResult{Steps: tr.Steps, Passes: tr.Passes, Allowed: delivered(tr.Datapath())}
 	for i := range res.Steps {
-		res.Steps[i].Object = pipeline.DescribeCookie(in, res.Steps[i].Cookie)
+		res.Steps[i].Object = describe(in, res.Steps[i].Cookie)
 	}
 	res.Notes = natNotes(tr, established)
 	if res.Allowed {
