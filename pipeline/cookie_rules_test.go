@@ -4,15 +4,27 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/flowgate/flowgate/intent"
 )
 
-// Every rule flow of the worked example maps back to a rule, and to the
-// same rule DescribeCookie names.
+// Every rule flow maps back to its rules, the same ones DescribeCookie
+// names: single rules in the worked example, a 5,000-rule class in the
+// cross product.
 func TestRuleCookiesNameEveryRuleFlow(t *testing.T) {
-	in := workedExample()
+	xp, xpBindings := crossProduct()
+	for name, c := range map[string]struct {
+		in *intent.Intent
+		b  Bindings
+	}{"worked example": {workedExample(), workedBindings()}, "cross product": {xp, xpBindings}} {
+		t.Run(name, func(t *testing.T) { checkRuleCookies(t, c.in, c.b) })
+	}
+}
+
+func checkRuleCookies(t *testing.T, in *intent.Intent, b Bindings) {
 	refs := RuleCookies(in)
 	seen := 0
-	for _, f := range mustCompile(t, in, workedBindings()) {
+	for _, f := range mustCompile(t, in, b) {
 		if cookieKind(f.Cookie) != KindRule {
 			continue
 		}
@@ -21,12 +33,15 @@ func TestRuleCookiesNameEveryRuleFlow(t *testing.T) {
 		if !ok {
 			t.Fatalf("rule flow %s: cookie not in RuleCookies", f)
 		}
-		want := fmt.Sprintf("security_groups[%s].rules[%d] ", ref.Group, ref.Index)
+		if ref.Index != ref.Indices[0] {
+			t.Fatalf("cookie %#x: Index %d is not the first of %v", f.Cookie, ref.Index, ref.Indices)
+		}
+		want := fmt.Sprintf("security_groups[%s].rules[%s] ", ref.Group, compactIndices(ref.Indices))
 		if got := DescribeCookie(in, f.Cookie); !strings.HasPrefix(got, want) {
 			t.Errorf("cookie %#x: RuleCookies says %q, DescribeCookie %q", f.Cookie, want, got)
 		}
 	}
 	if seen == 0 {
-		t.Fatal("the worked example compiled to no rule flows")
+		t.Fatal("no rule flows")
 	}
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // Stable ids of intent objects. An id is a hash of what identifies the
-// object (a port's or network's name; a group's name; a rule's group and
-// canonical content), so adding, removing or reordering other objects does
+// object (a port's or network's name; a group's name; a rule class's group
+// and canonical text, which for a class of one rule is the rule's), so adding, removing or reordering other objects does
 // not change it. That keeps cookies, conntrack zones and ct_label rule ids
 // stable across compiles, and it is what lets a removed rule's connections
 // be recognised: their ct_label holds an id no live rule has.
@@ -23,11 +23,9 @@ type ids struct {
 	port  map[string]uint32 // port name -> id (cookie object)
 	zone  map[string]uint16 // network name -> ct zone = network id
 	group map[string]uint32 // group name -> id (cookie object, conjunction ids)
-	// rule maps a ruleKey to the id of the rule's class (ct_label,
-	// cookie, conjunction ids); for a class of one rule, the rule's own.
-	rule map[string]uint32
-	// classes are the rule classes of each group (rule_classes.go), with
-	// their ids, ordered by first rule.
+	// classes are the rule classes of each group (rule_classes.go) with
+	// their ids (ct_label, cookie, conjunction ids), ordered by first
+	// rule; a class of one rule has the id of the rule's own ruleKey.
 	classes map[string][]ruleClass
 }
 
@@ -44,7 +42,6 @@ func assignIDs(in *intent.Intent) ids {
 		nets = append(nets, n.Name)
 	}
 	classes := map[string][]ruleClass{}
-	var classed []*intent.SecurityGroup // the first group of each name
 	for i := range in.SecurityGroups {
 		g := &in.SecurityGroups[i]
 		groups = append(groups, g.Name)
@@ -52,7 +49,6 @@ func assignIDs(in *intent.Intent) ids {
 			continue // validation refuses duplicate names
 		}
 		classes[g.Name] = ruleClasses(g)
-		classed = append(classed, g)
 		for _, c := range classes[g.Name] {
 			classKeys = append(classKeys, c.key())
 		}
@@ -63,22 +59,15 @@ func assignIDs(in *intent.Intent) ids {
 		z[k] = uint16(v)
 	}
 	classIDs := allocate(classKeys, 1, 1<<idBits-1)
-	rule := map[string]uint32{}
-	for _, g := range classed {
-		cs := classes[g.Name]
-		for ci := range cs {
-			c := &cs[ci]
-			c.id = classIDs[c.key()]
-			for _, ri := range c.rules {
-				rule[ruleKey(g.Name, g.Rules[ri])] = c.id
-			}
+	for _, cs := range classes {
+		for i := range cs {
+			cs[i].id = classIDs[cs[i].key()]
 		}
 	}
 	return ids{
 		port:    allocate(ports, 1, 1<<32-1),
 		zone:    z,
 		group:   allocate(groups, 1, 1<<idBits-1),
-		rule:    rule,
 		classes: classes,
 	}
 }

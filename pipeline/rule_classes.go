@@ -84,6 +84,26 @@ func compareRanges(a, b portRange) int {
 	return cmp.Or(cmp.Compare(a.min, b.min), cmp.Compare(a.max, b.max))
 }
 
+// serviceKey is what rules of one class share, comparable (ICMP type and
+// code -1 when unset).
+type serviceKey struct {
+	direction          intent.Direction
+	etherType          intent.EtherType
+	protocol           int
+	icmpType, icmpCode int
+}
+
+func serviceKeyOf(r intent.Rule) serviceKey {
+	k := serviceKey{r.Direction, r.EtherType, r.Protocol, -1, -1}
+	if r.ICMPType != nil {
+		k.icmpType = int(*r.ICMPType)
+	}
+	if r.ICMPCode != nil {
+		k.icmpCode = int(*r.ICMPCode)
+	}
+	return k
+}
+
 // serviceOf is r without its port range and remote.
 func serviceOf(r intent.Rule) intent.Rule {
 	r.PortMin, r.PortMax = 0, 0
@@ -103,9 +123,9 @@ func ruleClasses(g *intent.SecurityGroup) []ruleClass {
 		index   map[portRange]map[remote]int
 	}
 	var services []*serviceRules
-	byService := map[string]*serviceRules{}
+	byService := map[serviceKey]*serviceRules{}
 	for i, r := range g.Rules {
-		key := describeRule(serviceOf(r))
+		key := serviceKeyOf(r)
 		s := byService[key]
 		if s == nil {
 			s = &serviceRules{service: serviceOf(r), remotes: map[portRange][]remote{}, index: map[portRange]map[remote]int{}}

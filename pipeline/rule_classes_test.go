@@ -274,11 +274,11 @@ func TestMergedClassAllowsExactlyTheCrossProduct(t *testing.T) {
 	if conj := grep(fs, "table=60, priority=500,conj_id="); len(conj) != 1 {
 		t.Fatalf("want the 3×2 product as one conjunction, got %q", conj)
 	}
-	ids := assignIDs(in)
-	product := uint64(ids.rule[ruleKey("g", g.Rules[0])])
-	single := uint64(ids.rule[ruleKey("g", extra)])
-	if alone := assignIDs(&intent.Intent{SecurityGroups: []intent.SecurityGroup{{Name: "g", Rules: []intent.Rule{extra}}}}); uint64(alone.rule[ruleKey("g", extra)]) != single {
-		t.Errorf("the rule outside the product has id %#x, alone it has %#x", single, alone.rule[ruleKey("g", extra)])
+	ids := ruleIDs(in)
+	product, single := uint64(ids[ruleKey("g", g.Rules[0])]), uint64(ids[ruleKey("g", extra)])
+	alone := ruleIDs(&intent.Intent{SecurityGroups: []intent.SecurityGroup{{Name: "g", Rules: []intent.Rule{extra}}}})
+	if uint64(alone[ruleKey("g", extra)]) != single {
+		t.Errorf("the rule outside the product has id %#x, alone it has %#x", single, alone[ruleKey("g", extra)])
 	}
 	cidrs := []netip.Prefix{netip.MustParsePrefix(a), netip.MustParsePrefix(b), netip.MustParsePrefix(c)}
 	allowed := 0
