@@ -21,9 +21,9 @@ type Step struct {
 	Object   string   `json:"object"` // the object behind the cookie, in intent terms
 }
 
-// pass is one run of the packet through the bridge: the first, or one
+// TracePass is one run of the packet through the bridge: the first, or one
 // resumed after a ct() recirculation.
-type pass struct {
+type TracePass struct {
 	// Resume is how ofproto/trace resumed this pass, e.g.
 	// "ct_state=new|trk" (empty for the first pass).
 	Resume string `json:"resume,omitempty"`
@@ -40,8 +40,8 @@ type pass struct {
 
 // traceOutput is what parseTrace reads from ofproto/trace.
 type traceOutput struct {
-	Steps  []Step `json:"steps"`
-	Passes []pass `json:"passes"`
+	Steps  []Step      `json:"steps"`
+	Passes []TracePass `json:"passes"`
 }
 
 // Datapath is the datapath actions of the last pass (after the last
@@ -64,16 +64,16 @@ var (
 func parseTrace(out string) traceOutput {
 	var t traceOutput
 	var natFrom string
-	cur := func() *pass {
+	cur := func() *TracePass {
 		if len(t.Passes) == 0 {
-			t.Passes = append(t.Passes, pass{})
+			t.Passes = append(t.Passes, TracePass{})
 		}
 		return &t.Passes[len(t.Passes)-1]
 	}
 	for _, line := range strings.Split(out, "\n") {
 		trimmed := strings.TrimSpace(line)
 		if m := resumeLine.FindStringSubmatch(line); m != nil {
-			t.Passes = append(t.Passes, pass{Resume: m[1]})
+			t.Passes = append(t.Passes, TracePass{Resume: m[1]})
 			continue
 		}
 		if m := stepLine.FindStringSubmatch(line); m != nil {
@@ -176,7 +176,7 @@ type commit struct {
 
 // labelledCommits lists the commits with a ct_label a trace made, in
 // order.
-func labelledCommits(passes []pass) []commit {
+func labelledCommits(passes []TracePass) []commit {
 	var out []commit
 	for i, p := range passes {
 		for _, f := range topLevel(p.Datapath) {

@@ -76,7 +76,7 @@ func TestDelivered(t *testing.T) {
 }
 
 func TestLabelledCommits(t *testing.T) {
-	passes := []pass{
+	passes := []TracePass{
 		{Datapath: "ct(zone=16433,nat),recirc(0x4)"},
 		{Datapath: "ct(commit,zone=16433,label=0x35b3c6a6044cef21/0xffffffffffffffff),4"},
 		{Datapath: "ct(commit,zone=61670,nat(dst=10.0.0.21:22)),recirc(0x6)"},

@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/flowgate/flowgate/flows"
@@ -39,28 +40,9 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	if bridge == "" {
 		bridge = in.Bridge
 	}
-	db, err := ovsdb.Connect(ctx, src.OVSDB)
+	b, err := ReadBindings(ctx, src.OVSDB, bridge)
 	if err != nil {
 		return nil, err
-	}
-	defer db.Close()
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := db.WatchBindings(wctx, bridge)
-	if err != nil {
-		return nil, err
-	}
-	var list []ovsdb.Binding
-	select {
-	case list = <-stream:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	b := pipeline.Bindings{}
-	for _, bd := range list {
-		if bd.OFPort > 0 {
-			b[bd.IfaceID] = uint32(bd.OFPort)
-		}
 	}
 	desired, err := pipeline.Compile(in, b)
 	if err != nil {
@@ -73,10 +55,51 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	return &Snapshot{Intent: in, Bindings: b, Desired: desired, Installed: installed, Stats: stats}, nil
 }
 
-func dump(ctx context.Context, bridge, rundir string) ([]flows.Flow, []flows.FlowStats, error) {
-	s, err := flows.NewSession(flows.SessionConfig{Bridge: bridge, Dial: "unix:" + filepath.Join(rundir, bridge+".mgmt")})
+// ReadBindings returns the ports OVSDB has bound on bridge: iface-id ->
+// ofport, for every Interface with external_ids:iface-id and an ofport.
+func ReadBindings(ctx context.Context, endpoint, bridge string) (pipeline.Bindings, error) {
+	db, err := ovsdb.Connect(ctx, endpoint)
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("bindings of %s: %w", bridge, err)
+	}
+	defer db.Close()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := db.WatchBindings(wctx, bridge)
+	if err != nil {
+		return nil, fmt.Errorf("bindings of %s: %w", bridge, err)
+	}
+	var list []ovsdb.Binding
+	select {
+	case l, ok := <-stream:
+		if !ok {
+			return nil, fmt.Errorf("bindings of %s: OVSDB %s closed the watch", bridge, endpoint)
+		}
+		list = l
+	case <-ctx.Done():
+		return nil, fmt.Errorf("bindings of %s: %w", bridge, ctx.Err())
+	}
+	b := pipeline.Bindings{}
+	for _, bd := range list {
+		if bd.OFPort > 0 {
+			b[bd.IfaceID] = uint32(bd.OFPort)
+		}
+	}
+	return b, nil
+}
+
+// dump reads the installed flows and their counters over the bridge's
+// management socket.
+func dump(ctx context.Context, bridge, rundir string) ([]flows.Flow, []flows.FlowStats, error) {
+	// The session would keep redialling a socket that is not there until
+	// ctx ends; a missing one is a wrong bridge or run directory.
+	sock := filepath.Join(rundir, bridge+".mgmt")
+	if _, err := os.Stat(sock); err != nil {
+		return nil, nil, fmt.Errorf("bridge %s: no management socket (is the bridge on the ovs-vswitchd of run directory %s?): %w", bridge, rundir, err)
+	}
+	s, err := flows.NewSession(flows.SessionConfig{Bridge: bridge, Dial: "unix:" + sock})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bridge %s: %w", bridge, err)
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -39,13 +39,13 @@ type TraceRequest struct {
 
 // TraceResult is a trace's outcome in intent terms.
 type TraceResult struct {
-	Packet  string   `json:"packet"` // the flow given to ofproto/trace
-	Allowed bool     `json:"allowed"`
-	Verdict string   `json:"verdict"` // "allowed by ..." or "dropped: ..."
-	Steps   []Step   `json:"steps"`
-	Passes  []pass   `json:"passes"`
-	Notes   []string `json:"notes,omitempty"` // what ofproto/trace could not show faithfully
-	Raw     string   `json:"raw"`             // ofproto/trace's own output
+	Packet  string      `json:"packet"` // the flow given to ofproto/trace
+	Allowed bool        `json:"allowed"`
+	Verdict string      `json:"verdict"` // "allowed by ..." or "dropped: ..."
+	Steps   []Step      `json:"steps"`
+	Passes  []TracePass `json:"passes"`
+	Notes   []string    `json:"notes,omitempty"` // what ofproto/trace could not show faithfully
+	Raw     string      `json:"raw"`             // ofproto/trace's own output
 }
 
 // ctPasses is how many ct() recirculations a trace follows. A routed

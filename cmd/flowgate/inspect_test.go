@@ -2,64 +2,174 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net"
+	"os"
 	"os/exec"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/testbed"
 )
 
-// flowgate trace, diff and flows against a bridge the controller keeps:
-// verdicts name the rule, diff tells in-sync from not (exit status), flows
-// filter by group.
-func TestInspectionCommands(t *testing.T) {
-	bc := startBinController(t)
-	run := func(args ...string) (string, int) {
-		t.Helper()
-		args = append(args, "--config", "/dev/null", "--ovsdb", bc.tb.OVS().DBEndpoint(), "--intent", bc.intent)
-		out, err := exec.Command(bc.bin, args...).CombinedOutput()
-		var exit *exec.ExitError
-		switch {
-		case err == nil:
-			return string(out), 0
-		case errors.As(err, &exit):
-			return string(out), exit.ExitCode()
-		}
-		t.Fatalf("flowgate %v: %v\n%s", args, err, out)
-		return "", 0
-	}
-	for _, tc := range []struct {
-		port uint16
-		want string
-	}{
-		{3306, "verdict: allowed by security_groups[web].rules[0] (egress any to any) and security_groups[db].rules[0] (ingress tcp/3306 from group web)"},
-		{22, "verdict: dropped: no rule of db allows tcp/22 from 10.0.0.11"},
-	} {
-		out, code := run("trace", "--from", "web1", "--to", "10.0.0.21", "--proto", "tcp", "--dport", strconv.Itoa(int(tc.port)))
-		t.Logf("trace web1 -> db1:%d:\n%s", tc.port, out)
-		if code != 0 || !strings.Contains(out, tc.want) {
-			t.Errorf("trace to %d: exit %d, output lacks %q", tc.port, code, tc.want)
-		}
-	}
+// workedExample is the intent the inspection commands are tried on.
+const workedExample = "../../examples/intent.yaml"
 
-	out, code := run("diff")
-	if code != 0 || !strings.Contains(out, "0 to add, 0 to modify, 0 to delete") {
-		t.Errorf("diff of an in-sync bridge: exit %d\n%s", code, out)
-	}
-	out, code = run("flows", "--group", "db", "--table", "ingress_acl")
-	if code != 0 || !strings.Contains(out, "security_groups[db].rules[0] (ingress tcp/3306 from group web)") || strings.Contains(out, "security_groups[web]") {
-		t.Errorf("flows --group db: exit %d\n%s", code, out)
-	}
+// inspectLab is the worked example's bridge with its compiled flows
+// installed by `ovs-ofctl --bundle replace-flows` and no controller: the
+// commands must work from the intent, OVSDB and the bridge alone.
+type inspectLab struct {
+	t   *testing.T
+	bin string
+	tb  *testbed.Testbed
+}
 
-	// Take the controller away, remove a flow by hand: diff sees it.
-	bc.cmd.Process.Kill()
-	bc.cmd.Wait()
-	if _, err := bc.tb.OVS().Ofctl(context.Background(), "del-flows", "br-int", "table=80,reg1=0x2"); err != nil {
+func newInspectLab(t *testing.T) *inspectLab {
+	testbed.RequireRoot(t)
+	bin := buildFlowgate(t)
+	in, err := intent.Load(workedExample)
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, code = run("diff")
-	t.Logf("diff after a flow was deleted by hand:\n%s", out)
-	if code != 1 || !strings.Contains(out, "1 to add") || !strings.Contains(out, "# ports[db1]") {
-		t.Errorf("diff with a missing flow: exit %d, want 1 and the flow of ports[db1]\n%s", code, out)
+	ctx := context.Background()
+	tb := testbed.New(t, testbed.Options{})
+	sw, err := tb.AddSwitch(ctx, in.Bridge, testbed.SwitchOpts{Secure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := pipeline.Bindings{}
+	macs := [][6]byte{in.Port("web1").MAC, in.Port("web2").MAC, in.Port("db1").MAC, *in.Routers[0].External.GatewayMAC}
+	for i, name := range []string{"web1", "web2", "db1", in.Routers[0].External.Port} {
+		h, err := tb.AddHost(ctx, name, testbed.HostOpts{MAC: net.HardwareAddr(macs[i][:]), OFPort: uint32(i + 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tb.Link(ctx, h, sw); err != nil {
+			t.Fatal(err)
+		}
+		b[name] = h.OFPort()
+	}
+	fs, err := pipeline.Compile(in, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, f := range fs {
+		text.WriteString(f.String() + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "flows.txt")
+	if err := os.WriteFile(path, []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tb.OVS().Ofctl(ctx, "--bundle", "replace-flows", in.Bridge, path); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	return &inspectLab{t: t, bin: bin, tb: tb}
+}
+
+// run runs the binary with the lab's settings and returns its stdout,
+// stderr and exit status.
+func (l *inspectLab) run(args ...string) (stdout, stderr string, code int) {
+	l.t.Helper()
+	args = append(args, "--config", "/dev/null", "--ovsdb", l.tb.OVS().DBEndpoint(), "--intent", workedExample)
+	cmd := exec.Command(l.bin, args...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		l.t.Fatalf("flowgate %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// flowgate trace: the verdicts of an allowed, a denied (from a port and
+// from the outside) and an established connection, word for word.
+func TestTraceCommand(t *testing.T) {
+	l := newInspectLab(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", "web1", "--to", "10.0.0.21", "--proto", "tcp", "--dport", "3306"},
+			"verdict: allowed by security_groups[web].rules[3] (egress any to any) and security_groups[db].rules[0] (ingress tcp/3306 from group web)\n"},
+		{[]string{"--from", "web1", "--to", "10.0.0.21", "--proto", "tcp", "--dport", "22"},
+			"verdict: dropped: no rule of db allows tcp/22 from 10.0.0.11\n"},
+		{[]string{"--from", "uplink", "--src", "198.51.100.7", "--to", "10.0.0.21", "--dport", "22"},
+			"verdict: dropped: no rule of db allows tcp/22 from 198.51.100.7\n"},
+		{[]string{"--from", "db1", "--to", "10.0.0.11", "--sport", "3306", "--dport", "40000", "--state", "est"},
+			"verdict: allowed as a reply of the connection tcp 10.0.0.11:40000 -> 10.0.0.21:3306, whose first packet is allowed by security_groups[web].rules[3] (egress any to any) and security_groups[db].rules[0] (ingress tcp/3306 from group web)\n"},
+	} {
+		out, errOut, code := l.run(append([]string{"trace"}, tc.args...)...)
+		t.Logf("flowgate trace %s\n%s", strings.Join(tc.args, " "), out)
+		if code != 0 || !strings.Contains(out, tc.want) || !strings.Contains(out, "  table 60  ingress_acl") {
+			t.Errorf("trace %v: exit %d, stderr %q; output lacks %q", tc.args, code, errOut, tc.want)
+		}
+	}
+
+	out, _, code := l.run("trace", "--from", "web1", "--to", "10.0.0.21", "--dport", "22", "--json")
+	var res struct {
+		Allowed bool
+		Verdict string
+		Steps   []struct{ Table int }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
+		t.Fatalf("trace --json: exit %d, %v\n%s", code, err, out)
+	}
+	if res.Allowed || res.Verdict != "dropped: no rule of db allows tcp/22 from 10.0.0.11" || len(res.Steps) == 0 {
+		t.Errorf("trace --json: %+v", res)
+	}
+
+	if _, errOut, code := l.run("trace", "--from", "nobody", "--to", "10.0.0.21", "--dport", "22"); code != 1 || !strings.Contains(errOut, `"nobody" is neither a port of the intent nor a router's uplink`) {
+		t.Errorf("trace from an unknown port: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// flowgate diff: exit 0 in sync, 1 with the missing flow named; flowgate
+// flows --group db lists db's rules and nothing of web.
+func TestDiffAndFlowsCommands(t *testing.T) {
+	l := newInspectLab(t)
+	out, errOut, code := l.run("diff")
+	if code != 0 || !strings.HasPrefix(out, "in sync: ") {
+		t.Errorf("diff of an in-sync bridge: exit %d, stderr %q\n%s", code, errOut, out)
+	}
+
+	out, _, code = l.run("flows", "--group", "db")
+	t.Logf("flowgate flows --group db:\n%s", out)
+	for _, want := range []string{"table 60 (ingress_acl)\n", "security_groups[db].rules[0] (ingress tcp/3306 from group web)  n_packets=0",
+		"per-rule counters", "security_groups[db].rules[2] (ingress tcp/22 from 203.0.113.0/24)  flows="} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("flows --group db: exit %d, output lacks %q", code, want)
+		}
+	}
+	if strings.Contains(out, "security_groups[web]") {
+		t.Error("flows --group db shows web's flows")
+	}
+	if _, errOut, code := l.run("flows", "--table", "nowhere"); code != 1 || !strings.Contains(errOut, `no table "nowhere"`) {
+		t.Errorf("flows --table nowhere: exit %d, stderr %q", code, errOut)
+	}
+
+	if _, err := l.tb.OVS().Ofctl(context.Background(), "--strict", "del-flows", "br-int", "table=80,priority=100,reg1=0x3"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = l.run("diff")
+	t.Logf("flowgate diff after a flow was deleted by hand:\n%s", out)
+	if code != 1 || !strings.Contains(out, "+ cookie=0x20000144d2ef7, table=80, priority=100,reg1=0x3 actions=output:3\n    # ports[db1]\n") ||
+		!strings.Contains(out, "differ: ") || !strings.Contains(out, "1 to add, 0 to modify, 0 to delete") {
+		t.Errorf("diff with a missing flow: exit %d, want 1 and the flow of ports[db1]", code)
+	}
+
+	// Without the bridge's management socket the error says where it looked.
+	_, errOut, code = l.run("diff", "--bridge", "br-missing")
+	if code != 1 || !strings.Contains(errOut, "bridge br-missing: no management socket") {
+		t.Errorf("diff of a missing bridge: exit %d, stderr %q", code, errOut)
 	}
 }

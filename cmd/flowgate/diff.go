@@ -1,0 +1,47 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { rootCmd.AddCommand(newDiffCmd()) }
+
+// errDiffers makes `flowgate diff` exit 1, like diff(1), without an error
+// message of its own: the difference is the output.
+var errDiffers = errors.New("desired and installed flows differ")
+
+func newDiffCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "diff",
+		Short: "Desired flows (intent + bindings) against installed ones; exit status 1 if they differ",
+		Long: `diff compiles the intent with the ports OVSDB has bound and compares the
+result with the bridge's flows:
+
+  + flow   the bridge lacks it
+  ~ flow   the bridge holds it with other actions (shown as desired,
+           then "# installed: actions=...")
+  - flow   the bridge holds it and the intent does not
+
+each followed by the object behind its cookie, then a summary line
+starting "in sync:" or "differ:".
+
+Exit status, like diff(1): 0 when the bridge holds exactly the desired
+flows, 1 when they differ. An error (unreadable intent, OVSDB or bridge
+unreachable) also exits 1, with the error on stderr and no summary line.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			snap, _, err := takeSnapshot(cmd)
+			if err != nil {
+				return err
+			}
+			if snap.WriteDiff(cmd.OutOrStdout()) {
+				return errDiffers
+			}
+			return nil
+		},
+	}
+	addSettingsFlags(cmd, inspectKeys...)
+	return cmd
+}
