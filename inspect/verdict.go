@@ -18,9 +18,14 @@ func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, e
 		res.Steps[i].Object = describe(in, res.Steps[i].Cookie)
 	}
 	res.Notes = natNotes(tr, established)
-	if res.Allowed {
+	switch {
+	case res.Allowed && established:
+		// The established checks name whichever rule or group matched the
+		// label; the rules that decided are those of the first packet.
+		res.Verdict = "allowed as part of an established connection"
+	case res.Allowed:
 		res.Verdict = allowedVerdict(in, res.Steps)
-	} else {
+	default:
 		res.Verdict = droppedVerdict(in, b, p, tr)
 	}
 	return res
