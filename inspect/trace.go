@@ -154,9 +154,12 @@ func run(ctx context.Context, req TraceRequest, p packet, c *conn, ctNext string
 	}
 	cmd := exec.CommandContext(ctx, "ovs-appctl", args...)
 	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+req.Rundir)
-	out, err := cmd.CombinedOutput()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr // kept out of the output the parser reads
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("trace: ovs-appctl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return nil, fmt.Errorf("trace: ovs-appctl %s: %v: %s", strings.Join(args, " "),
+			err, strings.TrimSpace(string(out)+" "+stderr.String()))
 	}
 	res := explain(req.Intent, req.Bindings, p, parseTrace(string(out)), c != nil)
 	res.Packet, res.Raw = flow, string(out)
