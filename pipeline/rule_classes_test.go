@@ -20,6 +20,7 @@ func tcpIn(lo, hi uint16, cidr string) intent.Rule {
 }
 
 func TestRuleClasses(t *testing.T) {
+	mergeSmallClasses(t)
 	fromGroup := func(r intent.Rule, g string) intent.Rule { r.RemoteCIDR, r.RemoteGroup = netip.Prefix{}, g; return r }
 	v6 := func(r intent.Rule) intent.Rule { r.EtherType = intent.IPv6; return r }
 	udp := func(r intent.Rule) intent.Rule { r.Protocol = intent.ProtoUDP; return r }
@@ -253,6 +254,7 @@ func matchesRulePacket(t *testing.T, m flows.Match, p rulePacket) bool {
 // port range, for its members only; a rule outside the product keeps its
 // own id and allows only itself.
 func TestMergedClassAllowsExactlyTheCrossProduct(t *testing.T) {
+	mergeSmallClasses(t)
 	const a, b, c = "198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/25"
 	g := intent.SecurityGroup{Name: "g", Stateful: true}
 	for _, cidr := range []string{a, b, c} {
@@ -305,4 +307,33 @@ func TestMergedClassAllowsExactlyTheCrossProduct(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 110 probes allowed", allowed)
+}
+
+// mergeSmallClasses lets a test build classes from a few rules, which the
+// compiler otherwise keeps one per rule (minClassRules). Pipeline tests do
+// not run in parallel, so the override is safe.
+func mergeSmallClasses(t *testing.T) {
+	old := minClassRules
+	minClassRules = 2
+	t.Cleanup(func() { minClassRules = old })
+}
+
+// Below minClassRules a rectangle stays one class per rule, so adding a
+// rule that would complete a small rectangle leaves the ids (and thus the
+// connection labels) of the rules already there untouched.
+func TestSmallRectanglesKeepRuleIDs(t *testing.T) {
+	web := netip.MustParsePrefix("203.0.113.0/24")
+	rule := func(port uint16, cidr netip.Prefix) intent.Rule {
+		return intent.Rule{Direction: intent.Ingress, EtherType: intent.IPv4, Protocol: intent.ProtoTCP,
+			PortMin: port, PortMax: port, RemoteCIDR: cidr}
+	}
+	before := &intent.SecurityGroup{Name: "db", Stateful: true, Rules: []intent.Rule{rule(3306, web)}}
+	after := &intent.SecurityGroup{Name: "db", Stateful: true, Rules: []intent.Rule{rule(3306, web), rule(5432, web)}}
+	cb, ca := ruleClasses(before), ruleClasses(after)
+	if len(ca) != 2 {
+		t.Fatalf("two rules of a small rectangle: %d classes, want one per rule", len(ca))
+	}
+	if cb[0].key() != ca[0].key() {
+		t.Errorf("adding a rule changed the class of the existing one: %q -> %q", cb[0].text(), ca[0].text())
+	}
 }

@@ -15,6 +15,7 @@ import (
 // rule of the class ends the class's connections (they reconnect if a
 // rule still allows them) and leaves other classes' alone.
 func TestRuleClassOnRealTraffic(t *testing.T) {
+	mergeSmallClasses(t)
 	in := sgLabIntent()
 	db := in.SecurityGroup("db")
 	admin := db.Rules[2].RemoteCIDR // ingress tcp/22 from the admin network
