@@ -3,6 +3,7 @@ package ovsdb
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -61,6 +62,8 @@ func (c *Client) AddPort(ctx context.Context, bridge, name string, opt PortOptio
 
 // DeletePort removes port name from bridge (its Port and Interface rows
 // are garbage-collected by ovsdb-server once no bridge refers to them).
+// It is an error, and changes nothing, if bridge has no port of that name,
+// even when another bridge has one.
 func (c *Client) DeletePort(ctx context.Context, bridge, name string) error {
 	br, err := c.bridge(ctx, bridge)
 	if err != nil {
@@ -70,7 +73,10 @@ func (c *Client) DeletePort(ctx context.Context, bridge, name string) error {
 		return fmt.Errorf("delete port %s: no bridge %s", name, bridge)
 	}
 	var ports []vswitch.Port
-	if err := c.ovs.WhereCache(func(p *vswitch.Port) bool { return p.Name == name }).List(ctx, &ports); err != nil {
+	// Only this bridge's ports: a same-named port elsewhere would make the
+	// mutation below a silent no-op reported as success.
+	onBridge := func(p *vswitch.Port) bool { return p.Name == name && slices.Contains(br.Ports, p.UUID) }
+	if err := c.ovs.WhereCache(onBridge).List(ctx, &ports); err != nil {
 		return fmt.Errorf("delete port %s from %s: %w", name, bridge, err)
 	}
 	if len(ports) == 0 {
