@@ -118,6 +118,11 @@ func TestSessionReportsCut(t *testing.T) {
 	if _, err := tb.OVS().Ofctl(ctx, "add-flow", "s1", "priority=100,tcp,actions=drop"); err != nil {
 		t.Fatal(err)
 	}
+	// The session's cached datapath flow can outlive the new drop flow
+	// for a moment; wait until OVS has revalidated it.
+	if err := tb.OVS().SettleDatapath(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if s.Alive() {
 		t.Fatal("session alive after a flow drops all TCP")
 	}
