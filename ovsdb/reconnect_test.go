@@ -69,6 +69,8 @@ func TestReconnectAfterDBRestart(t *testing.T) {
 
 	start = time.Now()
 	addBoundPort(t, o, "br-int", "p2", "02:00:00:00:00:02", 11)
+	// ovs-vsctl waits for ovs-vswitchd, which reconnects on its own backoff.
+	t.Logf("ovs-vsctl add-port after the restart took %v", time.Since(start))
 	awaitBindings(t, lists, "p2 plugged in after the restart", start, boundAt("p2", 11))
 	start = time.Now()
 	vsctl(t, o, "del-port", "br-int", "p2")
