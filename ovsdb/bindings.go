@@ -93,11 +93,18 @@ func (c *Client) bindings(bridge string) ([]Binding, bool) {
 	for _, pu := range brRow.Ports {
 		p, ok := ports.Row(pu).(*vswitch.Port)
 		if !ok {
-			continue
+			// The bridge names a Port the cache does not hold yet: it is
+			// being repopulated after a reconnect. A list read now would
+			// lack that port's bindings and unbind them; wait for the
+			// rows still to come (their arrival pokes the watcher).
+			return nil, false
 		}
 		for _, iu := range p.Interfaces {
 			i, ok := ifaces.Row(iu).(*vswitch.Interface)
-			if !ok || i.ExternalIDs["iface-id"] == "" {
+			if !ok {
+				return nil, false // as above, for the Interface rows
+			}
+			if i.ExternalIDs["iface-id"] == "" {
 				continue
 			}
 			b := Binding{IfaceID: i.ExternalIDs["iface-id"], Name: i.Name,
