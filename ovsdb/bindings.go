@@ -88,7 +88,10 @@ func (c *Client) bindings(bridge string) ([]Binding, bool) {
 	}
 	list := []Binding{}
 	if brRow == nil {
-		return list, true
+		// No Bridge rows at all is a cache being repopulated, not a
+		// switch without bridges: wait for it. A missing bridge among
+		// others really has no ports.
+		return list, len(bridges.Rows()) > 0
 	}
 	for _, pu := range brRow.Ports {
 		p, ok := ports.Row(pu).(*vswitch.Port)
