@@ -47,7 +47,7 @@ func Compile(in *intent.Intent, b Bindings) ([]flows.Flow, error) {
 		return nil, err
 	}
 	out = append(out, c.routerSeamFlows()...)
-	if err := add(compileRouters(in, b)); err != nil {
+	if err := add(compileRouters(in, b, c.ids)); err != nil {
 		return nil, err
 	}
 	return finish(out)

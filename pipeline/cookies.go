@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"fmt"
-
 	"github.com/flowgate/flowgate/intent"
 )
 
@@ -69,49 +67,8 @@ func cookieObject(cookie uint64) uint64   { return cookie & cookieObjectMask }
 func infraCookie(t Table) uint64 { return Cookie(KindInfra, uint64(t)) }
 
 // DescribeCookie names the object behind a cookie of a flow compiled from
-// in, e.g. "security_groups[db].rules[0] (ingress tcp/3306 from group
-// web)", or for rules merged into one class (rule_classes.go) all of them,
-// compactly: "security_groups[big].rules[0-4999] (ingress tcp 50 port
-// ranges from 100 CIDRs)". The round is ignored. An unknown object is described as such
-// rather than guessed.
+// in (see CookieNamer.Describe). It computes the intent's ids on every
+// call: to name many cookies, build a CookieNamer once.
 func DescribeCookie(in *intent.Intent, cookie uint64) string {
-	ids := assignIDs(in)
-	obj := cookieObject(cookie)
-	switch kind := cookieKind(cookie); kind {
-	case KindInfra:
-		return fmt.Sprintf("pipeline table %d (%s)", obj, Table(obj).Name())
-	case KindPort:
-		for _, p := range in.Ports {
-			if uint64(ids.port[p.Name]) == obj {
-				return fmt.Sprintf("ports[%s]", p.Name)
-			}
-		}
-	case KindNetwork:
-		for _, n := range in.Networks {
-			if uint64(ids.zone[n.Name]) == obj {
-				return fmt.Sprintf("networks[%s]", n.Name)
-			}
-		}
-	case KindSecurityGroup:
-		for _, g := range in.SecurityGroups {
-			if uint64(ids.group[g.Name]) == obj {
-				return fmt.Sprintf("security_groups[%s] (its established connections)", g.Name)
-			}
-		}
-	case KindRule:
-		for _, g := range in.SecurityGroups {
-			for _, c := range ids.classes[g.Name] {
-				if uint64(c.id) == obj {
-					return c.describe()
-				}
-			}
-		}
-	case KindRouter, KindNAT:
-		if desc, ok := describeRouterCookie(in, cookie); ok {
-			return desc
-		}
-	default:
-		return fmt.Sprintf("cookie %#x: kind %d is not known to the compiler", cookie, kind)
-	}
-	return fmt.Sprintf("cookie %#x: no such object in the intent (kind %d, id %#x)", cookie, cookieKind(cookie), obj)
+	return NewCookieNamer(in).Describe(cookie)
 }

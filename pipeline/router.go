@@ -11,12 +11,11 @@ import (
 // compileRouters returns the flows of the router/NAT stage for every router
 // of in (docs/router.md). bindings maps iface-ids (intent ports and
 // uplinks) to OpenFlow ports; an unbound port gets no route and an unbound
-// uplink no way in or out.
-func compileRouters(in *intent.Intent, bindings map[string]uint32) ([]flows.Flow, error) {
+// uplink no way in or out. ids are the intent's, as Compile assigned them.
+func compileRouters(in *intent.Intent, bindings map[string]uint32, ids ids) ([]flows.Flow, error) {
 	if len(in.Routers) == 0 {
 		return nil, nil
 	}
-	ids := assignIDs(in)
 	zones := routerZones(in.Routers)
 	out := routerMissFlows()
 	for i := range in.Routers {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 
+	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 )
 
@@ -46,7 +47,7 @@ func routerNetwork(r *intent.Router, n *intent.Network) routerObject {
 
 func routerPortRoute(r *intent.Router, p *intent.Port) routerObject {
 	return routerObject{KindRouter, "port\x00" + p.Name, fmt.Sprintf("routers[%s] route to ports[%s]", r.Name, p.Name),
-		fmt.Sprintf("%v at %s", p.IPs, macString(p.MAC))}
+		fmt.Sprintf("%v at %s", p.IPs, flows.MAC(p.MAC).String())}
 }
 
 func routerSNAT(r *intent.Router, i int) routerObject {
@@ -90,24 +91,4 @@ func routerObjects(in *intent.Intent, r *intent.Router) []routerObject {
 		objs = append(objs, routerForward(r, i))
 	}
 	return objs
-}
-
-// describeRouterCookie names the router or NAT object behind a cookie of
-// kind KindRouter or KindNAT, e.g. "routers[edge].floating_ips[0]
-// (192.0.2.11 <-> web1)"; ok is false when no object of in has it.
-func describeRouterCookie(in *intent.Intent, cookie uint64) (desc string, ok bool) {
-	want := cookie &^ CookieRoundMask
-	for i := range in.Routers {
-		r := &in.Routers[i]
-		for _, o := range routerObjects(in, r) {
-			if o.cookie(r.Name) == want {
-				return fmt.Sprintf("%s (%s)", o.path, o.what), true
-			}
-		}
-	}
-	return "", false
-}
-
-func macString(m [6]byte) string {
-	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
 }

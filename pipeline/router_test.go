@@ -12,7 +12,7 @@ import (
 
 func compileExampleRouters(t *testing.T, in *intent.Intent, b map[string]uint32) []flows.Flow {
 	t.Helper()
-	fs, err := compileRouters(in, b)
+	fs, err := compileRouters(in, b, assignIDs(in))
 	if err != nil {
 		t.Fatalf("compileRouters: %v", err)
 	}
@@ -84,11 +84,12 @@ func TestDescribeRouterCookies(t *testing.T) {
 		}
 	}
 	// Every flow of the stage names an object of the intent.
+	namer := NewCookieNamer(in)
 	for _, f := range compileExampleRouters(t, in, routerExampleBindings()) {
 		if k := cookieKind(f.Cookie); k != KindRouter && k != KindNAT {
 			continue
 		}
-		if _, ok := describeRouterCookie(in, f.Cookie); !ok {
+		if _, ok := namer.lookup(f.Cookie); !ok {
 			t.Errorf("flow %s: cookie names no object of the intent", f)
 		}
 	}
@@ -123,7 +124,7 @@ func TestRouterZones(t *testing.T) {
 func TestRouterNeedsGatewayMAC(t *testing.T) {
 	in := routerExample()
 	in.Routers[0].External.GatewayMAC = nil
-	_, err := compileRouters(in, routerExampleBindings())
+	_, err := compileRouters(in, routerExampleBindings(), assignIDs(in))
 	if err == nil || !strings.Contains(err.Error(), "routers[edge].external.gateway_mac") {
 		t.Errorf("err = %v, want one naming routers[edge].external.gateway_mac", err)
 	}

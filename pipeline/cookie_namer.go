@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/flowgate/flowgate/intent"
+)
+
+// CookieNamer names the objects behind the cookies of flows compiled from
+// one intent, e.g. "security_groups[db].rules[0] (ingress tcp/3306 from
+// group web)", or for rules merged into one class (rule_classes.go) all of
+// them, compactly: "security_groups[big].rules[0-4999] (ingress tcp 50
+// port ranges from 100 CIDRs)". It computes the ids the compiler gives
+// every object once, so naming every flow of a dump, or every rule on each
+// metrics scrape, costs a map lookup each.
+type CookieNamer struct {
+	names map[uint64]string  // round-0 cookie -> name
+	rules map[uint64]RuleRef // round-0 rule cookie -> its rules
+}
+
+// NewCookieNamer indexes every object of in by its cookie. Where two
+// objects would share a cookie, the first in document order names it.
+func NewCookieNamer(in *intent.Intent) *CookieNamer {
+	ids := assignIDs(in)
+	n := &CookieNamer{names: map[uint64]string{}, rules: map[uint64]RuleRef{}}
+	name := func(cookie uint64, format string, args ...any) {
+		if _, seen := n.names[cookie]; !seen {
+			n.names[cookie] = fmt.Sprintf(format, args...)
+		}
+	}
+	for _, p := range in.Ports {
+		name(Cookie(KindPort, uint64(ids.port[p.Name])), "ports[%s]", p.Name)
+	}
+	for _, net := range in.Networks {
+		name(Cookie(KindNetwork, uint64(ids.zone[net.Name])), "networks[%s]", net.Name)
+	}
+	for _, g := range in.SecurityGroups {
+		name(Cookie(KindSecurityGroup, uint64(ids.group[g.Name])), "security_groups[%s] (its established connections)", g.Name)
+	}
+	for _, g := range in.SecurityGroups {
+		for _, c := range ids.classes[g.Name] {
+			cookie := Cookie(KindRule, uint64(c.id))
+			name(cookie, "%s", c.describe())
+			if _, seen := n.rules[cookie]; !seen {
+				n.rules[cookie] = RuleRef{Group: g.Name, Index: c.rules[0], Indices: c.rules}
+			}
+		}
+	}
+	for i := range in.Routers {
+		r := &in.Routers[i]
+		for _, o := range routerObjects(in, r) {
+			name(o.cookie(r.Name), "%s (%s)", o.path, o.what)
+		}
+	}
+	return n
+}
+
+// Describe names the object behind cookie; the round is ignored. An
+// unknown object is described as such rather than guessed.
+func (n *CookieNamer) Describe(cookie uint64) string {
+	if name, ok := n.lookup(cookie); ok {
+		return name
+	}
+	obj := cookieObject(cookie)
+	switch kind := cookieKind(cookie); kind {
+	case KindInfra:
+		return fmt.Sprintf("pipeline table %d (%s)", obj, Table(obj).Name())
+	case KindPort, KindNetwork, KindSecurityGroup, KindRule, KindRouter, KindNAT:
+		return fmt.Sprintf("cookie %#x: no such object in the intent (kind %d, id %#x)", cookie, kind, obj)
+	default:
+		return fmt.Sprintf("cookie %#x: kind %d is not known to the compiler", cookie, kind)
+	}
+}
+
+// lookup finds the object of an intent's own cookie.
+func (n *CookieNamer) lookup(cookie uint64) (string, bool) {
+	name, ok := n.names[cookie&CookieObjectMask]
+	return name, ok
+}
+
+// Rules maps the round-0 cookie of every rule's flows to its rules, so
+// per-rule counters can be summed from a flow dump in one pass: mask a
+// dumped cookie with CookieObjectMask before the lookup. A class of
+// several rules counts the packets any of them allowed: it is attributed
+// to the first (Index) and names them all (Indices). Two rules of one group
+// with identical content are one rule: the first in document order names
+// them. The map is the namer's own; do not modify it.
+func (n *CookieNamer) Rules() map[uint64]RuleRef { return n.rules }
+
+// Rule returns the rules behind a dumped cookie, if it is a rule cookie.
+func (n *CookieNamer) Rule(cookie uint64) (RuleRef, bool) {
+	ref, ok := n.rules[cookie&CookieObjectMask]
+	return ref, ok
+}
