@@ -24,6 +24,7 @@ import (
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/ovsdb"
+	"github.com/flowgate/flowgate/pipeline"
 )
 
 // applyTimeout bounds one apply. When the switch is not connected the
@@ -56,6 +57,7 @@ type applied struct {
 	doc     []byte
 	in      *intent.Intent
 	desired []flows.Flow
+	namer   *pipeline.CookieNamer // names its cookies for metrics and dry runs
 }
 
 // New checks cfg and returns a controller ready to Run.

@@ -84,28 +84,20 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 		res.Result, res.Error = "refused", fmt.Sprintf("compile: %v", err)
 		return st.finish(res, start)
 	}
-	cs := flows.Diff(desired, st.desired)
-	res.Added, res.Modified, res.Deleted = len(cs.Add), len(cs.Modify), len(cs.Delete)
 	res.Flows = len(desired)
 
 	actx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
 	before := st.c.session.Stats().FlowMods
-	err = st.c.syncer.SetDesired(actx, desired)
+	changes, err := st.c.syncer.SetDesired(actx, desired)
+	res.Added, res.Modified, res.Deleted = changes.Added, changes.Modified, changes.Deleted
 	res.FlowMods = st.c.session.Stats().FlowMods - before
 	switch {
 	case err == nil:
 		res.Result = "applied"
 	case isRefusal(err):
+		// The Syncer keeps the previous set in force and desired.
 		res.Result, res.Error = "refused", err.Error()
-		// The Syncer still holds the refused set as desired; give it the
-		// previous one back (its view did not change: no flow-mods), so a
-		// reconnect does not retry what the switch refused.
-		if st.desired != nil {
-			rctx, rcancel := context.WithTimeout(ctx, applyTimeout)
-			_ = st.c.syncer.SetDesired(rctx, st.desired)
-			rcancel()
-		}
 		return st.finish(res, start)
 	case ctx.Err() != nil:
 		res.Result, res.Error = "cancelled", err.Error()
@@ -116,7 +108,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 		res.Result, res.Error = "pending", err.Error()
 	}
 	st.doc, st.in, st.desired = doc, in, desired
-	st.c.current.Store(&applied{doc: doc, in: in, desired: desired})
+	st.c.current.Store(&applied{doc: doc, in: in, desired: desired, namer: pipeline.NewCookieNamer(in)})
 	st.publishPorts()
 	return st.finish(res, start)
 }

@@ -26,7 +26,7 @@ type Syncer struct {
 type syncRequest struct {
 	ctx    context.Context
 	flows  []Flow
-	result chan error
+	result chan syncResult
 }
 
 // NewSyncer returns a Syncer on top of session; the caller runs both.
@@ -43,27 +43,39 @@ func NewSyncer(session *Session, logf func(format string, args ...any)) *Syncer 
 // lets a restarted ovs-vswitchd forward (flow-restore-wait).
 func (y *Syncer) Resynced() <-chan struct{} { return y.resynced }
 
-// SetDesired makes flows the bridge's flow table, in one bundle. Flows
-// with the same table, priority and match must be identical (see Dedupe).
-// On error the previous table stays in force; if the error is a
-// disconnect, the new set is installed after the reconnect.
-func (y *Syncer) SetDesired(ctx context.Context, flows []Flow) error {
+// Changes counts the flow-mods of the change set one SetDesired sent.
+type Changes struct {
+	Added, Modified, Deleted int
+}
+
+// SetDesired makes flows the bridge's flow table, in one bundle, and
+// reports the change set it sent. Flows with the same table, priority and
+// match must be identical (see Dedupe). If the switch refuses the bundle,
+// the previous table stays in force and stays desired: a reconnect does
+// not retry what was refused. If the error is a disconnect, the new set
+// is installed after the reconnect.
+func (y *Syncer) SetDesired(ctx context.Context, flows []Flow) (Changes, error) {
 	flows, err := Dedupe(slices.Clone(flows))
 	if err != nil {
-		return fmt.Errorf("bridge %s: desired flows: %w", y.session.cfg.Bridge, err)
+		return Changes{}, fmt.Errorf("bridge %s: desired flows: %w", y.session.cfg.Bridge, err)
 	}
-	req := syncRequest{ctx: ctx, flows: flows, result: make(chan error, 1)}
+	req := syncRequest{ctx: ctx, flows: flows, result: make(chan syncResult, 1)}
 	select {
 	case y.reqs <- req:
 	case <-ctx.Done():
-		return ctx.Err()
+		return Changes{}, ctx.Err()
 	}
 	select {
-	case err := <-req.result:
-		return err
+	case r := <-req.result:
+		return r.changes, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return Changes{}, ctx.Err()
 	}
+}
+
+type syncResult struct {
+	changes Changes
+	err     error
 }
 
 // syncState is owned by Run's goroutine.
@@ -84,19 +96,37 @@ func (y *Syncer) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-y.session.Connects():
 			st.known = false
-			if err := y.resync(ctx, &st); err != nil {
+			if _, err := y.resync(ctx, &st); err != nil {
 				y.logf("bridge %s: resync after connect: %v", y.session.cfg.Bridge, err)
 			}
 		case req := <-y.reqs:
+			previous, had := st.desired, st.haveDesired
 			st.desired, st.haveDesired = req.flows, true
-			req.result <- y.apply(req.ctx, &st)
+			changes, err := y.apply(req.ctx, &st)
+			var refused *ApplyError
+			if errors.As(err, &refused) {
+				y.restore(req.ctx, &st, previous, had)
+			}
+			req.result <- syncResult{changes, err}
+		}
+	}
+}
+
+// restore makes the set in force before a refused one desired again, and
+// brings the switch back to it if the refused attempt began with a fresh
+// read that showed the switch elsewhere (normally nothing to send).
+func (y *Syncer) restore(ctx context.Context, st *syncState, previous []Flow, had bool) {
+	st.desired, st.haveDesired = previous, had
+	if had && st.known {
+		if _, err := y.push(ctx, st, Diff(st.desired, st.installed)); err != nil {
+			y.logf("bridge %s: back to the set in force after a refusal: %v", y.session.cfg.Bridge, err)
 		}
 	}
 }
 
 // apply brings the switch from the known installed view to st.desired,
 // reading the switch first when the view is not known.
-func (y *Syncer) apply(ctx context.Context, st *syncState) error {
+func (y *Syncer) apply(ctx context.Context, st *syncState) (Changes, error) {
 	if !st.known {
 		return y.resync(ctx, st)
 	}
@@ -106,7 +136,7 @@ func (y *Syncer) apply(ctx context.Context, st *syncState) error {
 // resync dumps the switch's table, then pushes the difference. Before
 // the first SetDesired it only reads: a controller that has just started
 // must not flush the flows it is about to recompute.
-func (y *Syncer) resync(ctx context.Context, st *syncState) error {
+func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
 	// The dump below reads the newest connection, so a pending connect
 	// notice is already covered by it; a later connect posts a new one.
 	select {
@@ -115,29 +145,31 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) error {
 	}
 	dumped, _, err := y.session.DumpFlows(ctx)
 	if err != nil {
-		return err
+		return Changes{}, err
 	}
 	st.installed, st.known = dumped, true
 	if !st.haveDesired {
 		y.logf("bridge %s: resync: %d flows installed, no desired set yet", y.session.cfg.Bridge, len(dumped))
-		return nil
+		return Changes{}, nil
 	}
 	cs := Diff(st.desired, dumped)
 	y.logf("bridge %s: resync: %d installed, %d desired: %d to add, %d to modify, %d to delete",
 		y.session.cfg.Bridge, len(dumped), len(st.desired), len(cs.Add), len(cs.Modify), len(cs.Delete))
-	if err := y.push(ctx, st, cs); err != nil {
-		return err
+	changes, err := y.push(ctx, st, cs)
+	if err != nil {
+		return changes, err
 	}
 	select {
 	case y.resynced <- struct{}{}:
 	default:
 	}
-	return nil
+	return changes, nil
 }
 
-func (y *Syncer) push(ctx context.Context, st *syncState, cs ChangeSet) error {
+func (y *Syncer) push(ctx context.Context, st *syncState, cs ChangeSet) (Changes, error) {
+	changes := Changes{Added: len(cs.Add), Modified: len(cs.Modify), Deleted: len(cs.Delete)}
 	if cs.Empty() {
-		return nil
+		return changes, nil
 	}
 	err := y.session.Apply(ctx, cs)
 	var refused *ApplyError
@@ -151,5 +183,5 @@ func (y *Syncer) push(ctx context.Context, st *syncState, cs ChangeSet) error {
 		// not have committed, so read it again before the next change.
 		st.known = false
 	}
-	return err
+	return changes, err
 }

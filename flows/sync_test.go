@@ -24,7 +24,7 @@ func TestSyncerRestartIssuesNoFlowMods(t *testing.T) {
 
 	s1, stopSession1 := startSession(t, SessionConfig{Dial: "unix:" + o.MgmtSocket("br0")})
 	y1, stopSyncer1 := startSyncer(t, s1)
-	if err := y1.SetDesired(ctx, desired); err != nil {
+	if _, err := y1.SetDesired(ctx, desired); err != nil {
 		t.Fatal(err)
 	}
 	if got := s1.Stats().FlowMods; got != uint64(len(desired)) {
@@ -35,7 +35,7 @@ func TestSyncerRestartIssuesNoFlowMods(t *testing.T) {
 
 	s2, _ := startSession(t, SessionConfig{Dial: "unix:" + o.MgmtSocket("br0")})
 	y2, _ := startSyncer(t, s2)
-	if err := y2.SetDesired(ctx, desired); err != nil {
+	if _, err := y2.SetDesired(ctx, desired); err != nil {
 		t.Fatal(err)
 	}
 	if st := s2.Stats(); st.FlowMods != 0 || st.Applies != 0 {
@@ -45,7 +45,7 @@ func TestSyncerRestartIssuesNoFlowMods(t *testing.T) {
 	changed := slices.Clone(desired)
 	changed[2].Actions = []Action{Goto{Table: 21}} // same key and cookie: a modify
 	changed = changed[:len(changed)-1]             // and one delete
-	if err := y2.SetDesired(ctx, changed); err != nil {
+	if _, err := y2.SetDesired(ctx, changed); err != nil {
 		t.Fatal(err)
 	}
 	if st := s2.Stats(); st.FlowMods != 2 || st.Applies != 1 {
@@ -62,16 +62,16 @@ func TestSyncerRefusedSetKeepsView(t *testing.T) {
 	s := dialMgmt(t, o)
 	y, _ := startSyncer(t, s)
 	good := manyFlows(10)
-	if err := y.SetDesired(ctx, good); err != nil {
+	if _, err := y.SetDesired(ctx, good); err != nil {
 		t.Fatal(err)
 	}
 	bad := append(slices.Clone(good), Flow{Table: 1, Priority: 1, Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Group{ID: 9}}})
-	if err := y.SetDesired(ctx, bad); err == nil {
+	if _, err := y.SetDesired(ctx, bad); err == nil {
 		t.Fatal("SetDesired with an output to a missing group succeeded")
 	}
 	more := append(slices.Clone(good), manyFlows(11)[10])
 	before := s.Stats().FlowMods
-	if err := y.SetDesired(ctx, more); err != nil {
+	if _, err := y.SetDesired(ctx, more); err != nil {
 		t.Fatal(err)
 	}
 	if sent := s.Stats().FlowMods - before; sent != 1 {
@@ -108,7 +108,7 @@ func crashAndRecover(t *testing.T, ctx context.Context, o *testbed.OVS, s *Sessi
 	t.Helper()
 	y, _ := startSyncer(t, s)
 	desired := manyFlows(3000)
-	if err := y.SetDesired(ctx, desired); err != nil {
+	if _, err := y.SetDesired(ctx, desired); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.KillVswitchd(); err != nil {
