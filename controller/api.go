@@ -173,7 +173,7 @@ func (c *Controller) postIntent(w http.ResponseWriter, r *http.Request) {
 			compileErr = err
 			return
 		}
-		plan = dryRun(flows.Diff(desired, st.desired), in, st.in)
+		plan = dryRun(flows.Diff(desired, st.desired), pipeline.NewCookieNamer(in), pipeline.NewCookieNamer(st.in))
 	})
 	switch {
 	case err != nil:
@@ -199,11 +199,11 @@ type PlannedFlow struct {
 	Object string `json:"object"`
 }
 
-func dryRun(cs flows.ChangeSet, next, prev *intent.Intent) DryRun {
-	list := func(fs []flows.Flow, in *intent.Intent) []PlannedFlow {
+func dryRun(cs flows.ChangeSet, next, prev *pipeline.CookieNamer) DryRun {
+	list := func(fs []flows.Flow, namer *pipeline.CookieNamer) []PlannedFlow {
 		out := make([]PlannedFlow, len(fs))
 		for i, f := range fs {
-			out[i] = PlannedFlow{Flow: f.String(), Object: pipeline.DescribeCookie(in, f.Cookie)}
+			out[i] = PlannedFlow{Flow: f.String(), Object: namer.Describe(f.Cookie)}
 		}
 		return out
 	}

@@ -126,30 +126,19 @@ func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(fc.scrapeErr, prometheus.GaugeValue, 1)
 
 	tables := map[uint8]int{}
-	type counts struct{ pkts, bytes uint64 }
-	rules := map[uint64]*counts{} // by round-0 rule cookie
-	refs := pipeline.RuleCookies(cur.in)
-	for i, f := range dumped {
+	for _, f := range dumped {
 		tables[f.Table]++
-		cookie := f.Cookie & pipeline.CookieObjectMask
-		if _, ok := refs[cookie]; !ok {
-			continue
-		}
-		if rules[cookie] == nil {
-			rules[cookie] = &counts{}
-		}
-		rules[cookie].pkts += stats[i].Packets
-		rules[cookie].bytes += stats[i].Bytes
 	}
 	for t, n := range tables {
 		ch <- prometheus.MustNewConstMetric(fc.perTable, prometheus.GaugeValue, float64(n),
 			strconv.Itoa(int(t)), pipeline.Table(t).Name())
 	}
-	for cookie, n := range rules {
-		ref := refs[cookie]
-		desc := pipeline.DescribeCookie(cur.in, cookie)
-		idx := strconv.Itoa(ref.Index)
-		ch <- prometheus.MustNewConstMetric(fc.rulePkts, prometheus.CounterValue, float64(n.pkts), ref.Group, idx, desc)
-		ch <- prometheus.MustNewConstMetric(fc.ruleBytes, prometheus.CounterValue, float64(n.bytes), ref.Group, idx, desc)
+	for _, r := range cur.namer.RuleTraffic(dumped, stats) {
+		if r.Flows == 0 {
+			continue // no installed flow: nothing to count yet
+		}
+		idx := strconv.Itoa(r.Index)
+		ch <- prometheus.MustNewConstMetric(fc.rulePkts, prometheus.CounterValue, float64(r.Packets), r.Group, idx, r.Name)
+		ch <- prometheus.MustNewConstMetric(fc.ruleBytes, prometheus.CounterValue, float64(r.Bytes), r.Group, idx, r.Name)
 	}
 }

@@ -26,7 +26,7 @@ func (s *Snapshot) WriteDiff(w io.Writer) bool {
 		fs   []flows.Flow
 	}{{"+", cs.Add}, {"~", cs.Modify}, {"-", cs.Delete}} {
 		for _, f := range l.fs {
-			fmt.Fprintf(w, "%s %s\n    # %s\n", l.mark, f.String(), describe(s.Intent, f.Cookie))
+			fmt.Fprintf(w, "%s %s\n    # %s\n", l.mark, f.String(), describe(s.namer, f.Cookie))
 			if l.mark == "~" {
 				fmt.Fprintf(w, "    # installed: actions=%s\n", flows.ActionsString(installed[f.Key()].Actions))
 			}

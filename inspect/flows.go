@@ -58,7 +58,7 @@ func (s *Snapshot) Flows(f FlowFilter) ([]InstalledFlow, error) {
 	}
 	var out []InstalledFlow
 	for i, fl := range s.Installed {
-		obj := describe(s.Intent, fl.Cookie)
+		obj := describe(s.namer, fl.Cookie)
 		switch {
 		case table >= 0 && int(fl.Table) != table:
 			continue
@@ -166,41 +166,10 @@ type RuleCounter struct {
 // RuleCounters returns a counter for every rule (class) of the intent,
 // in document order.
 func (s *Snapshot) RuleCounters() []RuleCounter {
-	refs := pipeline.RuleCookies(s.Intent)
-	out := make([]RuleCounter, 0, len(refs))
-	for cookie, ref := range refs {
-		out = append(out, RuleCounter{Group: ref.Group, Index: ref.Index, Rule: pipeline.DescribeCookie(s.Intent, cookie)})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Group != out[j].Group {
-			return groupIndex(s, out[i].Group) < groupIndex(s, out[j].Group)
-		}
-		return out[i].Index < out[j].Index
-	})
-	type ruleKey struct {
-		group string
-		index int
-	}
-	pos := make(map[ruleKey]int, len(out))
-	for i, c := range out {
-		pos[ruleKey{c.Group, c.Index}] = i
-	}
-	for i, fl := range s.Installed {
-		if ref, ok := refs[fl.Cookie&pipeline.CookieObjectMask]; ok {
-			c := &out[pos[ruleKey{ref.Group, ref.Index}]]
-			c.Flows++
-			c.Packets += s.Stats[i].Packets
-			c.Bytes += s.Stats[i].Bytes
-		}
+	traffic := s.namer.RuleTraffic(s.Installed, s.Stats)
+	out := make([]RuleCounter, len(traffic))
+	for i, r := range traffic {
+		out[i] = RuleCounter{Group: r.Group, Index: r.Index, Rule: r.Name, Flows: r.Flows, Packets: r.Packets, Bytes: r.Bytes}
 	}
 	return out
-}
-
-func groupIndex(s *Snapshot, name string) int {
-	for i, g := range s.Intent.SecurityGroups {
-		if g.Name == name {
-			return i
-		}
-	}
-	return len(s.Intent.SecurityGroups)
 }

@@ -22,6 +22,7 @@ type Source struct {
 // what the switch holds, read at one moment without a controller.
 type Snapshot struct {
 	Intent    *intent.Intent
+	namer     *pipeline.CookieNamer // names the cookies of Intent's flows
 	Bindings  pipeline.Bindings
 	Desired   []flows.Flow
 	Installed []flows.Flow
@@ -52,7 +53,8 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Intent: in, Bindings: b, Desired: desired, Installed: installed, Stats: stats}, nil
+	return &Snapshot{Intent: in, namer: pipeline.NewCookieNamer(in), Bindings: b, Desired: desired,
+		Installed: installed, Stats: stats}, nil
 }
 
 // ReadBindings returns the ports OVSDB has bound on bridge: iface-id ->

@@ -14,8 +14,9 @@ import (
 // established says p was traced as part of an established connection.
 func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, established bool) *TraceResult {
 	res := &TraceResult{Steps: tr.Steps, Passes: tr.Passes, Allowed: delivered(tr.Datapath())}
+	namer := pipeline.NewCookieNamer(in)
 	for i := range res.Steps {
-		res.Steps[i].Object = describe(in, res.Steps[i].Cookie)
+		res.Steps[i].Object = describe(namer, res.Steps[i].Cookie)
 	}
 	res.Notes = natNotes(tr, established)
 	switch {
@@ -24,18 +25,17 @@ func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, e
 		// label; the rules that decided are those of the first packet.
 		res.Verdict = "allowed as part of an established connection"
 	case res.Allowed:
-		res.Verdict = allowedVerdict(in, res.Steps)
+		res.Verdict = allowedVerdict(namer, res.Steps)
 	default:
 		res.Verdict = droppedVerdict(in, b, p, tr)
 	}
 	return res
 }
 
-func allowedVerdict(in *intent.Intent, steps []Step) string {
-	refs := pipeline.RuleCookies(in)
+func allowedVerdict(namer *pipeline.CookieNamer, steps []Step) string {
 	var by []string
 	for _, s := range steps {
-		if _, isRule := refs[s.Cookie&pipeline.CookieObjectMask]; isRule && isACL(s.Table) {
+		if _, isRule := namer.Rule(s.Cookie); isRule && isACL(s.Table) {
 			by = append(by, s.Object)
 		}
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 
+	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 )
 
@@ -14,8 +15,9 @@ import (
 // every object once, so naming every flow of a dump, or every rule on each
 // metrics scrape, costs a map lookup each.
 type CookieNamer struct {
-	names map[uint64]string  // round-0 cookie -> name
-	rules map[uint64]RuleRef // round-0 rule cookie -> its rules
+	names     map[uint64]string  // round-0 cookie -> name
+	rules     map[uint64]RuleRef // round-0 rule cookie -> its rules
+	ruleOrder []uint64           // rule cookies in document order
 }
 
 // NewCookieNamer indexes every object of in by its cookie. Where two
@@ -43,6 +45,7 @@ func NewCookieNamer(in *intent.Intent) *CookieNamer {
 			name(cookie, "%s", c.describe())
 			if _, seen := n.rules[cookie]; !seen {
 				n.rules[cookie] = RuleRef{Group: g.Name, Index: c.rules[0], Indices: c.rules}
+				n.ruleOrder = append(n.ruleOrder, cookie)
 			}
 		}
 	}
@@ -91,4 +94,34 @@ func (n *CookieNamer) Rules() map[uint64]RuleRef { return n.rules }
 func (n *CookieNamer) Rule(cookie uint64) (RuleRef, bool) {
 	ref, ok := n.rules[cookie&CookieObjectMask]
 	return ref, ok
+}
+
+// RuleTraffic is the traffic of one rule (or class of merged rules),
+// summed over its installed flows.
+type RuleTraffic struct {
+	RuleRef
+	Cookie         uint64 // round-0
+	Name           string // as Describe names it
+	Flows          int    // installed flows; 0 when none is (no member bound, say)
+	Packets, Bytes uint64
+}
+
+// RuleTraffic sums a flow dump (stats[i] belongs to dumped[i]) per rule:
+// one entry for every rule of the intent, in document order, also for
+// rules without installed flows.
+func (n *CookieNamer) RuleTraffic(dumped []flows.Flow, stats []flows.FlowStats) []RuleTraffic {
+	out := make([]RuleTraffic, len(n.ruleOrder))
+	pos := make(map[uint64]int, len(n.ruleOrder))
+	for i, cookie := range n.ruleOrder {
+		out[i] = RuleTraffic{RuleRef: n.rules[cookie], Cookie: cookie, Name: n.names[cookie]}
+		pos[cookie] = i
+	}
+	for i, f := range dumped {
+		if j, ok := pos[f.Cookie&CookieObjectMask]; ok {
+			out[j].Flows++
+			out[j].Packets += stats[i].Packets
+			out[j].Bytes += stats[i].Bytes
+		}
+	}
+	return out
 }
