@@ -132,7 +132,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := &state{c: c, bridge: bridge, doc: doc, in: in}
+	st := &state{c: c, doc: doc, in: in}
 	// The first list is the ports that exist now. Compiling without it
 	// would remove every port's flows on a controller restart.
 	select {

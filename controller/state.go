@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"time"
 
@@ -16,41 +17,21 @@ import (
 
 // state is owned by Run's goroutine.
 type state struct {
-	c        *Controller
-	bridge   string
-	doc      []byte         // the document in force
-	in       *intent.Intent // its intent
-	bindings []ovsdb.Binding
-	bound    pipeline.Bindings
-	desired  []flows.Flow // the last set handed to the Syncer and not refused
+	c       *Controller
+	doc     []byte         // the document in force
+	in      *intent.Intent // its intent
+	bound   pipeline.Bindings
+	desired []flows.Flow // the last set handed to the Syncer and not refused
 }
 
 // setBindings takes a new binding list and reports whether the ports the
 // compiler sees (iface-id -> ofport) changed.
 func (st *state) setBindings(list []ovsdb.Binding) bool {
-	st.bindings = list
-	bound := pipeline.Bindings{}
-	for _, b := range list {
-		if b.OFPort > 0 {
-			bound[b.IfaceID] = uint32(b.OFPort)
-		}
-	}
-	changed := !mapsEqual(bound, st.bound)
+	bound := pipeline.Bindings(ovsdb.OFPorts(list))
+	changed := !maps.Equal(bound, st.bound)
 	st.bound = bound
 	st.publishPorts()
 	return changed
-}
-
-func mapsEqual(a, b pipeline.Bindings) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // publishPorts updates the port lists of the status and the gauges.

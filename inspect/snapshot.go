@@ -65,29 +65,11 @@ func ReadBindings(ctx context.Context, endpoint, bridge string) (pipeline.Bindin
 		return nil, fmt.Errorf("bindings of %s: %w", bridge, err)
 	}
 	defer db.Close()
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := db.WatchBindings(wctx, bridge)
+	list, err := db.Bindings(bridge)
 	if err != nil {
-		return nil, fmt.Errorf("bindings of %s: %w", bridge, err)
+		return nil, err
 	}
-	var list []ovsdb.Binding
-	select {
-	case l, ok := <-stream:
-		if !ok {
-			return nil, fmt.Errorf("bindings of %s: OVSDB %s closed the watch", bridge, endpoint)
-		}
-		list = l
-	case <-ctx.Done():
-		return nil, fmt.Errorf("bindings of %s: %w", bridge, ctx.Err())
-	}
-	b := pipeline.Bindings{}
-	for _, bd := range list {
-		if bd.OFPort > 0 {
-			b[bd.IfaceID] = uint32(bd.OFPort)
-		}
-	}
-	return b, nil
+	return pipeline.Bindings(ovsdb.OFPorts(list)), nil
 }
 
 // dump reads the installed flows and their counters over the bridge's

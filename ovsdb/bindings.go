@@ -2,6 +2,7 @@ package ovsdb
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -63,6 +64,28 @@ func (c *Client) WatchBindings(ctx context.Context, bridge string) (<-chan []Bin
 		}
 	}()
 	return out, nil
+}
+
+// Bindings returns the bindings of bridge as the client sees them now
+// (the first list WatchBindings would send).
+func (c *Client) Bindings(bridge string) ([]Binding, error) {
+	list, ok := c.bindings(bridge)
+	if !ok {
+		return nil, fmt.Errorf("bindings of %s: the OVSDB cache is being rebuilt after a reconnect", bridge)
+	}
+	return list, nil
+}
+
+// OFPorts maps the iface-id of every bound Interface, one with an ofport
+// (OFPort > 0), to that ofport: the bindings the compiler takes.
+func OFPorts(list []Binding) map[string]uint32 {
+	out := make(map[string]uint32, len(list))
+	for _, b := range list {
+		if b.OFPort > 0 {
+			out[b.IfaceID] = uint32(b.OFPort)
+		}
+	}
+	return out
 }
 
 // bindings reads the current bindings of bridge from the cache. It
