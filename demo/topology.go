@@ -4,13 +4,30 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 
 	"github.com/flowgate/flowgate/testbed"
 )
 
 const bridge = "br-int"
+
+// demoTopology is the worked example's namespaces, as a testbed topology
+// (the format of `flowgate testbed up`).
+var demoTopology = testbed.Topology{
+	Switches: []testbed.TopologySwitch{{Name: bridge, Secure: true}},
+	Hosts: []testbed.TopologyHost{
+		tenantHost("web1", "02:00:0a:00:00:0b", "10.0.0.11", "fd00:10::11", 1),
+		tenantHost("web2", "02:00:0a:00:00:0c", "10.0.0.12", "fd00:10::12", 2),
+		tenantHost("db1", "02:00:0a:00:00:15", "10.0.0.21", "fd00:10::21", 3),
+		{Name: "uplink", Switch: bridge, MAC: "02:00:c0:00:02:01", IP: netip.MustParsePrefix("192.0.2.1/24"), OFPort: 10},
+	},
+}
+
+func tenantHost(name, mac, ip4, ip6 string, ofport uint32) testbed.TopologyHost {
+	return testbed.TopologyHost{Name: name, Switch: bridge, MAC: mac, OFPort: ofport,
+		IP: netip.MustParsePrefix(ip4 + "/24"), IP6: netip.MustParsePrefix(ip6 + "/64"),
+		Gateway: netip.MustParseAddr("10.0.0.1")}
+}
 
 // buildTopology creates the namespaces of the worked example on a secure
 // bridge (no flows, no traffic: the controller programs it): the tenant
@@ -19,40 +36,12 @@ const bridge = "br-int"
 // 02:00:c0:00:02:01, the intent's gateway_mac) with the internet server
 // and the admin workstation as addresses on its loopback.
 func buildTopology(ctx context.Context, tb *testbed.Testbed) (map[string]*testbed.Host, error) {
-	sw, err := tb.AddSwitch(ctx, bridge, testbed.SwitchOpts{Secure: true})
-	if err != nil {
+	if err := tb.Build(ctx, &demoTopology); err != nil {
 		return nil, err
 	}
-	specs := []struct {
-		name, mac, ip4, ip6, gw string
-		ofport                  uint32
-	}{
-		{"web1", "02:00:0a:00:00:0b", "10.0.0.11/24", "fd00:10::11/64", "10.0.0.1", 1},
-		{"web2", "02:00:0a:00:00:0c", "10.0.0.12/24", "fd00:10::12/64", "10.0.0.1", 2},
-		{"db1", "02:00:0a:00:00:15", "10.0.0.21/24", "fd00:10::21/64", "10.0.0.1", 3},
-		{"uplink", "02:00:c0:00:02:01", "192.0.2.1/24", "", "", 10},
-	}
 	hosts := map[string]*testbed.Host{}
-	for _, s := range specs {
-		mac, err := net.ParseMAC(s.mac)
-		if err != nil {
-			return nil, fmt.Errorf("host %s: %w", s.name, err)
-		}
-		opts := testbed.HostOpts{MAC: mac, OFPort: s.ofport, IPv4: netip.MustParsePrefix(s.ip4)}
-		if s.ip6 != "" {
-			opts.IPv6 = netip.MustParsePrefix(s.ip6)
-		}
-		if s.gw != "" {
-			opts.Gateway4 = netip.MustParseAddr(s.gw)
-		}
-		h, err := tb.AddHost(ctx, s.name, opts)
-		if err != nil {
-			return nil, err
-		}
-		if err := tb.Link(ctx, h, sw); err != nil {
-			return nil, err
-		}
-		hosts[s.name] = h
+	for _, h := range demoTopology.Hosts {
+		hosts[h.Name] = tb.Host(h.Name)
 	}
 	up := hosts["uplink"]
 	for _, args := range [][]string{
