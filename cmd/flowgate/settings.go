@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -123,20 +124,11 @@ func readConfigFile(v *viper.Viper, path string, explicit bool) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	for _, k := range v.AllKeys() {
-		if !isSettingKey(k) {
+		if !slices.Contains(settingKeys(), k) {
 			return fmt.Errorf("config %s: unknown key %q (known: %s)", path, k, strings.Join(settingKeys(), ", "))
 		}
 	}
 	return nil
-}
-
-func isSettingKey(k string) bool {
-	for _, s := range settingsTable {
-		if s.key == k {
-			return true
-		}
-	}
-	return false
 }
 
 func settingKeys() []string {
