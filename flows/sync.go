@@ -137,8 +137,13 @@ func (y *Syncer) apply(ctx context.Context, st *syncState) (Changes, error) {
 // the first SetDesired it only reads: a controller that has just started
 // must not flush the flows it is about to recompute.
 func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
-	// The dump below reads the newest connection, so a pending connect
-	// notice is already covered by it; a later connect posts a new one.
+	// Wait for a connection first: its connect notice is posted before
+	// the session publishes it, so the notice is pending now and the dump
+	// below (which reads the newest connection) covers it. Without the
+	// wait, a first SetDesired racing the first connect resynced twice.
+	if _, err := y.session.current(ctx); err != nil {
+		return Changes{}, err
+	}
 	select {
 	case <-y.session.Connects():
 	default:
