@@ -168,12 +168,12 @@ func (c *Controller) postIntent(w http.ResponseWriter, r *http.Request) {
 	var plan DryRun
 	var compileErr error
 	err := c.do(r.Context(), func(st *state) {
-		desired, err := pipeline.Compile(in, st.bound)
+		p, err := st.compiled.Plan(in, st.bound)
 		if err != nil {
 			compileErr = err
 			return
 		}
-		plan = dryRun(flows.Diff(desired, st.desired), pipeline.NewCookieNamer(in), pipeline.NewCookieNamer(st.in))
+		plan = dryRun(p.ChangeSet(), pipeline.NewCookieNamer(in), pipeline.NewCookieNamer(st.in))
 	})
 	switch {
 	case err != nil:

@@ -54,10 +54,9 @@ type Controller struct {
 // applied is what is in force: the document, its intent and the flows
 // compiled from it with the bindings of the moment.
 type applied struct {
-	doc     []byte
-	in      *intent.Intent
-	desired []flows.Flow
-	namer   *pipeline.CookieNamer // names its cookies for metrics and dry runs
+	doc   []byte
+	in    *intent.Intent
+	namer *pipeline.CookieNamer // names its cookies for metrics and dry runs
 }
 
 // New checks cfg and returns a controller ready to Run.
@@ -132,7 +131,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := &state{c: c, doc: doc, in: in}
+	st := &state{c: c, doc: doc, in: in, compiled: pipeline.NewIncremental()}
 	// The first list is the ports that exist now. Compiling without it
 	// would remove every port's flows on a controller restart.
 	select {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
@@ -17,11 +16,15 @@ import (
 
 // state is owned by Run's goroutine.
 type state struct {
-	c       *Controller
-	doc     []byte         // the document in force
-	in      *intent.Intent // its intent
-	bound   pipeline.Bindings
-	desired []flows.Flow // the last set handed to the Syncer and not refused
+	c     *Controller
+	doc   []byte         // the document in force
+	in    *intent.Intent // its intent
+	bound pipeline.Bindings
+	// compiled holds the flows of the intent in force: the last set
+	// handed to the Syncer and not refused. It compiles the next change
+	// at the cost of what changed.
+	compiled *pipeline.Incremental
+	applied  bool // a set was handed to the Syncer
 }
 
 // setBindings takes a new binding list and reports whether the ports the
@@ -60,17 +63,17 @@ func (st *state) apply(ctx context.Context, trigger string) ApplyResult {
 func (st *state) install(ctx context.Context, trigger string, doc []byte, in *intent.Intent) ApplyResult {
 	start := time.Now()
 	res := ApplyResult{Time: start, Trigger: trigger}
-	desired, err := pipeline.Compile(in, st.bound)
+	plan, err := st.compiled.Plan(in, st.bound)
 	if err != nil {
 		res.Result, res.Error = "refused", fmt.Sprintf("compile: %v", err)
 		return st.finish(res, start)
 	}
-	res.Flows = len(desired)
+	res.Flows = plan.Flows
 
 	actx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
 	before := st.c.session.Stats().FlowMods
-	changes, err := st.c.syncer.SetDesired(actx, desired)
+	changes, err := st.c.syncer.Update(actx, plan.Updates)
 	res.Added, res.Modified, res.Deleted = changes.Added, changes.Modified, changes.Deleted
 	res.FlowMods = st.c.session.Stats().FlowMods - before
 	switch {
@@ -88,8 +91,9 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 		// installs the new set after the reconnect.
 		res.Result, res.Error = "pending", err.Error()
 	}
-	st.doc, st.in, st.desired = doc, in, desired
-	st.c.current.Store(&applied{doc: doc, in: in, desired: desired, namer: pipeline.NewCookieNamer(in)})
+	st.compiled.Commit(plan)
+	st.doc, st.in, st.applied = doc, in, true
+	st.c.current.Store(&applied{doc: doc, in: in, namer: pipeline.NewCookieNamer(in)})
 	st.publishPorts()
 	return st.finish(res, start)
 }
@@ -114,7 +118,7 @@ func (st *state) finish(res ApplyResult, start time.Time) ApplyResult {
 		case "pending", "cancelled":
 			s.Synced = false
 		} // refused: the previous flows stay in force, as they were
-		s.FlowsDesired = len(st.desired)
+		s.FlowsDesired = st.compiled.Len()
 	})
 	return res
 }
@@ -168,7 +172,7 @@ func problemList(err error) []string {
 // afterResync runs when the Syncer brought a (re)connected switch to the
 // desired set: a restarted ovs-vswitchd may now forward.
 func (st *state) afterResync(ctx context.Context) {
-	st.c.setStatus(func(s *Status) { s.Synced = st.desired != nil })
+	st.c.setStatus(func(s *Status) { s.Synced = st.applied })
 	wait, err := st.c.db.FlowRestoreWait(ctx)
 	if err != nil || !wait {
 		return

@@ -3,6 +3,7 @@ package flows
 import (
 	"cmp"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -71,27 +72,61 @@ func Diff(desired, installed []Flow) ChangeSet {
 // Sort orders flows the way an operator reads a pipeline: by table, then
 // by priority from highest (evaluated first) to lowest, then by text.
 func Sort(flows []Flow) {
-	type keyed struct {
-		f    Flow
-		text string
+	ks := make([]Keyed, len(flows))
+	for i := range flows {
+		f := flows[i]
+		ks[i] = Keyed{Key: f.Key(), Flow: &f}
 	}
-	ks := make([]keyed, len(flows))
-	for i, f := range flows {
-		ks[i] = keyed{f, f.String()}
-	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		if c := cmp.Compare(a.f.Table, b.f.Table); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.f.Priority, a.f.Priority); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.text, b.text)
-	})
+	SortKeyed(ks)
 	for i := range ks {
-		flows[i] = ks[i].f
+		flows[i] = *ks[i].Flow
 	}
 }
+
+// Keyed is a flow with its Key, computed once.
+type Keyed struct {
+	Key  string
+	Flow *Flow
+}
+
+// SortKeyed orders flows as Sort does, using their keys instead of
+// rendering each flow's text: within one table and priority, text order
+// is cookie text order, then match text order (the keys share their
+// "table=T,priority=P" prefix, so comparing keys compares matches), and
+// no two flows of one set share a key.
+func SortKeyed(ks []Keyed) {
+	slices.SortFunc(ks, func(a, b Keyed) int {
+		x, y := a.Flow, b.Flow
+		if c := cmp.Compare(x.Table, y.Table); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.Priority, x.Priority); c != 0 {
+			return c
+		}
+		if x.Cookie != y.Cookie {
+			if x.Cookie == 0 || y.Cookie == 0 {
+				return cmp.Compare(x.String(), y.String())
+			}
+			return compareCookieText(x.Cookie, y.Cookie)
+		}
+		if c := cmp.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmp.Compare(ActionsString(x.Actions), ActionsString(y.Actions))
+	})
+}
+
+// compareCookieText compares two non-zero cookies the way their text
+// ("cookie=0x1f, ") compares, without printing them: hex digits sort like
+// their values, so the digit strings compare like the values aligned to
+// the left, and when one string is a prefix of the other, the shorter
+// sorts first (the ',' after it sorts before every digit).
+func compareCookieText(x, y uint64) int {
+	lx, ly := hexDigits(x), hexDigits(y)
+	return cmp.Or(cmp.Compare(x<<(4*(16-lx)), y<<(4*(16-ly))), cmp.Compare(lx, ly))
+}
+
+func hexDigits(v uint64) int { return max(1, (bits.Len64(v)+3)/4) }
 
 // Dedupe drops exact repeats (same key, cookie and actions, as happens
 // when two rules produce the same shared flow) and returns the rest in

@@ -1,9 +1,11 @@
 package flows
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -24,9 +26,11 @@ type Syncer struct {
 }
 
 type syncRequest struct {
-	ctx    context.Context
-	flows  []Flow
-	result chan syncResult
+	ctx     context.Context
+	replace bool     // flows is the whole desired set
+	flows   []Flow   // when replace
+	updates []Update // otherwise
+	result  chan syncResult
 }
 
 // NewSyncer returns a Syncer on top of session; the caller runs both.
@@ -48,6 +52,18 @@ type Changes struct {
 	Added, Modified, Deleted int
 }
 
+// Update is one key's new desired flow: Flow nil removes the key's flow.
+// Key must be Flow.Key() of a non-nil Flow.
+type Update struct {
+	Key  string
+	Flow *Flow
+}
+
+// SortUpdates orders updates by key, for a deterministic bundle.
+func SortUpdates(us []Update) {
+	slices.SortFunc(us, func(a, b Update) int { return cmp.Compare(a.Key, b.Key) })
+}
+
 // SetDesired makes flows the bridge's flow table, in one bundle, and
 // reports the change set it sent. Flows with the same table, priority and
 // match must be identical (see Dedupe). If the switch refuses the bundle,
@@ -59,7 +75,19 @@ func (y *Syncer) SetDesired(ctx context.Context, flows []Flow) (Changes, error) 
 	if err != nil {
 		return Changes{}, fmt.Errorf("bridge %s: desired flows: %w", y.session.cfg.Bridge, err)
 	}
-	req := syncRequest{ctx: ctx, flows: flows, result: make(chan syncResult, 1)}
+	return y.send(ctx, syncRequest{ctx: ctx, replace: true, flows: flows})
+}
+
+// Update changes the desired flows of the given keys and brings the
+// switch there in one bundle, like SetDesired, at the cost of the keys
+// named: the Syncer diffs only those against its view of the switch. On
+// a refusal the keys go back to their previous desired flows.
+func (y *Syncer) Update(ctx context.Context, updates []Update) (Changes, error) {
+	return y.send(ctx, syncRequest{ctx: ctx, updates: updates})
+}
+
+func (y *Syncer) send(ctx context.Context, req syncRequest) (Changes, error) {
+	req.result = make(chan syncResult, 1)
 	select {
 	case y.reqs <- req:
 	case <-ctx.Done():
@@ -78,18 +106,19 @@ type syncResult struct {
 	err     error
 }
 
-// syncState is owned by Run's goroutine.
+// syncState is owned by Run's goroutine. Both maps are by Key; flows are
+// shared, never modified.
 type syncState struct {
-	desired     []Flow
-	haveDesired bool   // SetDesired was called: until then, change nothing
-	installed   []Flow // valid only when known
-	known       bool   // installed reflects the switch
+	desired     map[string]*Flow
+	haveDesired bool             // a set was given: until then, change nothing
+	installed   map[string]*Flow // valid only when known
+	known       bool             // installed reflects the switch
 }
 
-// Run serves SetDesired and resynchronises after every connect of the
-// session, until ctx ends. It returns ctx's error.
+// Run serves SetDesired and Update, and resynchronises after every
+// connect of the session, until ctx ends. It returns ctx's error.
 func (y *Syncer) Run(ctx context.Context) error {
-	var st syncState
+	st := syncState{desired: map[string]*Flow{}}
 	for {
 		select {
 		case <-ctx.Done():
@@ -100,37 +129,131 @@ func (y *Syncer) Run(ctx context.Context) error {
 				y.logf("bridge %s: resync after connect: %v", y.session.cfg.Bridge, err)
 			}
 		case req := <-y.reqs:
-			previous, had := st.desired, st.haveDesired
-			st.desired, st.haveDesired = req.flows, true
-			changes, err := y.apply(req.ctx, &st)
+			updates := req.updates
+			if req.replace {
+				updates = replacement(st.desired, req.flows)
+			}
+			previous := make([]Update, len(updates))
+			for i, u := range updates {
+				previous[i] = Update{Key: u.Key, Flow: st.desired[u.Key]}
+			}
+			had := st.haveDesired
+			st.set(updates)
+			st.haveDesired = true
+			changes, err := y.apply(req.ctx, &st, updates)
 			var refused *ApplyError
 			if errors.As(err, &refused) {
-				y.restore(req.ctx, &st, previous, had)
+				st.set(previous)
+				st.haveDesired = had
+				y.restore(req.ctx, &st, previous)
 			}
 			req.result <- syncResult{changes, err}
 		}
 	}
 }
 
-// restore makes the set in force before a refused one desired again, and
-// brings the switch back to it if the refused attempt began with a fresh
-// read that showed the switch elsewhere (normally nothing to send).
-func (y *Syncer) restore(ctx context.Context, st *syncState, previous []Flow, had bool) {
-	st.desired, st.haveDesired = previous, had
-	if had && st.known {
-		if _, err := y.push(ctx, st, Diff(st.desired, st.installed)); err != nil {
+// replacement is the updates that turn desired into the set fs.
+func replacement(desired map[string]*Flow, fs []Flow) []Update {
+	us := make([]Update, 0, len(fs))
+	next := make(map[string]bool, len(fs))
+	for i := range fs {
+		k := fs[i].Key()
+		next[k] = true
+		us = append(us, Update{Key: k, Flow: &fs[i]})
+	}
+	for k := range desired {
+		if !next[k] {
+			us = append(us, Update{Key: k})
+		}
+	}
+	SortUpdates(us)
+	return us
+}
+
+func (st *syncState) set(updates []Update) {
+	for _, u := range updates {
+		if u.Flow == nil {
+			delete(st.desired, u.Key)
+		} else {
+			st.desired[u.Key] = u.Flow
+		}
+	}
+}
+
+// restore brings the switch back to the set in force before a refused
+// one if the refused attempt began with a fresh read that showed the
+// switch elsewhere (normally nothing to send).
+func (y *Syncer) restore(ctx context.Context, st *syncState, previous []Update) {
+	if st.haveDesired && st.known {
+		if _, err := y.push(ctx, st, st.diff(previous)); err != nil {
 			y.logf("bridge %s: back to the set in force after a refusal: %v", y.session.cfg.Bridge, err)
 		}
 	}
 }
 
-// apply brings the switch from the known installed view to st.desired,
-// reading the switch first when the view is not known.
-func (y *Syncer) apply(ctx context.Context, st *syncState) (Changes, error) {
+// apply brings the switch from the known installed view to st.desired for
+// the keys of updates, reading the switch first when the view is not
+// known.
+func (y *Syncer) apply(ctx context.Context, st *syncState, updates []Update) (Changes, error) {
 	if !st.known {
 		return y.resync(ctx, st)
 	}
-	return y.push(ctx, st, Diff(st.desired, st.installed))
+	return y.push(ctx, st, st.diff(updates))
+}
+
+// diff is the change set for the keys of updates: desired vs installed.
+func (st *syncState) diff(updates []Update) keyedChanges {
+	var cs keyedChanges
+	for _, u := range updates {
+		cs.note(u.Key, st.desired[u.Key], st.installed[u.Key])
+	}
+	cs.sort()
+	return cs
+}
+
+// DiffKeys is the change set that turns installed into desired for the
+// given keys only (nil: no flow at that key), in Sort order.
+func DiffKeys(keys []string, desired, installed func(key string) *Flow) ChangeSet {
+	var cs keyedChanges
+	for _, k := range keys {
+		cs.note(k, desired(k), installed(k))
+	}
+	cs.sort()
+	return cs.ChangeSet
+}
+
+// keyedChanges is a ChangeSet with the keys it touches.
+type keyedChanges struct {
+	ChangeSet
+	keys []string
+}
+
+// note records what turns have (nil: nothing installed) into want (nil:
+// nothing desired) at key k; see Diff for why a new cookie is a delete
+// and an add.
+func (cs *keyedChanges) note(k string, want, have *Flow) {
+	switch {
+	case want == nil && have == nil:
+		return
+	case want == nil:
+		cs.Delete = append(cs.Delete, *have)
+	case have == nil:
+		cs.Add = append(cs.Add, *want)
+	case want.Cookie != have.Cookie:
+		cs.Delete = append(cs.Delete, *have)
+		cs.Add = append(cs.Add, *want)
+	case ActionsString(want.Actions) != ActionsString(have.Actions):
+		cs.Modify = append(cs.Modify, *want)
+	default:
+		return
+	}
+	cs.keys = append(cs.keys, k)
+}
+
+func (cs *keyedChanges) sort() {
+	Sort(cs.Add)
+	Sort(cs.Modify)
+	Sort(cs.Delete)
 }
 
 // resync dumps the switch's table, then pushes the difference. Before
@@ -152,18 +275,34 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
 	if err != nil {
 		return Changes{}, err
 	}
-	st.installed, st.known = dumped, true
+	st.installed = make(map[string]*Flow, len(dumped))
+	for i := range dumped {
+		st.installed[dumped[i].Key()] = &dumped[i]
+	}
+	st.known = true
 	if !st.haveDesired {
 		y.logf("bridge %s: resync: %d flows installed, no desired set yet", y.session.cfg.Bridge, len(dumped))
 		return Changes{}, nil
 	}
-	cs := Diff(st.desired, dumped)
+	var cs keyedChanges
+	for k, want := range st.desired {
+		cs.note(k, want, st.installed[k])
+	}
+	for k, have := range st.installed {
+		if st.desired[k] == nil {
+			cs.note(k, nil, have)
+		}
+	}
+	cs.sort()
 	y.logf("bridge %s: resync: %d installed, %d desired: %d to add, %d to modify, %d to delete",
 		y.session.cfg.Bridge, len(dumped), len(st.desired), len(cs.Add), len(cs.Modify), len(cs.Delete))
 	changes, err := y.push(ctx, st, cs)
 	if err != nil {
 		return changes, err
 	}
+	// The switch holds the desired set: share its flows rather than keep
+	// the dumped copies.
+	st.installed = maps.Clone(st.desired)
 	select {
 	case y.resynced <- struct{}{}:
 	default:
@@ -171,16 +310,22 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
 	return changes, nil
 }
 
-func (y *Syncer) push(ctx context.Context, st *syncState, cs ChangeSet) (Changes, error) {
+func (y *Syncer) push(ctx context.Context, st *syncState, cs keyedChanges) (Changes, error) {
 	changes := Changes{Added: len(cs.Add), Modified: len(cs.Modify), Deleted: len(cs.Delete)}
 	if cs.Empty() {
 		return changes, nil
 	}
-	err := y.session.Apply(ctx, cs)
+	err := y.session.Apply(ctx, cs.ChangeSet)
 	var refused *ApplyError
 	switch {
 	case err == nil:
-		st.installed = st.desired
+		for _, k := range cs.keys {
+			if f := st.desired[k]; f != nil {
+				st.installed[k] = f
+			} else {
+				delete(st.installed, k)
+			}
+		}
 	case errors.As(err, &refused):
 		// The switch discarded the bundle: the view is still right.
 	default:

@@ -35,144 +35,257 @@ const DefaultPriority uint16 = 0x8000
 
 // String renders f in canonical ovs-ofctl text form.
 func (f Flow) String() string {
-	var b strings.Builder
+	b := make([]byte, 0, 160)
 	if f.Cookie != 0 {
-		fmt.Fprintf(&b, "cookie=%#x, ", f.Cookie)
+		b = append(b, "cookie=0x"...)
+		b = strconv.AppendUint(b, f.Cookie, 16)
+		b = append(b, ", "...)
 	}
 	if f.Table != 0 {
-		fmt.Fprintf(&b, "table=%d, ", f.Table)
+		b = append(b, "table="...)
+		b = strconv.AppendUint(b, uint64(f.Table), 10)
+		b = append(b, ", "...)
 	}
-	if m := formatMatch(f.Match, f.Priority); m != "" {
-		b.WriteString(m)
-		b.WriteByte(' ')
+	n := len(b)
+	b = appendMatch(b, f.Match, f.Priority)
+	if len(b) > n {
+		b = append(b, ' ')
 	}
-	b.WriteString("actions=")
-	b.WriteString(ActionsString(f.Actions))
-	return b.String()
+	b = append(b, "actions="...)
+	b = append(b, ActionsString(f.Actions)...)
+	return string(b)
 }
 
 // Key is the flow's identity on the switch: table, priority and match.
 // Two flows with the same Key cannot coexist; adding one replaces the other.
+// It is built without fmt: a compile keys every flow it makes.
 func (f Flow) Key() string {
-	k := fmt.Sprintf("table=%d,priority=%d", f.Table, f.Priority)
-	if m := f.Match.String(); m != "" {
-		k += "," + m
+	b := make([]byte, 0, 96)
+	b = append(b, "table="...)
+	b = strconv.AppendUint(b, uint64(f.Table), 10)
+	b = append(b, ",priority="...)
+	b = strconv.AppendUint(b, uint64(f.Priority), 10)
+	n := len(b)
+	b = append(b, ',')
+	b = appendMatch(b, f.Match, DefaultPriority)
+	if len(b) == n+1 {
+		b = b[:n]
 	}
-	return k
+	return string(b)
 }
 
 // String renders the match alone, as ovs-ofctl prints it for a flow of
 // default priority ("" matches everything).
-func (m Match) String() string { return formatMatch(m, DefaultPriority) }
+func (m Match) String() string { return string(appendMatch(nil, m, DefaultPriority)) }
 
-// formatMatch prints the match in match_format order: priority, conj_id,
+// formatMatch is the match as ovs-ofctl prints it for a flow of priority.
+func formatMatch(m Match, priority uint16) string { return string(appendMatch(nil, m, priority)) }
+
+// matchWriter appends comma-separated name=value items.
+type matchWriter struct {
+	b     []byte
+	first bool
+}
+
+func (w *matchWriter) name(n string) {
+	if !w.first {
+		w.b = append(w.b, ',')
+	}
+	w.first = false
+	w.b = append(w.b, n...)
+}
+
+func (w *matchWriter) dec(n string, v uint64) {
+	w.name(n)
+	w.b = append(w.b, '=')
+	w.b = strconv.AppendUint(w.b, v, 10)
+}
+
+func (w *matchWriter) text(n, v string) {
+	w.name(n)
+	w.b = append(w.b, '=')
+	w.b = append(w.b, v...)
+}
+
+func (w *matchWriter) hexC(n string, v uint64) {
+	w.name(n)
+	w.b = append(w.b, '=')
+	w.b = appendHexC(w.b, v)
+}
+
+func (w *matchWriter) masked32(n string, v Masked32) {
+	w.name(n)
+	w.b = append(w.b, '=')
+	if v.Mask == 0 || v.Mask == ^uint32(0) {
+		w.b = appendHexC(w.b, uint64(v.Value))
+		return
+	}
+	w.b = appendHexC(w.b, uint64(v.Value&v.Mask))
+	w.b = append(w.b, '/')
+	w.b = appendHexC(w.b, uint64(v.Mask))
+}
+
+func (w *matchWriter) prefix(n string, pfx netip.Prefix) {
+	if !pfx.IsValid() || pfx.Bits() == 0 {
+		return // a /0 prefix matches everything and OVS drops it
+	}
+	pfx = pfx.Masked()
+	w.name(n)
+	w.b = append(w.b, '=')
+	w.b = appendAddr(w.b, pfx.Addr())
+	if pfx.Bits() != pfx.Addr().BitLen() {
+		w.b = append(w.b, '/')
+		w.b = strconv.AppendInt(w.b, int64(pfx.Bits()), 10)
+	}
+}
+
+// appendMatch appends the match in match_format order: priority, conj_id,
 // conntrack fields, protocol shorthand, registers, metadata, in_port, VLAN,
 // Ethernet addresses, dl_type (when no shorthand names it), L3 addresses,
 // nw_proto/arp_op, ARP hardware addresses, then ICMP/ND or L4 ports.
-func formatMatch(m Match, priority uint16) string {
-	var p []string
-	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-
+func appendMatch(b []byte, m Match, priority uint16) []byte {
+	w := matchWriter{b: b, first: true}
 	if priority != DefaultPriority {
-		add("priority=%d", priority)
+		w.dec("priority", uint64(priority))
 	}
 	if m.ConjID != nil {
-		add("conj_id=%d", *m.ConjID)
+		w.dec("conj_id", uint64(*m.ConjID))
 	}
 	if s := formatCTState(m.CTState); s != "" {
-		add("ct_state=%s", s)
+		w.text("ct_state", s)
 	}
 	if m.CTZone != nil {
-		add("ct_zone=%d", *m.CTZone)
+		w.dec("ct_zone", uint64(*m.CTZone))
 	}
 	if m.CTMark != nil {
-		add("ct_mark=%s", formatMasked32(*m.CTMark))
+		w.masked32("ct_mark", *m.CTMark)
 	}
 	if m.CTLabel != nil {
-		add("ct_label=%s", formatMasked128(*m.CTLabel))
+		w.text("ct_label", formatMasked128(*m.CTLabel))
 	}
 	if m.CTNwSrc.IsValid() && m.CTNwSrc.Addr().Is4() {
-		addPrefix(&p, "ct_nw_src", m.CTNwSrc)
+		w.prefix("ct_nw_src", m.CTNwSrc)
 	}
 	if m.CTNwDst.IsValid() && m.CTNwDst.Addr().Is4() {
-		addPrefix(&p, "ct_nw_dst", m.CTNwDst)
+		w.prefix("ct_nw_dst", m.CTNwDst)
 	}
 	if m.CTNwSrc.IsValid() && m.CTNwSrc.Addr().Is6() {
-		addPrefix(&p, "ct_ipv6_src", m.CTNwSrc)
+		w.prefix("ct_ipv6_src", m.CTNwSrc)
 	}
 	if m.CTNwDst.IsValid() && m.CTNwDst.Addr().Is6() {
-		addPrefix(&p, "ct_ipv6_dst", m.CTNwDst)
+		w.prefix("ct_ipv6_dst", m.CTNwDst)
 	}
 	shorthand, protoNamed := protocolShorthand(m.EthType, m.IPProto)
 	if shorthand != "" {
-		p = append(p, shorthand)
+		w.name(shorthand)
 	}
-	for _, r := range sortedRegs(m.Regs) {
-		add("reg%d=%s", r.Index, formatMasked32(r.Masked32))
+	if len(m.Regs) > 0 {
+		var regs [16]*RegMatch // register order without sorting the caller's slice
+		for i := range m.Regs {
+			if r := &m.Regs[i]; r.Index < 16 && regs[r.Index] == nil {
+				regs[r.Index] = r
+			}
+		}
+		for _, r := range regs {
+			if r != nil {
+				w.masked32(regNames[r.Index], r.Masked32)
+			}
+		}
 	}
 	if m.Metadata != nil {
-		add("metadata=%s", formatMasked64(*m.Metadata))
+		w.text("metadata", formatMasked64(*m.Metadata))
 	}
 	if m.InPort != 0 {
-		add("in_port=%s", formatPort(m.InPort))
+		w.text("in_port", formatPort(m.InPort))
 	}
 	if m.VLANID != nil {
-		add("dl_vlan=%d", *m.VLANID)
+		w.dec("dl_vlan", uint64(*m.VLANID))
 	}
 	if m.EthSrc != nil {
-		add("dl_src=%s", formatMACMatch(*m.EthSrc))
+		w.text("dl_src", formatMACMatch(*m.EthSrc))
 	}
 	if m.EthDst != nil {
-		add("dl_dst=%s", formatMACMatch(*m.EthDst))
+		w.text("dl_dst", formatMACMatch(*m.EthDst))
 	}
 	if m.EthType != 0 && shorthand == "" {
-		add("dl_type=0x%04x", m.EthType)
+		w.name("dl_type=0x")
+		w.b = append(w.b, hex4(m.EthType)...)
 	}
 	switch m.EthType {
 	case EthTypeIPv6:
-		addPrefix(&p, "ipv6_src", m.IPSrc)
-		addPrefix(&p, "ipv6_dst", m.IPDst)
+		w.prefix("ipv6_src", m.IPSrc)
+		w.prefix("ipv6_dst", m.IPDst)
 	case EthTypeARP:
-		addPrefix(&p, "arp_spa", m.ARPSpa)
-		addPrefix(&p, "arp_tpa", m.ARPTpa)
+		w.prefix("arp_spa", m.ARPSpa)
+		w.prefix("arp_tpa", m.ARPTpa)
 	default:
-		addPrefix(&p, "nw_src", m.IPSrc)
-		addPrefix(&p, "nw_dst", m.IPDst)
+		w.prefix("nw_src", m.IPSrc)
+		w.prefix("nw_dst", m.IPDst)
 	}
 	if m.IPProto != nil && !protoNamed {
-		add("nw_proto=%d", *m.IPProto)
+		w.dec("nw_proto", uint64(*m.IPProto))
 	}
 	if m.ARPOp != nil {
-		add("arp_op=%d", *m.ARPOp)
+		w.dec("arp_op", uint64(*m.ARPOp))
 	}
 	if m.ARPSha != nil {
-		add("arp_sha=%s", formatMACMatch(*m.ARPSha))
+		w.text("arp_sha", formatMACMatch(*m.ARPSha))
 	}
 	if m.ARPTha != nil {
-		add("arp_tha=%s", formatMACMatch(*m.ARPTha))
+		w.text("arp_tha", formatMACMatch(*m.ARPTha))
 	}
 	if m.ICMPType != nil {
-		add("icmp_type=%d", *m.ICMPType)
+		w.dec("icmp_type", uint64(*m.ICMPType))
 	}
 	if m.ICMPCode != nil {
-		add("icmp_code=%d", *m.ICMPCode)
+		w.dec("icmp_code", uint64(*m.ICMPCode))
 	}
 	if m.NDTarget.IsValid() {
-		add("nd_target=%s", formatAddr(m.NDTarget))
+		w.text("nd_target", formatAddr(m.NDTarget))
 	}
 	if m.NDSll != nil {
-		add("nd_sll=%s", *m.NDSll)
+		w.text("nd_sll", m.NDSll.String())
 	}
 	if m.NDTll != nil {
-		add("nd_tll=%s", *m.NDTll)
+		w.text("nd_tll", m.NDTll.String())
 	}
 	if m.TPSrc != nil {
-		add("tp_src=%s", formatPortMatch(*m.TPSrc))
+		w.text("tp_src", formatPortMatch(*m.TPSrc))
 	}
 	if m.TPDst != nil {
-		add("tp_dst=%s", formatPortMatch(*m.TPDst))
+		w.text("tp_dst", formatPortMatch(*m.TPDst))
 	}
-	return strings.Join(p, ",")
+	return w.b
+}
+
+var regNames = func() (names [16]string) {
+	for i := range names {
+		names[i] = "reg" + strconv.Itoa(i)
+	}
+	return names
+}()
+
+// hex4 is a 16-bit value as four hex digits.
+func hex4(v uint16) []byte {
+	const digits = "0123456789abcdef"
+	return []byte{digits[v>>12], digits[v>>8&0xf], digits[v>>4&0xf], digits[v&0xf]}
+}
+
+// appendHexC appends like C's "%#x": "0x" prefix except for zero.
+func appendHexC(b []byte, v uint64) []byte {
+	if v == 0 {
+		return append(b, '0')
+	}
+	b = append(b, "0x"...)
+	return strconv.AppendUint(b, v, 16)
+}
+
+// appendAddr appends an address as OVS prints it (formatAddr).
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		return a.AppendTo(b)
+	}
+	return append(b, formatAddr(a)...)
 }
 
 // protocolShorthand is the keyword ovs-ofctl prints for an EtherType (and IP
@@ -325,20 +438,6 @@ func formatMACMatch(m MACMatch) string {
 		a[i] = m.Addr[i] & m.Mask[i]
 	}
 	return a.String() + "/" + m.Mask.String()
-}
-
-// addPrefix appends name=prefix; a /0 prefix matches everything and OVS
-// drops it, so it prints nothing.
-func addPrefix(p *[]string, name string, pfx netip.Prefix) {
-	if !pfx.IsValid() || pfx.Bits() == 0 {
-		return
-	}
-	pfx = pfx.Masked()
-	s := formatAddr(pfx.Addr())
-	if pfx.Bits() != pfx.Addr().BitLen() {
-		s += "/" + strconv.Itoa(pfx.Bits())
-	}
-	*p = append(*p, name+"="+s)
 }
 
 // formatAddr prints an address as OVS does (inet_ntop). glibc writes an

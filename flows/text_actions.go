@@ -35,9 +35,9 @@ func formatAction(a Action) string {
 	case OutputReg:
 		return "output:" + formatFieldRef(a.Field)
 	case Goto:
-		return fmt.Sprintf("goto_table:%d", a.Table)
+		return "goto_table:" + strconv.Itoa(int(a.Table))
 	case Resubmit:
-		return fmt.Sprintf("resubmit(,%d)", a.Table)
+		return "resubmit(," + strconv.Itoa(int(a.Table)) + ")"
 	case Drop:
 		return "drop"
 	case DecTTL:
@@ -51,7 +51,7 @@ func formatAction(a Action) string {
 	case Move:
 		return "move:" + formatFieldRef(a.Src) + "->" + formatFieldRef(a.Dst)
 	case Conjunction:
-		return fmt.Sprintf("conjunction(%d,%d/%d)", a.ID, a.Clause, a.NClauses)
+		return "conjunction(" + strconv.FormatUint(uint64(a.ID), 10) + "," + strconv.Itoa(int(a.Clause)) + "/" + strconv.Itoa(int(a.NClauses)) + ")"
 	case Group:
 		return fmt.Sprintf("group:%d", a.ID)
 	case Meter:

@@ -2,12 +2,21 @@ package flows
 
 import "fmt"
 
+// actionAt names an action in a complaint; it is formatted only when
+// there is something to complain about.
+type actionAt struct {
+	i int
+	a Action
+}
+
+func (w actionAt) String() string { return fmt.Sprintf("action %d (%s)", w.i, formatAction(w.a)) }
+
 // validateActions checks instruction placement and each action against
 // the flow's match, the way OVS does when it decodes a flow-mod.
 func validateActions(f Flow, bad complaint) {
 	acts := f.Actions
 	for i, a := range acts {
-		where := fmt.Sprintf("action %d (%s)", i, formatAction(a))
+		where := actionAt{i, a}
 		switch a := a.(type) {
 		case Drop:
 			if len(acts) != 1 {
@@ -94,7 +103,7 @@ func bitsOf(r FieldRef) uint16 {
 
 // checkRead checks that r names a known field and bits inside it, and that
 // the match provides what the field needs.
-func checkRead(r FieldRef, m Match, where string, bad complaint) {
+func checkRead(r FieldRef, m Match, where fmt.Stringer, bad complaint) {
 	t, ok := fieldTexts[r.Field]
 	if !ok {
 		bad("%s: unknown field %d", where, r.Field)
@@ -113,7 +122,7 @@ func checkRead(r FieldRef, m Match, where string, bad complaint) {
 
 // checkWrite adds the conntrack rule to checkRead: ct_mark and ct_label
 // are written only inside ct(commit,exec(...)), and nothing else is.
-func checkWrite(r FieldRef, m Match, inExec bool, where string, bad complaint) {
+func checkWrite(r FieldRef, m Match, inExec bool, where fmt.Stringer, bad complaint) {
 	checkRead(r, m, where, bad)
 	isCT := fieldTexts[r.Field].prereq == prereqCTExec
 	switch {
@@ -124,7 +133,7 @@ func checkWrite(r FieldRef, m Match, inExec bool, where string, bad complaint) {
 	}
 }
 
-func checkLoad(l Load, m Match, inExec bool, where string, bad complaint) {
+func checkLoad(l Load, m Match, inExec bool, where fmt.Stringer, bad complaint) {
 	checkWrite(l.Field, m, inExec, where, bad)
 	n := bitsOf(l.Field)
 	if l.Field.Bits > 64 {
@@ -143,7 +152,7 @@ func checkLoad(l Load, m Match, inExec bool, where string, bad complaint) {
 	}
 }
 
-func checkMove(mv Move, m Match, inExec bool, where string, bad complaint) {
+func checkMove(mv Move, m Match, inExec bool, where fmt.Stringer, bad complaint) {
 	checkRead(mv.Src, m, where, bad)
 	checkWrite(mv.Dst, m, inExec, where, bad)
 	if bitsOf(mv.Src) != bitsOf(mv.Dst) {
@@ -200,7 +209,7 @@ func prereqMissing(p fieldPrereq, m Match) string {
 	return ""
 }
 
-func checkCT(c CT, m Match, where string, bad complaint) {
+func checkCT(c CT, m Match, where fmt.Stringer, bad complaint) {
 	if !isIP(m.EthType) {
 		bad("%s: ct needs ip or ipv6", where)
 	}
@@ -238,7 +247,7 @@ func checkCT(c CT, m Match, where string, bad complaint) {
 	}
 }
 
-func checkNAT(n NAT, m Match, where string, bad complaint) {
+func checkNAT(n NAT, m Match, where fmt.Stringer, bad complaint) {
 	if n.Kind == NATNone {
 		if n != (NAT{}) {
 			bad("%s: plain nat takes no addresses, ports or flags", where)

@@ -28,57 +28,52 @@ import (
 // class's CIDRs), so a port that leaves the group loses the connections
 // its membership allowed. Anything established that no check passes hits
 // prioACLStale and drops.
-func (c *compiler) establishedFlows() ([]flows.Flow, error) {
-	var out []flows.Flow
-	for _, g := range c.in.SecurityGroups {
-		var ports []boundPort
-		for _, p := range c.members(g.Name) {
-			if p.stateful {
-				ports = append(ports, p)
-			}
-		}
-		if len(ports) == 0 {
-			continue
-		}
-		for _, side := range []aclSide{egressSide, ingressSide} {
-			var labels dimension
-			for _, cl := range c.ids.classes[g.Name] {
-				label := labelAlternative(side, cl.service, cl.id)
-				if !cl.hasRemoteGroup() {
-					labels = append(labels, label) // its remotes never change
-					continue
-				}
-				remote, ok := c.remoteDimension(cl.service, cl.remotes, true)
-				if !ok {
-					labels = append(labels, label) // any remote: no membership to lose
-					continue
-				}
-				fs, err := conjunctive(decision{
-					table: side.table, priority: prioACLEstablished,
-					conjID: conjKindRemoteCheck | cl.id, cookie: Cookie(KindRule, uint64(cl.id)),
-					dims:    []dimension{{label}, portDimension(side, ports), remote},
-					actions: []flows.Action{goTo(side.next)},
-				})
-				if err != nil {
-					return nil, fmt.Errorf("%s: established check: %w", cl.describe(), err)
-				}
-				out = append(out, fs...)
-			}
-			if len(labels) == 0 {
+//
+// groupEstablishedFlows builds these checks for one group's stateful
+// members.
+func (c *compiler) groupEstablishedFlows(group string) (built, error) {
+	if len(c.statefulMembers[group]) == 0 {
+		return built{}, nil
+	}
+	var out built
+	for _, side := range []aclSide{egressSide, ingressSide} {
+		var labels dimension
+		for _, cl := range c.ids.classes[group] {
+			label := labelAlternative(side, cl.service, cl.id)
+			if !cl.hasRemoteGroup() {
+				labels = append(labels, label) // its remotes never change
 				continue
 			}
-			gid := c.ids.group[g.Name]
-			fs, err := conjunctive(decision{
+			remote, ok := c.remoteDimension(cl.service, cl.remotes, true)
+			if !ok {
+				labels = append(labels, label) // any remote: no membership to lose
+				continue
+			}
+			b, err := conjunctive(decision{
 				table: side.table, priority: prioACLEstablished,
-				conjID: conjKindGroupCheck | gid, cookie: Cookie(KindSecurityGroup, uint64(gid)),
-				dims:    []dimension{labels, portDimension(side, ports)},
+				conjID: conjKindRemoteCheck | cl.id, cookie: Cookie(KindRule, uint64(cl.id)),
+				dims:    []dimension{{label}, c.portDimension(group, side, prioACLEstablished, true), remote},
 				actions: []flows.Action{goTo(side.next)},
 			})
 			if err != nil {
-				return nil, fmt.Errorf("security_groups[%s]: established check: %w", g.Name, err)
+				return built{}, fmt.Errorf("%s: established check: %w", cl.describe(), err)
 			}
-			out = append(out, fs...)
+			out.add(b)
 		}
+		if len(labels) == 0 {
+			continue
+		}
+		gid := c.ids.group[group]
+		b, err := conjunctive(decision{
+			table: side.table, priority: prioACLEstablished,
+			conjID: conjKindGroupCheck | gid, cookie: Cookie(KindSecurityGroup, uint64(gid)),
+			dims:    []dimension{labels, c.portDimension(group, side, prioACLEstablished, true)},
+			actions: []flows.Action{goTo(side.next)},
+		})
+		if err != nil {
+			return built{}, fmt.Errorf("security_groups[%s]: established check: %w", group, err)
+		}
+		out.add(b)
 	}
 	return out, nil
 }

@@ -3,44 +3,35 @@ package pipeline
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 )
 
-// ruleFlows compile every rule class (rule_classes.go) of every group
-// that has bound, filtered members into a decision with three dimensions:
-// the member ports (the rule's side's port register), the remote
-// addresses of the class and its protocol with its port ranges or ICMP
-// type. An allowed packet records the class id (reg3 egress, reg4
-// ingress) for the commit.
-func (c *compiler) ruleFlows() ([]flows.Flow, error) {
-	var out []flows.Flow
-	for _, g := range c.in.SecurityGroups {
-		members := c.members(g.Name)
-		if len(members) == 0 {
-			continue
-		}
-		for _, cl := range c.ids.classes[g.Name] {
-			side := sideOf(cl.service)
-			dims := []dimension{portDimension(side, members), serviceDimension(cl.service, cl.ranges)}
-			if remote, ok := c.remoteDimension(cl.service, cl.remotes, false); ok {
-				dims = append(dims, remote)
-			}
-			fs, err := conjunctive(decision{
-				table: side.table, priority: prioACLRule,
-				conjID: conjKindRule | cl.id, cookie: Cookie(KindRule, uint64(cl.id)),
-				dims:    dims,
-				actions: []flows.Action{flows.Load{Field: side.ruleID, Value: uint64(cl.id)}, goTo(side.next)},
-			})
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", cl.describe(), err)
-			}
-			out = append(out, fs...)
-		}
+// classFlows compile one rule class (rule_classes.go) of a group that
+// has bound, filtered members into a decision with three dimensions: the
+// member ports (the rule's side's port register), the remote addresses of
+// the class and its protocol with its port ranges or ICMP type. An allowed
+// packet records the class id (reg3 egress, reg4 ingress) for the commit.
+func (c *compiler) classFlows(cl ruleClass) (built, error) {
+	if len(c.groupMembers[cl.group]) == 0 {
+		return built{}, nil
 	}
-	return out, nil
+	side := sideOf(cl.service)
+	dims := []dimension{c.portDimension(cl.group, side, prioACLRule, false), serviceDimension(cl.service, cl.ranges)}
+	if remote, ok := c.remoteDimension(cl.service, cl.remotes, false); ok {
+		dims = append(dims, remote)
+	}
+	b, err := conjunctive(decision{
+		table: side.table, priority: prioACLRule,
+		conjID: conjKindRule | cl.id, cookie: Cookie(KindRule, uint64(cl.id)),
+		dims:    dims,
+		actions: []flows.Action{flows.Load{Field: side.ruleID, Value: uint64(cl.id)}, goTo(side.next)},
+	})
+	if err != nil {
+		return built{}, fmt.Errorf("%s: %w", cl.describe(), err)
+	}
+	return b, nil
 }
 
 func sideOf(r intent.Rule) aclSide {
@@ -50,13 +41,32 @@ func sideOf(r intent.Rule) aclSide {
 	return ingressSide
 }
 
-// portDimension is "the packet's port on this side is one of ports".
-func portDimension(side aclSide, ports []boundPort) dimension {
-	var d dimension
+// portDimension is "the packet's port on this side is one of the
+// group's members" (its stateful members only, if stateful), for
+// decisions at prio. Every decision of the group in that table and
+// priority shares it, so its clause flows are keyed once.
+func (c *compiler) portDimension(group string, side aclSide, prio uint16, stateful bool) dimension {
+	k := portDimKey{group, side.table, prio, stateful}
+	if d, ok := c.portDims[k]; ok {
+		return d
+	}
+	ports := c.groupMembers[group]
+	if stateful {
+		ports = c.statefulMembers[group]
+	}
+	d := make(dimension, 0, len(ports))
 	for _, p := range ports {
 		d = append(d, alternative{match: flows.Match{Regs: []flows.RegMatch{side.port(p.ofport)}}, cookie: p.cookie})
 	}
+	c.portDims[k] = d
 	return d
+}
+
+type portDimKey struct {
+	group    string
+	table    Table
+	prio     uint16
+	stateful bool
 }
 
 func ethType(r intent.Rule) uint16 {
@@ -103,6 +113,28 @@ func serviceDimension(service intent.Rule, ranges []portRange) dimension {
 // addresses and no CIDR give an empty dimension: the class matches
 // nothing.
 func (c *compiler) remoteDimension(service intent.Rule, remotes []remote, originalTuple bool) (d dimension, ok bool) {
+	// Classes with the same remotes share the dimension (and so the keys
+	// of its clause flows).
+	k := remoteDimKey{remotesText(remotes), service.EtherType, service.Direction, originalTuple}
+	if d, ok := c.remoteDims[k]; ok {
+		return d, d != nil
+	}
+	d, ok = c.buildRemoteDimension(service, remotes, originalTuple)
+	if !ok {
+		d = nil
+	}
+	c.remoteDims[k] = d
+	return d, ok
+}
+
+type remoteDimKey struct {
+	remotes       string
+	etherType     intent.EtherType
+	direction     intent.Direction
+	originalTuple bool
+}
+
+func (c *compiler) buildRemoteDimension(service intent.Rule, remotes []remote, originalTuple bool) (d dimension, ok bool) {
 	var prefixes []netip.Prefix
 	for _, rm := range remotes {
 		switch {
@@ -139,12 +171,15 @@ func (c *compiler) remoteDimension(service intent.Rule, remotes []remote, origin
 
 // groupAddresses are the addresses of all ports of group in one family,
 // bound or not (the intent says who is a member), as minimal prefixes.
+// They are computed once per compiler.
 func (c *compiler) groupAddresses(group string, v6 bool) []netip.Prefix {
+	k := familyKey{group, v6}
+	if ps, ok := c.addresses[k]; ok {
+		return ps
+	}
 	var ps []netip.Prefix
-	for _, p := range c.in.Ports {
-		if !slices.Contains(p.SecurityGroups, group) {
-			continue
-		}
+	for _, i := range c.groupPorts[group] {
+		p := &c.in.Ports[i]
 		for _, ip := range p.IPs {
 			if ip.Is6() == v6 {
 				ps = append(ps, addrPrefix(ip))
@@ -156,5 +191,13 @@ func (c *compiler) groupAddresses(group string, v6 bool) []netip.Prefix {
 			}
 		}
 	}
-	return minimalPrefixes(ps)
+	ps = minimalPrefixes(ps)
+	c.addresses[k] = ps
+	return ps
+}
+
+// familyKey is a group and an address family.
+type familyKey struct {
+	group string
+	v6    bool
 }

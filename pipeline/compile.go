@@ -2,7 +2,7 @@ package pipeline
 
 import (
 	"cmp"
-	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/flowgate/flowgate/flows"
@@ -16,91 +16,41 @@ type Bindings map[string]uint32
 
 // Compile returns the complete flow set of the pipeline for in and b,
 // sorted by table, priority (highest first) and text. It is pure and
-// deterministic: the same input gives byte-identical output. Cookies are of
-// round 0; the controller sets the round with WithRound.
+// deterministic: the same input gives byte-identical output. It builds
+// every unit (units.go); Incremental gives the same flows at the cost of
+// what changed, and Compile is the reference it is tested against.
 func Compile(in *intent.Intent, b Bindings) ([]flows.Flow, error) {
-	c := newCompiler(in, b)
-	var out []flows.Flow
-	add := func(fs []flows.Flow, err error) error {
-		out = append(out, fs...)
-		return err
+	c := newCompiler(in, b, nil)
+	cs := newContributions()
+	for _, u := range c.units() {
+		b, err := u.build()
+		if err != nil {
+			return nil, err
+		}
+		cs.add(b)
 	}
-	out = append(out, tableMissFlows()...)
-	out = append(out, conntrackFlows()...)
-	out = append(out, portSecurityInfraFlows()...)
-	out = append(out, aclInfraFlows()...)
-	for _, p := range c.ports {
-		out = append(out, classifyPort(p))
-		out = append(out, portSecurityFlows(p)...)
-		out = append(out, l2PortFlows(p)...)
-		out = append(out, aclPortModeFlows(p)...)
-		out = append(out, commitFlows(p)...)
-		out = append(out, outputPort(p))
-	}
-	for _, n := range in.Networks {
-		out = append(out, c.floodFlows(n)...)
-	}
-	if err := add(c.ruleFlows()); err != nil {
-		return nil, err
-	}
-	if err := add(c.establishedFlows()); err != nil {
-		return nil, err
-	}
-	out = append(out, c.routerSeamFlows()...)
-	if err := add(compileRouters(in, b, c.ids)); err != nil {
-		return nil, err
-	}
-	return finish(out)
+	return cs.finish()
 }
 
-// finish merges shared conjunction flows, settles rules that compiled to
-// the same plain flow, validates every flow and sorts them.
-func finish(fs []flows.Flow) ([]flows.Flow, error) {
-	fs = mergeConjunctions(fs)
-	fs = settleDuplicateRuleFlows(fs)
-	for _, f := range fs {
-		if err := f.Validate(); err != nil {
-			return nil, fmt.Errorf("compiled flow %q is invalid: %w", f.String(), err)
-		}
-	}
-	return flows.Dedupe(fs)
-}
-
-// settleDuplicateRuleFlows keeps one of several rule flows that have the
-// same table, priority and match (two rules allowing exactly the same
-// traffic on a port): the one whose text sorts first. Both are allows, so
-// the verdict is the same; the connection is labelled with the kept rule.
-func settleDuplicateRuleFlows(fs []flows.Flow) []flows.Flow {
-	best := map[string]flows.Flow{}
-	var order []string
-	var out []flows.Flow
-	for _, f := range fs {
-		if cookieKind(f.Cookie) != KindRule || onlyConjunctions(f) {
-			out = append(out, f)
-			continue
-		}
-		k := f.Key()
-		prev, seen := best[k]
-		if !seen {
-			order = append(order, k)
-		}
-		if !seen || f.String() < prev.String() {
-			best[k] = f
-		}
-	}
-	for _, k := range order {
-		out = append(out, best[k])
-	}
-	return out
-}
-
-// compiler holds what the builders share: the intent, its ids and the
-// bound ports.
+// compiler holds what the builders share: the intent, its ids, the bound
+// ports and who is a member of which group.
 type compiler struct {
-	in     *intent.Intent
-	ids    ids
-	ports  []boundPort
-	byName map[string]boundPort
+	in       *intent.Intent
+	bindings Bindings
+	ids      ids
+	ports    []boundPort // in port order: by OpenFlow port number
+	byName   map[string]boundPort
+	// groupMembers are the bound, filtered members of each group, and
+	// statefulMembers those of them whose connections are committed; both
+	// in port order.
+	groupMembers, statefulMembers map[string][]boundPort
+	// groupPorts are the indices in in.Ports of each group's ports, bound
+	// or not (remote groups match their addresses).
+	groupPorts map[string][]int
+	addresses  map[familyKey][]netip.Prefix // groupAddresses, once computed
+	// Dimensions shared by the decisions of one compile.
+	portDims   map[portDimKey]dimension
+	remoteDims map[remoteDimKey]dimension
 }
 
 // boundPort is an intent port with an OpenFlow port number.
@@ -116,10 +66,23 @@ type boundPort struct {
 	stateful bool
 }
 
-func newCompiler(in *intent.Intent, b Bindings) *compiler {
-	c := &compiler{in: in, ids: assignIDs(in), byName: map[string]boundPort{}}
+// newCompiler prepares a compile of in with b. classes, when not nil,
+// gives the rule classes of groups whose rules are unchanged (ruleClasses
+// is a function of the group alone).
+func newCompiler(in *intent.Intent, b Bindings, classes classCache) *compiler {
+	c := &compiler{in: in, bindings: b, ids: assignIDs(in, classes), byName: map[string]boundPort{},
+		groupMembers: map[string][]boundPort{}, statefulMembers: map[string][]boundPort{},
+		groupPorts: map[string][]int{}, addresses: map[familyKey][]netip.Prefix{},
+		portDims: map[portDimKey]dimension{}, remoteDims: map[remoteDimKey]dimension{}}
+	stateful := make(map[string]bool, len(in.SecurityGroups))
+	for _, g := range in.SecurityGroups {
+		stateful[g.Name] = g.Stateful
+	}
 	for i := range in.Ports {
 		p := &in.Ports[i]
+		for _, g := range p.SecurityGroups {
+			c.groupPorts[g] = append(c.groupPorts[g], i)
+		}
 		ofport, ok := b[p.Name]
 		if !ok {
 			continue
@@ -131,8 +94,7 @@ func newCompiler(in *intent.Intent, b Bindings) *compiler {
 			cookie: Cookie(KindPort, uint64(c.ids.port[p.Name])),
 		}
 		bp.stateful = p.PortSecurity && (len(p.SecurityGroups) == 0 || slices.ContainsFunc(p.SecurityGroups, func(g string) bool {
-			sg := in.SecurityGroup(g)
-			return sg != nil && sg.Stateful
+			return stateful[g]
 		}))
 		c.ports = append(c.ports, bp)
 		c.byName[p.Name] = bp
@@ -141,19 +103,21 @@ func newCompiler(in *intent.Intent, b Bindings) *compiler {
 	slices.SortFunc(c.ports, func(a, b boundPort) int {
 		return cmp.Or(cmp.Compare(a.ofport, b.ofport), cmp.Compare(a.Name, b.Name))
 	})
-	return c
-}
-
-// members returns the bound ports of group g for which the compiler
-// applies filtering, in port order.
-func (c *compiler) members(group string) []boundPort {
-	var out []boundPort
 	for _, p := range c.ports {
-		if p.PortSecurity && slices.Contains(p.SecurityGroups, group) {
-			out = append(out, p)
+		if !p.PortSecurity {
+			continue
+		}
+		for j, g := range p.SecurityGroups {
+			if slices.Index(p.SecurityGroups, g) < j {
+				continue // listed twice
+			}
+			c.groupMembers[g] = append(c.groupMembers[g], p)
+			if p.stateful {
+				c.statefulMembers[g] = append(c.statefulMembers[g], p)
+			}
 		}
 	}
-	return out
+	return c
 }
 
 func goTo(t Table) flows.Action { return flows.Goto{Table: uint8(t)} }

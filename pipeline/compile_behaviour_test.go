@@ -44,7 +44,7 @@ func TestCompileIsDeterministic(t *testing.T) {
 // ruleIDs maps the ruleKey of every rule of in to the id it compiles
 // under: its class's.
 func ruleIDs(in *intent.Intent) map[string]uint32 {
-	ids := assignIDs(in)
+	ids := assignIDs(in, nil)
 	out := map[string]uint32{}
 	for _, g := range in.SecurityGroups {
 		for _, c := range ids.classes[g.Name] {
@@ -169,7 +169,7 @@ func TestDescribeCookie(t *testing.T) {
 		want   string
 	}{
 		{infraCookie(TableEgressACL), "pipeline table 30 (egress_acl)"},
-		{Cookie(KindPort, uint64(assignIDs(in).port["db1"])), "ports[db1]"},
+		{Cookie(KindPort, uint64(assignIDs(in, nil).port["db1"])), "ports[db1]"},
 		{Cookie(KindRule, 12345), "no such object"},
 	} {
 		if got := DescribeCookie(in, c.cookie); !strings.Contains(got, c.want) {

@@ -2,7 +2,7 @@ package pipeline
 
 import (
 	"cmp"
-	"slices"
+	"reflect"
 
 	"github.com/flowgate/flowgate/flows"
 )
@@ -24,10 +24,27 @@ const (
 
 // alternative is one value of a dimension, as a partial match. Its cookie,
 // when set, names the object the value stands for (a port); otherwise the
-// flow takes the decision's cookie.
+// flow takes the decision's cookie. key caches the key of the clause flow
+// it becomes: the compiler shares dimensions (the members of a group, the
+// addresses of a remote group) between the decisions of one table and
+// priority, and keys each shared value once.
 type alternative struct {
 	match  flows.Match
 	cookie uint64
+	key    string
+	keyOf  struct {
+		table uint8
+		prio  uint16
+	}
+}
+
+// keyFor returns the key of the alternative's flow in table at prio.
+func (a *alternative) keyFor(table uint8, prio uint16) string {
+	if a.key == "" || a.keyOf.table != table || a.keyOf.prio != prio {
+		a.key = flows.Flow{Table: table, Priority: prio, Match: a.match}.Key()
+		a.keyOf.table, a.keyOf.prio = table, prio
+	}
+	return a.key
 }
 
 // dimension is one clause of a decision: a packet satisfies it when it
@@ -44,29 +61,54 @@ type decision struct {
 	actions  []flows.Action
 }
 
+// clause is one alternative of a conjunction as the flow it becomes:
+// table, priority and match with one conjunction action. Decisions that
+// share a match share the flow, which carries all of their conjunction
+// actions (merged by resolve); so a clause is kept apart from whole flows
+// until then, and its match is the shared alternative's, not a copy.
+type clause struct {
+	key    string
+	match  *flows.Match
+	table  uint8
+	prio   uint16
+	cookie uint64
+	conj   flows.Conjunction
+}
+
+// built is what a unit produces: whole flows and conjunction clauses.
+type built struct {
+	flows   []flows.Flow
+	clauses []clause
+}
+
+func (b *built) add(o built) {
+	b.flows = append(b.flows, o.flows...)
+	b.clauses = append(b.clauses, o.clauses...)
+}
+
 // conjunctive compiles a decision. Dimensions with a single alternative
 // are merged into one clause; a decision whose every dimension is single
 // is one plain flow, and one that ends up with a single clause is a plain
-// flow per alternative. Otherwise each clause's alternatives become flows
-// with conjunction(id,k/n) (merged with other decisions' identical flows
-// by Compile) plus one conj_id flow with the actions.
+// flow per alternative. Otherwise each clause's alternatives become
+// clauses with conjunction(id,k/n) (merged with other decisions'
+// identical ones by resolve) plus one conj_id flow with the actions.
 //
 // Plain flows sit one priority above the conjunctive ones because a plain
 // flow and a clause flow of another decision can have the same match, and
 // OpenFlow cannot hold both; every decision built here is an allow, so
 // which of two matching ones wins does not change the verdict.
-func conjunctive(d decision) ([]flows.Flow, error) {
+func conjunctive(d decision) (built, error) {
 	var single flows.Match
 	singleCookie := d.cookie
 	var clauses []dimension
 	for _, dim := range d.dims {
 		switch len(dim) {
 		case 0:
-			return nil, nil // a dimension nothing can satisfy: the decision never applies
+			return built{}, nil // a dimension nothing can satisfy: the decision never applies
 		case 1:
 			m, err := mergeMatch(single, dim[0].match)
 			if err != nil {
-				return nil, err
+				return built{}, err
 			}
 			single = m
 			if dim[0].cookie != 0 {
@@ -76,27 +118,31 @@ func conjunctive(d decision) ([]flows.Flow, error) {
 			clauses = append(clauses, dim)
 		}
 	}
-	if single.String() != "" {
+	if !reflect.ValueOf(&single).Elem().IsZero() {
 		clauses = append(clauses, dimension{{match: single, cookie: singleCookie}})
 	}
 	if len(clauses) < 2 {
-		return plainFlows(d, single, clauses)
+		fs, err := plainFlows(d, single, clauses)
+		return built{flows: fs}, err
 	}
 	n := uint8(len(clauses))
-	var out []flows.Flow
-	for k, clause := range clauses {
-		for _, alt := range clause {
-			out = append(out, flows.Flow{
-				Table:    uint8(d.table),
-				Priority: d.priority,
-				Cookie:   cmp.Or(alt.cookie, d.cookie),
-				Match:    alt.match,
-				Actions:  []flows.Action{flows.Conjunction{ID: d.conjID, Clause: uint8(k) + 1, NClauses: n}},
+	table := uint8(d.table)
+	var out built
+	for k, dim := range clauses {
+		for i := range dim {
+			alt := &dim[i]
+			out.clauses = append(out.clauses, clause{
+				key:    alt.keyFor(table, d.priority),
+				match:  &alt.match,
+				table:  table,
+				prio:   d.priority,
+				cookie: cmp.Or(alt.cookie, d.cookie),
+				conj:   flows.Conjunction{ID: d.conjID, Clause: uint8(k) + 1, NClauses: n},
 			})
 		}
 	}
-	out = append(out, flows.Flow{
-		Table:    uint8(d.table),
+	out.flows = append(out.flows, flows.Flow{
+		Table:    table,
 		Priority: d.priority,
 		Cookie:   d.cookie,
 		Match:    flows.Match{ConjID: flows.U32(d.conjID)},
@@ -127,56 +173,4 @@ func plainFlows(d decision, single flows.Match, clauses []dimension) ([]flows.Fl
 		})
 	}
 	return out, nil
-}
-
-// mergeConjunctions combines flows that share table, priority and match
-// and carry only conjunction actions into one flow with all of their
-// actions: the shared port or address flow of several rules. The merged
-// flow keeps the lowest cookie, so its cookie is stable while that owner
-// lives. Other flows pass through unchanged.
-func mergeConjunctions(in []flows.Flow) []flows.Flow {
-	index := map[string]int{}
-	var out []flows.Flow
-	for _, f := range in {
-		if !onlyConjunctions(f) {
-			out = append(out, f)
-			continue
-		}
-		k := f.Key()
-		i, seen := index[k]
-		if !seen {
-			index[k] = len(out)
-			f.Actions = slices.Clone(f.Actions)
-			out = append(out, f)
-			continue
-		}
-		g := &out[i]
-		g.Cookie = min(g.Cookie, f.Cookie)
-		for _, a := range f.Actions {
-			if !slices.Contains(g.Actions, a) {
-				g.Actions = append(g.Actions, a)
-			}
-		}
-	}
-	for i := range out {
-		if onlyConjunctions(out[i]) {
-			slices.SortFunc(out[i].Actions, func(a, b flows.Action) int {
-				x, y := a.(flows.Conjunction), b.(flows.Conjunction)
-				return cmp.Or(cmp.Compare(x.ID, y.ID), cmp.Compare(x.Clause, y.Clause))
-			})
-		}
-	}
-	return out
-}
-
-func onlyConjunctions(f flows.Flow) bool {
-	if len(f.Actions) == 0 {
-		return false
-	}
-	for _, a := range f.Actions {
-		if _, ok := a.(flows.Conjunction); !ok {
-			return false
-		}
-	}
-	return true
 }

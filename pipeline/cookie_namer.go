@@ -23,7 +23,7 @@ type CookieNamer struct {
 // NewCookieNamer indexes every object of in by its cookie. Where two
 // objects would share a cookie, the first in document order names it.
 func NewCookieNamer(in *intent.Intent) *CookieNamer {
-	ids := assignIDs(in)
+	ids := assignIDs(in, nil)
 	n := &CookieNamer{names: map[uint64]string{}, rules: map[uint64]RuleRef{}}
 	name := func(cookie uint64, format string, args ...any) {
 		if _, seen := n.names[cookie]; !seen {

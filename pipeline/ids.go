@@ -33,7 +33,40 @@ type ids struct {
 // 2-bit kind above them (conjunction.go); 0 means "no rule".
 const idBits = 30
 
-func assignIDs(in *intent.Intent) ids {
+// classCache keeps the rule classes of groups by group name, with the
+// fingerprint of the group they were factored from: ruleClasses is a
+// function of the group alone, and factoring 10,000 rules on every change
+// would cost more than the change.
+type classCache map[string]cachedClasses
+
+type cachedClasses struct {
+	fp      uint64
+	classes []ruleClass
+}
+
+// classesOf returns the rule classes of g with their keys set, from the
+// cache when g is unchanged. The caller owns the returned slice.
+func (cache classCache) classesOf(g *intent.SecurityGroup) []ruleClass {
+	if cache == nil {
+		return withKeys(ruleClasses(g))
+	}
+	fp := newFingerprint().value(*g).sum()
+	if c, ok := cache[g.Name]; ok && c.fp == fp {
+		return slices.Clone(c.classes)
+	}
+	cs := withKeys(ruleClasses(g))
+	cache[g.Name] = cachedClasses{fp, slices.Clone(cs)}
+	return cs
+}
+
+func withKeys(cs []ruleClass) []ruleClass {
+	for i := range cs {
+		cs[i].keyText = cs[i].key()
+	}
+	return cs
+}
+
+func assignIDs(in *intent.Intent, cache classCache) ids {
 	var ports, nets, groups, classKeys []string
 	for _, p := range in.Ports {
 		ports = append(ports, p.Name)
@@ -48,7 +81,7 @@ func assignIDs(in *intent.Intent) ids {
 		if _, dup := classes[g.Name]; dup {
 			continue // validation refuses duplicate names
 		}
-		classes[g.Name] = ruleClasses(g)
+		classes[g.Name] = cache.classesOf(g)
 		for _, c := range classes[g.Name] {
 			classKeys = append(classKeys, c.key())
 		}

@@ -12,7 +12,7 @@ import (
 
 func compileExampleRouters(t *testing.T, in *intent.Intent, b map[string]uint32) []flows.Flow {
 	t.Helper()
-	fs, err := compileRouters(in, b, assignIDs(in))
+	fs, err := compileRouters(in, b, assignIDs(in, nil))
 	if err != nil {
 		t.Fatalf("compileRouters: %v", err)
 	}
@@ -124,7 +124,7 @@ func TestRouterZones(t *testing.T) {
 func TestRouterNeedsGatewayMAC(t *testing.T) {
 	in := routerExample()
 	in.Routers[0].External.GatewayMAC = nil
-	_, err := compileRouters(in, routerExampleBindings(), assignIDs(in))
+	_, err := compileRouters(in, routerExampleBindings(), assignIDs(in, nil))
 	if err == nil || !strings.Contains(err.Error(), "routers[edge].external.gateway_mac") {
 		t.Errorf("err = %v, want one naming routers[edge].external.gateway_mac", err)
 	}

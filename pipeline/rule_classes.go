@@ -39,6 +39,8 @@ type ruleClass struct {
 	// rules are the indices in the group of the members (the first of
 	// identical rules), ascending: len(rules) = len(ranges)×len(remotes).
 	rules []int
+	// keyText caches key() once the class is complete.
+	keyText string
 }
 
 // portRange is a rule's destination port range as written. All ports
@@ -199,7 +201,12 @@ func rectangles(g *intent.SecurityGroup) []ruleClass {
 
 // key is the class's identity for id allocation: its group and canonical
 // text. For a class of one rule it is the rule's ruleKey.
-func (c ruleClass) key() string { return c.group + "\x00" + c.text() }
+func (c ruleClass) key() string {
+	if c.keyText != "" {
+		return c.keyText
+	}
+	return c.group + "\x00" + c.text()
+}
 
 // text is the canonical form of the class, in the syntax of describeRule
 // with comma-separated lists: "ingress tcp/22,80 from 10.0.0.0/8,group web".

@@ -1,0 +1,203 @@
+package pipeline
+
+import (
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
+)
+
+// The compile is split into units: each unit builds the flows of one
+// object (a port, a network's flooding, one rule class of a group, a
+// group's established checks, the routers) from a known set of inputs,
+// and carries a fingerprint of exactly those inputs. Compile builds every
+// unit; Incremental (incremental.go) builds only the units whose
+// fingerprint changed since the last commit, which is what makes the cost
+// of a change proportional to what it touches.
+//
+// A unit's fingerprint must cover everything its build reads. The test
+// that replays random edits through Incremental and compares the result
+// with Compile byte for byte is what catches an input left out.
+
+// unitKind orders units; flows of different units meet only in finish.
+type unitKind uint8
+
+const (
+	unitInfra unitKind = iota
+	unitPort
+	unitFlood
+	unitRuleClass
+	unitEstablished
+	unitRouters
+)
+
+// unitID names a unit; it is stable across compiles for the same object.
+type unitID struct {
+	kind unitKind
+	name string // port, network or group name, or a rule class key
+}
+
+type unit struct {
+	id    unitID
+	fp    uint64
+	build func() (built, error)
+}
+
+// units lists every unit of c's intent and bindings.
+func (c *compiler) units() []unit {
+	var out []unit
+	out = append(out, unit{id: unitID{kind: unitInfra}, fp: 1, build: func() (built, error) {
+		var fs []flows.Flow
+		fs = append(fs, tableMissFlows()...)
+		fs = append(fs, conntrackFlows()...)
+		fs = append(fs, portSecurityInfraFlows()...)
+		fs = append(fs, aclInfraFlows()...)
+		return built{flows: fs}, nil
+	}})
+	for _, p := range c.ports {
+		out = append(out, unit{id: unitID{unitPort, p.Name}, fp: p.fingerprint(), build: func() (built, error) {
+			return built{flows: portFlows(p)}, nil
+		}})
+	}
+	for i := range c.in.Networks {
+		n := c.in.Networks[i]
+		out = append(out, unit{id: unitID{unitFlood, n.Name}, fp: c.floodFingerprint(n), build: func() (built, error) {
+			return built{flows: c.floodFlows(n)}, nil
+		}})
+	}
+	for _, g := range c.in.SecurityGroups {
+		if len(c.groupMembers[g.Name]) == 0 {
+			continue // no bound, filtered member: its rules compile to nothing
+		}
+		for _, cl := range c.ids.classes[g.Name] {
+			out = append(out, unit{id: unitID{unitRuleClass, cl.key()}, fp: c.classFingerprint(cl), build: func() (built, error) {
+				return c.classFlows(cl)
+			}})
+		}
+		if len(c.statefulMembers[g.Name]) > 0 {
+			out = append(out, unit{id: unitID{unitEstablished, g.Name}, fp: c.establishedFingerprint(g.Name), build: func() (built, error) {
+				return c.groupEstablishedFlows(g.Name)
+			}})
+		}
+	}
+	out = append(out, unit{id: unitID{kind: unitRouters}, fp: c.routersFingerprint(), build: func() (built, error) {
+		fs := c.routerSeamFlows()
+		rs, err := compileRouters(c.in, c.bindings, c.ids)
+		return built{flows: append(fs, rs...)}, err
+	}})
+	return out
+}
+
+// portFlows are every flow that serves one bound port.
+func portFlows(p boundPort) []flows.Flow {
+	var out []flows.Flow
+	out = append(out, classifyPort(p))
+	out = append(out, portSecurityFlows(p)...)
+	out = append(out, l2PortFlows(p)...)
+	out = append(out, aclPortModeFlows(p)...)
+	out = append(out, commitFlows(p)...)
+	out = append(out, outputPort(p))
+	return out
+}
+
+// fingerprint covers everything portFlows reads: the port as written,
+// its OpenFlow port, network zone, cookie and mode.
+func (p boundPort) fingerprint() uint64 {
+	return newFingerprint().value(*p.Port).u64(uint64(p.ofport)).u64(uint64(p.zone)).
+		u64(p.cookie).bool(p.stateful).sum()
+}
+
+// floodFingerprint covers floodFlows(n): the network, its zone, whether
+// it is routed, and its bound ports in flood order.
+func (c *compiler) floodFingerprint(n intent.Network) uint64 {
+	f := newFingerprint().value(n).u64(uint64(c.ids.zone[n.Name])).bool(c.routed(n))
+	for _, p := range c.ports {
+		if p.Network == n.Name {
+			f.u64(uint64(p.ofport))
+		}
+	}
+	return f.sum()
+}
+
+// membersFingerprint covers what a rule reads of its group's members:
+// their port numbers and cookies, in order.
+func membersFingerprint(f *fingerprint, ports []boundPort) {
+	f.u64(uint64(len(ports)))
+	for _, p := range ports {
+		f.u64(uint64(p.ofport)).u64(p.cookie)
+	}
+}
+
+// remotesFingerprint covers the addresses of the remote groups of a
+// class, in the class's family.
+func (c *compiler) remotesFingerprint(f *fingerprint, cl ruleClass) {
+	v6 := cl.service.EtherType == intent.IPv6
+	for _, rm := range cl.remotes {
+		if rm.group != "" {
+			f.str(rm.group)
+			for _, p := range c.groupAddresses(rm.group, v6) {
+				b, _ := p.MarshalBinary()
+				f.str(string(b))
+			}
+		}
+	}
+}
+
+// classFingerprint covers classFlows(cl): the class (its text says its
+// service, ranges and remotes), its id, its group's filtered members and
+// its remote groups' addresses.
+func (c *compiler) classFingerprint(cl ruleClass) uint64 {
+	f := newFingerprint().str(cl.key()).u64(uint64(cl.id))
+	membersFingerprint(f, c.groupMembers[cl.group])
+	c.remotesFingerprint(f, cl)
+	return f.sum()
+}
+
+// establishedFingerprint covers groupEstablishedFlows(g): the group's id,
+// its classes with their ids and remotes' addresses, and its stateful
+// members.
+func (c *compiler) establishedFingerprint(g string) uint64 {
+	f := newFingerprint().str(g).u64(uint64(c.ids.group[g]))
+	membersFingerprint(f, c.statefulMembers[g])
+	for _, cl := range c.ids.classes[g] {
+		f.str(cl.key()).u64(uint64(cl.id))
+		c.remotesFingerprint(f, cl)
+	}
+	return f.sum()
+}
+
+// routersFingerprint covers the router seam and every router: routers
+// and networks as written, the networks' zones, and every port a router
+// routes to or translates for, with its binding; and the uplinks'
+// bindings.
+func (c *compiler) routersFingerprint() uint64 {
+	f := newFingerprint().value(c.in.Routers)
+	if len(c.in.Routers) == 0 {
+		return f.sum()
+	}
+	f.value(c.in.Networks)
+	for _, n := range c.in.Networks {
+		f.u64(uint64(c.ids.zone[n.Name]))
+	}
+	routed := map[string]bool{}
+	for _, r := range c.in.Routers {
+		for _, n := range r.Networks {
+			routed[n] = true
+		}
+		for _, fip := range r.FloatingIPs {
+			routed["\x00"+fip.Port] = true
+		}
+		for _, pf := range r.PortForwards {
+			routed["\x00"+pf.Port] = true
+		}
+		ofport, bound := c.bindings[r.External.Port]
+		f.str(r.External.Port).bool(bound).u64(uint64(ofport))
+	}
+	for i := range c.in.Ports {
+		p := &c.in.Ports[i]
+		if !routed[p.Network] && !routed["\x00"+p.Name] {
+			continue
+		}
+		ofport, bound := c.bindings[p.Name]
+		f.value(*p).bool(bound).u64(uint64(ofport)).u64(uint64(c.ids.port[p.Name]))
+	}
+	return f.sum()
+}
