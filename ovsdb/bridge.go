@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -204,4 +205,25 @@ func (c *Client) ClearFlowRestoreWait(ctx context.Context) error {
 	}
 	_, err = c.transact(ctx, "clear flow-restore-wait", op)
 	return err
+}
+
+// DatapathID returns the bridge's datapath_id as ovs-vswitchd published it
+// (ok false while it has not yet), for telling the bridge's switch from a
+// process that only claims to be it.
+func (c *Client) DatapathID(ctx context.Context, bridge string) (id uint64, ok bool, err error) {
+	br, err := c.bridge(ctx, bridge)
+	if err != nil {
+		return 0, false, err
+	}
+	if br == nil {
+		return 0, false, fmt.Errorf("read datapath_id of bridge %s: no such bridge", bridge)
+	}
+	if br.DatapathID == nil || *br.DatapathID == "" {
+		return 0, false, nil
+	}
+	id, err = strconv.ParseUint(*br.DatapathID, 16, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("datapath_id %q of bridge %s: %w", *br.DatapathID, bridge, err)
+	}
+	return id, true, nil
 }
