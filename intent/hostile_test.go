@@ -133,7 +133,9 @@ var hostileDocuments = []hostileCase{
 		return doc
 	}, "document expands to too many values"},
 	{"deep list nesting", func() string { return "bridge: " + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + "\n" }, ""},
-	{"deep mapping nesting", func() string { return "bridge: " + strings.Repeat("{a: ", 50_000) + "b" + strings.Repeat("}", 50_000) + "\n" }, ""},
+	{"deep mapping nesting", func() string {
+		return "bridge: " + strings.Repeat("{a: ", 50_000) + "b" + strings.Repeat("}", 50_000) + "\n"
+	}, ""},
 	{"merge of itself", lit("security_groups: [&a {name: g, <<: *a}]\n"), ""},
 	{"merge bomb in ports", func() string {
 		doc := tenant + "ports:\n- &p0 {name: p0, network: tenant}\n"
