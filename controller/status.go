@@ -10,6 +10,8 @@ type Status struct {
 	Connected      bool          `json:"connected"`       // OpenFlow session to the bridge is up
 	OVSDBConnected bool          `json:"ovsdb_connected"` // OVSDB session is up
 	Bridge         string        `json:"bridge"`
+	IntentSource   string        `json:"intent_source"` // file:PATH [-> TARGET]: the one source of the intent; PUT writes there
+	OpenFlow       string        `json:"openflow"`      // how the switch is reached: connect ADDR or listen ADDR
 	Datapath       string        `json:"datapath"`
 	PortsBound     []string      `json:"ports_bound"`   // intent ports with an Interface and an ofport
 	PortsUnbound   []string      `json:"ports_unbound"` // intent ports without one (they get no flows)
