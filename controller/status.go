@@ -3,6 +3,8 @@ package controller
 import (
 	"slices"
 	"time"
+
+	"github.com/flowgate/flowgate/intent"
 )
 
 // Status is what GET /v1/status reports.
@@ -56,6 +58,10 @@ func (c *Controller) Status() Status {
 	s.PortsUnbound = slices.Clone(s.PortsUnbound)
 	if session != nil {
 		s.Connected = session.Connected()
+	}
+	if s.IntentSource != "" {
+		// Where the symlinks lead now (a ConfigMap swap re-points them).
+		s.IntentSource = intent.Source(c.cfg.IntentPath)
 	}
 	if db != nil {
 		s.OVSDBConnected = db.Connected()
