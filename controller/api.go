@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,9 +21,8 @@ import (
 	"github.com/flowgate/flowgate/pipeline"
 )
 
-// maxIntentBytes bounds a PUT body; intents of thousands of ports are a
-// few hundred KiB.
-const maxIntentBytes = 16 << 20
+// maxIntentBytes bounds a PUT body: the largest document intent accepts.
+const maxIntentBytes = intent.MaxDocumentBytes
 
 // serveHTTP starts the API and the metrics listener, if configured. They
 // stop when ctx ends.
@@ -77,8 +77,19 @@ func (c *Controller) serve(ctx context.Context, wg *sync.WaitGroup, key, ep stri
 			return fmt.Errorf("%s socket %s: %w", key, addr, err)
 		}
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	c.log.Info("serving", "what", key, "address", l.Addr().String())
+	lim := c.cfg.HTTP
+	l = &capListener{Listener: l, slots: make(chan struct{}, lim.MaxConns), log: c.log, what: key}
+	srv := &http.Server{
+		Handler: h, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout,
+		MaxHeaderBytes: 64 << 10,
+		// The body has its own deadline (readIntent); this one only
+		// stops a client that never finishes its headers and body
+		// together from holding a handler forever.
+		ReadTimeout: lim.HeaderTimeout + lim.BodyTimeout,
+		ErrorLog:    slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
+	}
+	c.log.Info("serving", "what", key, "address", l.Addr().String(), "max_conns", lim.MaxConns,
+		"header_timeout", lim.HeaderTimeout, "body_timeout", lim.BodyTimeout, "idle_timeout", lim.IdleTimeout)
 	wg.Go(func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			c.log.Error("serving", "what", key, "error", err)
@@ -123,10 +134,20 @@ func (c *Controller) getStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // putIntent validates the body and puts it in force as one change; the
-// intent file is then rewritten with it, so a restart keeps it.
+// intent file is then rewritten with it (through its symlinks), so the
+// file stays the one source of the intent and a restart keeps it. When
+// the file cannot be written (read-only, a read-only ConfigMap volume)
+// the PUT is refused before anything is applied: a document the file
+// would take back at the next change is never put in force.
 func (c *Controller) putIntent(w http.ResponseWriter, r *http.Request) {
-	doc, in, ok := readIntent(w, r)
+	doc, in, ok := c.readIntent(w, r)
 	if !ok {
+		return
+	}
+	if _, err := intent.CheckWritable(c.cfg.IntentPath); err != nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf(
+			"PUT refused, nothing applied: the intent file %s cannot be written (%v); change the intent where the file comes from",
+			intent.Source(c.cfg.IntentPath), err)})
 		return
 	}
 	var res ApplyResult
@@ -134,7 +155,7 @@ func (c *Controller) putIntent(w http.ResponseWriter, r *http.Request) {
 	err := c.do(r.Context(), func(st *state) {
 		res = st.install(r.Context(), "api", doc, in)
 		if res.Result == "applied" || res.Result == "pending" {
-			saveErr = writeFileAtomic(c.cfg.IntentPath, doc)
+			saveErr = intent.WriteFile(c.cfg.IntentPath, doc)
 		}
 	})
 	if err != nil {
@@ -161,7 +182,7 @@ func (c *Controller) postIntent(w http.ResponseWriter, r *http.Request) {
 		c.putIntent(w, r)
 		return
 	}
-	_, in, ok := readIntent(w, r)
+	_, in, ok := c.readIntent(w, r)
 	if !ok {
 		return
 	}
@@ -214,11 +235,24 @@ func dryRun(cs flows.ChangeSet, next, prev *pipeline.CookieNamer) DryRun {
 }
 
 // readIntent reads and validates a request body; on a bad document it
-// answers 400 with one entry per problem.
-func readIntent(w http.ResponseWriter, r *http.Request) ([]byte, *intent.Intent, bool) {
+// answers 400 with one entry per problem. The body must arrive within the
+// body timeout: a client trickling bytes is cut off and its connection
+// closed.
+func (c *Controller) readIntent(w http.ResponseWriter, r *http.Request) ([]byte, *intent.Intent, bool) {
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.cfg.HTTP.BodyTimeout))
 	doc, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxIntentBytes))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []*intent.FieldError{{Reason: "reading body: " + err.Error()}}})
+		code, reason := http.StatusBadRequest, "reading body: "+err.Error()
+		var tooLarge *http.MaxBytesError
+		var ne net.Error
+		switch {
+		case errors.As(err, &tooLarge):
+			code, reason = http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes, the limit for an intent document", maxIntentBytes)
+		case errors.As(err, &ne) && ne.Timeout():
+			code, reason = http.StatusRequestTimeout, fmt.Sprintf("body not received within %v", c.cfg.HTTP.BodyTimeout)
+		}
+		w.Header().Set("Connection", "close")
+		writeJSON(w, code, map[string]any{"errors": []*intent.FieldError{{Reason: reason}}})
 		return nil, nil, false
 	}
 	in, err := intent.Parse(doc)
@@ -241,29 +275,41 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.Encode(v)
 }
 
-// writeFileAtomic replaces path with data by renaming a temporary file in
-// the same directory, so a reader (the file watcher, an editor) never sees
-// half a document.
-func writeFileAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
+// capListener holds at most cap(slots) connections open; a connection
+// over the cap is closed at once (a flood costs no descriptors beyond the
+// cap, and the connections being served are not starved).
+type capListener struct {
+	net.Listener
+	slots chan struct{}
+	log   *slog.Logger
+	what  string
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &slotConn{Conn: nc, release: func() { <-l.slots }}, nil
+		default:
+			l.log.Debug("connection over the cap closed", "what", l.what, "max_conns", cap(l.slots))
+			nc.Close()
+		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".flowgate-intent-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+}
+
+// slotConn gives its slot back when it is closed (once).
+type slotConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

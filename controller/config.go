@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is what a controller needs to run. The CLI fills it from flags,
@@ -24,10 +26,52 @@ type Config struct {
 	Listener net.Listener
 	Connect  string
 
+	// OVSRundir is ovs-vswitchd's run directory (its pid file): with a
+	// listener, only that ovs-vswitchd may be the switch. Default: the
+	// directory of a unix: OVSDB endpoint, else /var/run/openvswitch.
+	OVSRundir string
+
 	API     string // local HTTP API: unix:PATH or loopback HOST:PORT; empty: none
 	Metrics string // Prometheus /metrics on a loopback HOST:PORT; empty: on the API only
+	HTTP    HTTPLimits
 
 	Logger *slog.Logger // nil: discard
+}
+
+// HTTPLimits bound what a client of the API or the metrics listener can
+// hold: zero values take the defaults in parentheses.
+type HTTPLimits struct {
+	HeaderTimeout time.Duration // request line and headers (5 s)
+	BodyTimeout   time.Duration // a request body, from the handler's start (30 s)
+	IdleTimeout   time.Duration // a kept-alive connection between requests (60 s)
+	MaxConns      int           // open connections per listener; more are closed at once (64)
+}
+
+func (l HTTPLimits) withDefaults() HTTPLimits {
+	if l.HeaderTimeout <= 0 {
+		l.HeaderTimeout = 5 * time.Second
+	}
+	if l.BodyTimeout <= 0 {
+		l.BodyTimeout = 30 * time.Second
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = 60 * time.Second
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = 64
+	}
+	return l
+}
+
+// rundir is cfg.OVSRundir or its default.
+func (cfg Config) rundir() string {
+	if cfg.OVSRundir != "" {
+		return cfg.OVSRundir
+	}
+	if p, ok := strings.CutPrefix(cfg.OVSDB, "unix:"); ok {
+		return filepath.Dir(p)
+	}
+	return "/var/run/openvswitch"
 }
 
 func (cfg Config) check() error {

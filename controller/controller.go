@@ -14,8 +14,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +40,7 @@ type Controller struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	rundir  string // ovs-vswitchd's run directory
 
 	// Set up by Run (under mu, for Status).
 	db      *ovsdb.Client
@@ -68,14 +73,15 @@ func New(cfg Config) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Controller{cfg: cfg, log: log, metrics: newMetrics(), work: make(chan func(*state))}, nil
+	cfg.HTTP = cfg.HTTP.withDefaults()
+	return &Controller{cfg: cfg, log: log, metrics: newMetrics(), rundir: cfg.rundir(), work: make(chan func(*state))}, nil
 }
 
 // Run loads the intent (refusing to start on a bad one, before touching
 // OVS), configures the bridge, and keeps its flows in step until ctx ends.
 // On return the flows stay installed and the bridge stays fail-secure.
 func (c *Controller) Run(ctx context.Context) error {
-	doc, err := os.ReadFile(c.cfg.IntentPath)
+	doc, err := intent.ReadFile(c.cfg.IntentPath)
 	if err != nil {
 		return fmt.Errorf("intent: %w", err)
 	}
@@ -91,7 +97,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.setStatus(func(s *Status) { s.Bridge, s.Datapath = bridge, datapath })
+	c.setStatus(func(s *Status) {
+		s.Bridge, s.Datapath = bridge, datapath
+		s.IntentSource = intent.Source(c.cfg.IntentPath)
+		s.OpenFlow = c.openflowEndpoint()
+	})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -99,18 +109,30 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer cancel() // runs before wg.Wait: stop the helpers, then wait for them
 
-	session, err := flows.NewSession(flows.SessionConfig{
+	scfg := flows.SessionConfig{
 		Bridge: bridge, Listen: c.cfg.Listen, Listener: c.cfg.Listener, Dial: c.cfg.Connect,
 		Logf: c.logf("openflow"),
-	})
+	}
+	if c.cfg.Connect == "" {
+		// A listener: only ovs-vswitchd, announcing the bridge's
+		// datapath id, may be the switch.
+		scfg.VerifyPeer = c.verifyPeer
+		scfg.VerifySwitch = c.verifyDatapath(bridge)
+		c.warnUnprivilegedPort()
+	}
+	session, err := flows.NewSession(scfg)
 	if err != nil {
+		if c.cfg.Listen != "" {
+			// Someone else holds the address the bridge's controller
+			// target names: take the target away from them.
+			err = c.withdrawTarget(ctx, bridge, datapath, err)
+		}
 		return err
 	}
 	c.mu.Lock()
 	c.session, c.syncer = session, flows.NewSyncer(session, c.logf("sync"))
 	c.mu.Unlock()
 	c.metrics.watchSession(c.session)
-	wg.Go(func() { c.session.Run(ctx) })
 	wg.Go(func() { c.syncer.Run(ctx) })
 
 	db, err := ovsdb.Connect(ctx, c.cfg.OVSDB)
@@ -125,7 +147,21 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err := c.db.EnsureBridge(ctx, bridge, datapath, target); err != nil {
 		return err
 	}
+	// ovs-vswitchd flushes the flow table when a bridge loses its last
+	// controller target (or gains its first); the session reads the table
+	// back after it connects, so it starts once that has happened.
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := c.db.WaitApplied(wctx); err != nil {
+		c.log.Warn("ovs-vswitchd has not applied the bridge configuration yet", "error", err)
+	}
+	wcancel()
 	c.log.Info("bridge ready", "bridge", bridge, "datapath", datapath, "fail_mode", "secure", "controller_target", target)
+	wg.Go(func() { c.session.Run(ctx) })
+	if target != "" {
+		// While flowgate is stopped, whoever listened on the target's
+		// address would be connected by ovs-vswitchd and own the bridge.
+		defer c.parkTarget(db, bridge, datapath, target)
+	}
 
 	bindings, err := c.db.WatchBindings(ctx, bridge)
 	if err != nil {
@@ -180,6 +216,67 @@ func (c *Controller) Run(ctx context.Context) error {
 		case fn := <-c.work:
 			fn(st)
 		}
+	}
+}
+
+// openflowEndpoint says how the switch is reached, for the status.
+func (c *Controller) openflowEndpoint() string {
+	if c.cfg.Connect != "" {
+		return "connect " + c.cfg.Connect
+	}
+	return "listen " + c.controllerTarget()
+}
+
+// parkedTarget is where a listening controller points the bridge while
+// it is stopped: a unix socket in ovs-vswitchd's run directory, which
+// only root can create, that nobody serves. The target is parked rather
+// than removed because ovs-vswitchd flushes a bridge's flows when it
+// loses its last controller target, and the flows must stay.
+func (c *Controller) parkedTarget(bridge string) string {
+	return "unix:" + filepath.Join(c.rundir, bridge+".flowgate-stopped")
+}
+
+// parkTarget points the bridge's controller target at parkedTarget.
+func (c *Controller) parkTarget(db *ovsdb.Client, bridge, datapath, was string) error {
+	parked := c.parkedTarget(bridge)
+	if fi, err := os.Stat(c.rundir); err == nil && fi.Mode().Perm()&0o022 != 0 {
+		c.log.Warn("the OVS run directory is writable by other users; they could serve the parked controller target", "dir", c.rundir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.EnsureBridge(ctx, bridge, datapath, parked); err != nil {
+		c.log.Error("could not park the bridge's controller target; whoever listens on it could steer the bridge", "target", was, "error", err)
+		return err
+	}
+	c.log.Info("controller target parked where only root could serve it; the bridge stays fail-secure with its flows", "was", was, "parked", parked)
+	return nil
+}
+
+// withdrawTarget runs when the listen address is taken: it parks the
+// bridge's controller target (the bridge stays fail-secure with its
+// flows) so that the process holding the address cannot steer it.
+func (c *Controller) withdrawTarget(ctx context.Context, bridge, datapath string, cause error) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := ovsdb.Connect(wctx, c.cfg.OVSDB)
+	if err == nil {
+		defer db.Close()
+		err = c.parkTarget(db, bridge, datapath, c.cfg.Listen)
+	}
+	if err != nil {
+		return fmt.Errorf("%w (and the bridge's controller target could not be parked: %v)", cause, err)
+	}
+	return fmt.Errorf("%w; parked bridge %s's controller target so that whoever holds %s cannot steer it", cause, bridge, c.cfg.Listen)
+}
+
+// warnUnprivilegedPort says when a TCP listen port is one any local user
+// may bind: after a crash (no clean stop removes the target) someone
+// could serve the controller target until flowgate starts again.
+func (c *Controller) warnUnprivilegedPort() {
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(c.controllerTarget(), "tcp:"))
+	if n, perr := strconv.Atoi(port); err == nil && perr == nil && n >= 1024 {
+		c.log.Warn("the OpenFlow listen port is unprivileged: should flowgate die without stopping, another local user could bind it and be connected by ovs-vswitchd; prefer connect (the default) or a port below 1024",
+			"target", c.controllerTarget())
 	}
 }
 

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -28,6 +29,15 @@ type lab struct {
 	ctrl   *controller.Controller
 	stop   context.CancelFunc
 	done   chan error
+	opts   labOpts
+	listen string // listen mode: the address in ovs-vswitchd's namespace
+}
+
+// labOpts vary how the lab's controller runs.
+type labOpts struct {
+	listen bool                    // listen for ovs-vswitchd instead of dialling the management socket
+	http   controller.HTTPLimits   // API limits
+	setup  func(dir string) string // lays out the intent file in dir and returns its path
 }
 
 const labBridge = "br-int"
@@ -49,14 +59,16 @@ var labPrefixes = []string{"10.0.0.0/24", "fd00:10::/64", "203.0.113.0/24", "200
 	"198.51.100.0/24", "2001:db8:100::/64"}
 
 // newLab builds the namespaces and starts the controller on them.
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T) *lab { return newLabWith(t, labOpts{}) }
+
+func newLabWith(t *testing.T, opts labOpts) *lab {
 	tb := testbed.New(t, testbed.Options{})
 	ctx := context.Background()
 	sw, err := tb.AddSwitch(ctx, labBridge, testbed.SwitchOpts{Secure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &lab{t: t, tb: tb, hosts: map[string]*testbed.Host{}}
+	l := &lab{t: t, tb: tb, hosts: map[string]*testbed.Host{}, opts: opts}
 	for i, spec := range labHosts {
 		mac, _ := net.ParseMAC(spec.mac)
 		h, err := tb.AddHost(ctx, spec.name, testbed.HostOpts{MAC: mac, OFPort: uint32(i + 1),
@@ -85,9 +97,13 @@ func newLab(t *testing.T) *lab {
 		l.order = append(l.order, h)
 	}
 	dir := t.TempDir()
-	l.intent = filepath.Join(dir, "intent.yaml")
 	l.log = filepath.Join(dir, "controller.log")
-	l.writeIntent(readTestdata(t, "worked.yaml"))
+	if opts.setup != nil {
+		l.intent = opts.setup(dir)
+	} else {
+		l.intent = filepath.Join(dir, "intent.yaml")
+		l.writeIntent(readTestdata(t, "worked.yaml"))
+	}
 	l.start()
 	t.Cleanup(func() {
 		l.halt()
@@ -119,12 +135,23 @@ func (l *lab) start() {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	c, err := controller.New(controller.Config{
+	cfg := controller.Config{
 		OVSDB: l.tb.OVS().DBEndpoint(), Bridge: labBridge, IntentPath: l.intent,
-		Connect: "unix:" + l.tb.OVS().MgmtSocket(labBridge),
-		API:     "unix:" + filepath.Join(filepath.Dir(l.intent), "api.sock"),
-		Logger:  slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+		API:    "unix:" + l.apiSocket(),
+		HTTP:   l.opts.http,
+		Logger: slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if l.opts.listen {
+		// The same address every time, as a controller target is.
+		ln, err := l.tb.OVS().Listen("tcp", cmp.Or(l.listen, "127.0.0.1:0"))
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		l.listen, cfg.Listener = ln.Addr().String(), ln
+	} else {
+		cfg.Connect = "unix:" + l.tb.OVS().MgmtSocket(labBridge)
+	}
+	c, err := controller.New(cfg)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -142,6 +169,9 @@ func (l *lab) start() {
 		l.t.Fatal(err)
 	}
 }
+
+// apiSocket is the controller's API socket, beside the log.
+func (l *lab) apiSocket() string { return filepath.Join(filepath.Dir(l.log), "api.sock") }
 
 // halt stops the controller (the flows stay) and reports a Run error.
 func (l *lab) halt() {

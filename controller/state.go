@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"time"
 
 	"github.com/flowgate/flowgate/intent"
@@ -126,7 +125,7 @@ func (st *state) finish(res ApplyResult, start time.Time) ApplyResult {
 // reload reads the intent file again. An unchanged document is skipped
 // unless forced (SIGHUP); a bad one is refused and everything stays.
 func (st *state) reload(ctx context.Context, trigger string, force bool) {
-	doc, err := os.ReadFile(st.c.cfg.IntentPath)
+	doc, err := intent.ReadFile(st.c.cfg.IntentPath)
 	if err != nil {
 		st.c.metrics.reloads.WithLabelValues("unreadable").Inc()
 		st.c.log.Error("intent reload refused; flows unchanged", "trigger", trigger, "error", err)

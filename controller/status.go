@@ -3,6 +3,8 @@ package controller
 import (
 	"slices"
 	"time"
+
+	"github.com/flowgate/flowgate/intent"
 )
 
 // Status is what GET /v1/status reports.
@@ -10,6 +12,8 @@ type Status struct {
 	Connected      bool          `json:"connected"`       // OpenFlow session to the bridge is up
 	OVSDBConnected bool          `json:"ovsdb_connected"` // OVSDB session is up
 	Bridge         string        `json:"bridge"`
+	IntentSource   string        `json:"intent_source"` // file:PATH [-> TARGET]: the one source of the intent; PUT writes there
+	OpenFlow       string        `json:"openflow"`      // how the switch is reached: connect ADDR or listen ADDR
 	Datapath       string        `json:"datapath"`
 	PortsBound     []string      `json:"ports_bound"`   // intent ports with an Interface and an ofport
 	PortsUnbound   []string      `json:"ports_unbound"` // intent ports without one (they get no flows)
@@ -54,6 +58,10 @@ func (c *Controller) Status() Status {
 	s.PortsUnbound = slices.Clone(s.PortsUnbound)
 	if session != nil {
 		s.Connected = session.Connected()
+	}
+	if s.IntentSource != "" {
+		// Where the symlinks lead now (a ConfigMap swap re-points them).
+		s.IntentSource = intent.Source(c.cfg.IntentPath)
 	}
 	if db != nil {
 		s.OVSDBConnected = db.Connected()

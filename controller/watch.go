@@ -29,6 +29,15 @@ func watchIntentFile(ctx context.Context, wg *sync.WaitGroup, path string, reloa
 		w.Close()
 		return fmt.Errorf("watch intent directory %s: %w", dir, err)
 	}
+	// A symlinked file is also changed where its target lives (an edit
+	// of the target, a PUT written through the link): watch that
+	// directory too, following the link as it is re-pointed.
+	followTarget := func() {
+		if target, err := filepath.EvalSymlinks(path); err == nil && filepath.Dir(target) != dir {
+			w.Add(filepath.Dir(target)) // a directory watched already is not added twice
+		}
+	}
+	followTarget()
 	wg.Go(func() {
 		defer w.Close()
 		var fire <-chan time.Time
@@ -45,6 +54,7 @@ func watchIntentFile(ctx context.Context, wg *sync.WaitGroup, path string, reloa
 				if ev.Has(fsnotify.Chmod) && filepath.Clean(ev.Name) != filepath.Clean(path) {
 					continue
 				}
+				followTarget()
 				fire = time.After(reloadDebounce)
 			case err, ok := <-w.Errors:
 				if !ok {

@@ -183,9 +183,14 @@ func newOFConn(ctx context.Context, nc net.Conn) (*ofConn, uint64, error) {
 		nc.Close()
 		return nil, 0, err
 	}
+	return startOFConn(nc, br), dpid, nil
+}
+
+// startOFConn starts the reader of a connection whose handshake is done.
+func startOFConn(nc net.Conn, br *bufio.Reader) *ofConn {
 	c := &ofConn{nc: nc, bw: bufio.NewWriterSize(nc, 256<<10), closed: make(chan struct{})}
 	go c.readLoop(br)
-	return c, dpid, nil
+	return c
 }
 
 func (c *ofConn) readLoop(br *bufio.Reader) {

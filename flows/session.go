@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,14 @@ import (
 // same on a listener the caller opened (in another network namespace, or
 // handed over by systemd). The session closes the listener when Run ends.
 //
+// A listener hands whoever connects full control of the bridge, so every
+// accepted connection is vetted before it counts: VerifyPeer (who is on
+// the other end, asked before any byte is read), the handshake (bounded by
+// HandshakeTimeout) and VerifySwitch (the datapath id the peer announced).
+// Connections are vetted concurrently, so strangers that connect and say
+// nothing cannot delay the real switch; a refused peer is logged and
+// closed and never counts as connected.
+//
 // flowgate does not use contiv/ofnet's ofctrl here: it only offers the
 // passive listener and hands out a Send without errors, replies or
 // reconnects, which is the part this session is about.
@@ -31,7 +40,26 @@ type SessionConfig struct {
 	Listener net.Listener
 	// Logf, when set, receives one line per (re)connect and disconnect.
 	Logf func(format string, args ...any)
+
+	// HandshakeTimeout bounds the handshake and VerifySwitch of each
+	// accepted connection; default DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// VerifyPeer, when set, decides whether an accepted connection may
+	// proceed to the handshake (e.g. by the process on its other end).
+	VerifyPeer func(nc net.Conn) error
+	// VerifySwitch, when set, decides whether an accepted connection whose
+	// handshake announced datapathID is the bridge's switch.
+	VerifySwitch func(ctx context.Context, datapathID uint64) error
 }
+
+// DefaultHandshakeTimeout bounds the handshake of an accepted connection.
+// ovs-vswitchd answers in milliseconds; whoever is slower is not the switch.
+const DefaultHandshakeTimeout = 2 * time.Second
+
+// maxPendingHandshakes bounds the accepted connections being vetted at
+// once; more are closed at once (and logged), so a flood of them costs a
+// bounded number of descriptors.
+const maxPendingHandshakes = 64
 
 // Session is a reconnecting OpenFlow 1.3 connection to one bridge. Run
 // keeps it connected; Apply and DumpFlows wait for a connection and run
@@ -40,6 +68,7 @@ type SessionConfig struct {
 type Session struct {
 	cfg      SessionConfig
 	listener net.Listener
+	accepted chan vetted // listen mode: connections that passed every check
 
 	mu    sync.Mutex
 	conn  *ofConn
@@ -55,7 +84,11 @@ type Session struct {
 // NewSession validates cfg and, in listen mode, binds the port at once so
 // that a wrong address fails here rather than in the background.
 func NewSession(cfg SessionConfig) (*Session, error) {
-	s := &Session{cfg: cfg, ready: make(chan struct{}), nextXID: 16, connects: make(chan struct{}, 1)}
+	s := &Session{cfg: cfg, ready: make(chan struct{}), nextXID: 16, connects: make(chan struct{}, 1),
+		accepted: make(chan vetted)}
+	if s.cfg.HandshakeTimeout <= 0 {
+		s.cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	set := 0
 	for _, given := range []bool{cfg.Dial != "", cfg.Listen != "", cfg.Listener != nil} {
 		if given {
@@ -108,26 +141,46 @@ func (s *Session) Connects() <-chan struct{} { return s.connects }
 
 // Run connects, and reconnects with backoff whenever the connection drops,
 // until ctx ends. It returns ctx's error. Call it once per Session.
+//
+// In listen mode a vetted connection that arrives while another is in use
+// replaces it: only ovs-vswitchd passes the checks, and a new connection
+// from it means the old one is dead (it restarted) even if no FIN came.
 func (s *Session) Run(ctx context.Context) error {
 	if s.listener != nil {
 		stop := context.AfterFunc(ctx, func() { s.listener.Close() })
 		defer stop()
+		go s.acceptLoop(ctx)
 	}
 	// Local sockets: retrying often is cheap, and every second without a
 	// connection after an ovs-vswitchd restart is a second without flows.
 	backoff := newBackoff(50*time.Millisecond, time.Second)
+	var next *vetted
 	for ctx.Err() == nil {
-		c, dpid, err := s.connect(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.logf("openflow %s: connect: %v (retrying)", s.cfg.Bridge, err)
-				backoff.wait(ctx)
+		var v vetted
+		switch {
+		case next != nil:
+			v, next = *next, nil
+		case s.listener != nil:
+			select {
+			case v = <-s.accepted:
+			case <-ctx.Done():
+				continue
 			}
-			continue
+		default:
+			c, dpid, err := s.dial(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.logf("openflow %s: connect: %v (retrying)", s.cfg.Bridge, err)
+					backoff.wait(ctx)
+				}
+				continue
+			}
+			backoff.reset()
+			v = vetted{c: c, dpid: dpid}
 		}
-		backoff.reset()
+		c := v.c
 		n := s.stats.connects.Add(1)
-		s.logf("openflow %s: connected (datapath %016x, connect #%d)", s.cfg.Bridge, dpid, n)
+		s.logf("openflow %s: connected (datapath %016x, peer %s, connect #%d)", s.cfg.Bridge, v.dpid, peerName(c.nc), n)
 		// Notify before publishing the connection: whoever takes the
 		// notice and then reads the switch is sure to read this one.
 		select {
@@ -138,6 +191,10 @@ func (s *Session) Run(ctx context.Context) error {
 		select {
 		case <-c.closed:
 			s.logf("openflow %s: %v", s.cfg.Bridge, c.err)
+		case nv := <-s.accepted: // only the listener sends here
+			s.logf("openflow %s: the switch connected again (peer %s); closing the old connection", s.cfg.Bridge, peerName(nv.c.nc))
+			c.close(errDisconnected)
+			next = &nv
 		case <-ctx.Done():
 			c.close(errDisconnected)
 		}
@@ -146,20 +203,100 @@ func (s *Session) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (s *Session) connect(ctx context.Context) (*ofConn, uint64, error) {
-	var nc net.Conn
-	var err error
-	if s.listener != nil {
-		nc, err = s.listener.Accept()
-	} else {
-		network, addr, _ := splitTarget(s.cfg.Dial)
-		var d net.Dialer
-		nc, err = d.DialContext(ctx, network, addr)
-	}
+// vetted is a connection that completed the handshake and passed every
+// check, with the datapath id the switch announced.
+type vetted struct {
+	c    *ofConn
+	dpid uint64
+}
+
+func (s *Session) dial(ctx context.Context) (*ofConn, uint64, error) {
+	network, addr, _ := splitTarget(s.cfg.Dial)
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, 0, err
 	}
 	return newOFConn(ctx, nc)
+}
+
+// acceptLoop accepts until the listener closes and vets every connection
+// on a goroutine of its own, so that a peer that stalls costs only its own
+// deadline; the vetted ones go to Run.
+func (s *Session) acceptLoop(ctx context.Context) {
+	pending := make(chan struct{}, maxPendingHandshakes)
+	for {
+		nc, err := s.listener.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors and the like: do not spin.
+			s.logf("openflow %s: accept: %v", s.cfg.Bridge, err)
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		select {
+		case pending <- struct{}{}:
+		default:
+			s.logf("openflow %s: refused peer %s: %d handshakes already in progress", s.cfg.Bridge, peerName(nc), maxPendingHandshakes)
+			nc.Close()
+			continue
+		}
+		go func() {
+			defer func() { <-pending }()
+			c, dpid, err := s.vet(ctx, nc)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.logf("openflow %s: refused peer %s: %v", s.cfg.Bridge, peerName(nc), err)
+				}
+				return
+			}
+			select {
+			case s.accepted <- vetted{c: c, dpid: dpid}:
+			case <-ctx.Done():
+				c.close(errDisconnected)
+			}
+		}()
+	}
+}
+
+// vet runs the checks on an accepted connection and, if it passes them
+// all, starts its reader. It closes nc on any failure.
+func (s *Session) vet(ctx context.Context, nc net.Conn) (*ofConn, uint64, error) {
+	if s.cfg.VerifyPeer != nil {
+		if err := s.cfg.VerifyPeer(nc); err != nil {
+			nc.Close()
+			return nil, 0, err
+		}
+	}
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	br := bufio.NewReaderSize(nc, 64<<10)
+	dpid, err := handshake(hctx, nc, br)
+	if err != nil {
+		nc.Close()
+		return nil, 0, err
+	}
+	if s.cfg.VerifySwitch != nil {
+		if err := s.cfg.VerifySwitch(hctx, dpid); err != nil {
+			nc.Close()
+			return nil, 0, fmt.Errorf("datapath %016x: %w", dpid, err)
+		}
+	}
+	return startOFConn(nc, br), dpid, nil
+}
+
+// peerName is the remote address of nc for log lines.
+func peerName(nc net.Conn) string {
+	if a := nc.RemoteAddr(); a != nil && a.String() != "" {
+		return a.String()
+	}
+	return nc.LocalAddr().Network() + " peer"
 }
 
 func (s *Session) setConn(c *ofConn) {

@@ -13,10 +13,10 @@ import (
 func parseAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+		return netip.Addr{}, fmt.Errorf("%s is not an IP address", quote(s))
 	}
 	if a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("%q has a zone; zones are not allowed", s)
+		return netip.Addr{}, fmt.Errorf("%s has a zone; zones are not allowed", quote(s))
 	}
 	return a, nil
 }
@@ -38,9 +38,9 @@ func parseNetwork(s string, bareIsHost bool) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
 		if !strings.Contains(s, "/") {
-			return netip.Prefix{}, fmt.Errorf("%q needs a prefix length, e.g. 10.0.0.0/24", s)
+			return netip.Prefix{}, fmt.Errorf("%s needs a prefix length, e.g. 10.0.0.0/24", quote(s))
 		}
-		return netip.Prefix{}, fmt.Errorf("%q is not a valid prefix", s)
+		return netip.Prefix{}, fmt.Errorf("%s is not a valid prefix", quote(s))
 	}
 	if p != p.Masked() {
 		return netip.Prefix{}, fmt.Errorf("%s has host bits set; the network is %s", p, p.Masked())
@@ -53,12 +53,12 @@ func parseNetwork(s string, bareIsHost bool) (netip.Prefix, error) {
 func parseInterfacePrefix(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
 		if _, err := parseAddr(s); err == nil {
-			return netip.Prefix{}, fmt.Errorf("%q needs the on-link prefix length, e.g. %s/24", s, s)
+			return netip.Prefix{}, fmt.Errorf("%s needs the on-link prefix length, e.g. %s/24", quote(s), s)
 		}
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not an address with a prefix length (e.g. 192.0.2.10/24)", s)
+		return netip.Prefix{}, fmt.Errorf("%s is not an address with a prefix length (e.g. 192.0.2.10/24)", quote(s))
 	}
 	if problem := reservedIn(p.Addr(), p.Masked()); problem != "" {
 		return netip.Prefix{}, fmt.Errorf("%s %s; give the router's own address, e.g. %s",
@@ -100,7 +100,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 func parseMAC(s string) ([6]byte, error) {
 	hw, err := net.ParseMAC(s)
 	if err != nil || len(hw) != 6 {
-		return [6]byte{}, fmt.Errorf("%q is not an Ethernet MAC address (e.g. 02:00:0a:00:00:0b)", s)
+		return [6]byte{}, fmt.Errorf("%s is not an Ethernet MAC address (e.g. 02:00:0a:00:00:0b)", quote(s))
 	}
 	return [6]byte(hw), nil
 }
@@ -137,11 +137,11 @@ func parsePortRange(s string) (lo, hi uint16, err error) {
 	b, errB := strconv.ParseUint(last, 10, 32)
 	switch {
 	case errA != nil || errB != nil:
-		return 0, 0, fmt.Errorf("%q is not a port or a range (N or N-M)", s)
+		return 0, 0, fmt.Errorf("%s is not a port or a range (N or N-M)", quote(s))
 	case a == 0 || b == 0:
-		return 0, 0, fmt.Errorf("%q: port 0 is not a port; ports are 1-65535", s)
+		return 0, 0, fmt.Errorf("%s: port 0 is not a port; ports are 1-65535", quote(s))
 	case a > 65535 || b > 65535:
-		return 0, 0, fmt.Errorf("%q: ports are 1-65535", s)
+		return 0, 0, fmt.Errorf("%s: ports are 1-65535", quote(s))
 	case a > b:
 		return 0, 0, fmt.Errorf("range %d-%d is reversed", a, b)
 	}
@@ -165,7 +165,7 @@ func parseTCPOrUDP(s string) (int, error) {
 	case "udp":
 		return ProtoUDP, nil
 	}
-	return 0, fmt.Errorf("%q is not tcp or udp", s)
+	return 0, fmt.Errorf("%s is not tcp or udp", quote(s))
 }
 
 func protocolName(p int) string {

@@ -31,9 +31,12 @@ func Decode(data []byte) (*Document, error) {
 // names a line and a Go type, not a document path; so the document is parsed
 // to a node tree and walked here against Document's yaml tags.
 func decode(data []byte) (*Document, *collector) {
+	if len(data) > MaxDocumentBytes {
+		return nil, &collector{errs: Errors{{Reason: fmt.Sprintf("document is %d bytes; at most %d", len(data), MaxDocumentBytes)}}}
+	}
 	root, err := parseSingleDocument(data)
 	if err != nil {
-		return nil, &collector{errs: Errors{{Reason: err.Error()}}}
+		return nil, &collector{errs: Errors{{Reason: bound(err.Error())}}}
 	}
 	d := &decoder{budget: 10*len(data) + 100_000}
 	var doc Document
@@ -157,6 +160,11 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		seen[key] = true
 		i, ok := fields[key]
 		if !ok {
+			if !validName(key) {
+				// The key itself is the bad value: keep it out of the path.
+				d.decodeFailed(path, "unknown field %s", quote(key))
+				continue
+			}
 			d.decodeFailed(fieldPath, "unknown field%s", suggest(key, fields))
 			continue
 		}
@@ -170,6 +178,10 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	items := n.Content
+	if len(items) > MaxListItems {
+		d.decodeFailed(path, "%d items; at most %d", len(items), MaxListItems)
+		return
+	}
 	names := make([]string, len(items))
 	if _, named := d.fieldsOf(v.Type().Elem())["name"]; named {
 		for i, item := range items {
@@ -302,11 +314,7 @@ func describe(n *yaml.Node) string {
 	case yaml.AliasNode:
 		return describe(n.Alias)
 	}
-	v := n.Value
-	if len(v) > 40 {
-		v = v[:40] + "..."
-	}
-	return strconv.Quote(v)
+	return quote(n.Value)
 }
 
 // suggest names the known key closest to a misspelt one, if one is close:

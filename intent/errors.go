@@ -46,7 +46,7 @@ func (c *collector) add(path, format string, args ...any) {
 	if c.isBroken(path) {
 		return
 	}
-	c.errs = append(c.errs, &FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &FieldError{Path: bound(path), Reason: bound(fmt.Sprintf(format, args...))})
 }
 
 // decodeFailed records a decoding problem and silences validation under path.
@@ -77,6 +77,12 @@ func within(path, base string) bool {
 func (c *collector) err() error {
 	if len(c.errs) == 0 {
 		return nil
+	}
+	if n := len(c.errs) - maxProblems; n > 0 {
+		// A document with a hundred thousand bad rules gets a readable
+		// answer: the first problems, and how many more there are.
+		list := append(Errors(nil), c.errs[:maxProblems]...)
+		return append(list, &FieldError{Reason: fmt.Sprintf("and %d more problems", n)})
 	}
 	return c.errs
 }

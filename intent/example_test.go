@@ -171,7 +171,7 @@ services:
 	}
 	want := []string{
 		`ports[web1].secruity_groups: unknown field; did you mean "security_groups"?`,
-		`bridge: "br/int" contains '/', which an interface name cannot`,
+		`bridge: "br/int" contains '/'; a bridge name holds only letters, digits, '-', '_' and '.'`,
 		`datapath: "kernel" is not auto, system or netdev`,
 		`networks[tenant].cidr: 10.0.0.1/24 has host bits set; the network is 10.0.0.0/24`,
 		`security_groups[db].rules[0].remote_group: unknown group "wbe"`,

@@ -2,7 +2,6 @@ package intent
 
 import (
 	"fmt"
-	"os"
 )
 
 // Parse decodes and validates a YAML or JSON intent document. On any
@@ -20,7 +19,7 @@ func Parse(data []byte) (*Intent, error) {
 
 // Load reads and parses the intent document at path.
 func Load(path string) (*Intent, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load intent: %w", err)
 	}

@@ -3,7 +3,8 @@ package intent
 import "strconv"
 
 // elementPaths names the elements of the list at path: by name where the
-// name is non-empty and unique in the list, by index otherwise (a duplicate
+// name is valid (so a path stays short and printable) and unique in the
+// list, by index otherwise (a duplicate
 // name would not say which of the two is meant). Decoding and validation
 // both name paths with it, so an element has one path throughout.
 func elementPaths(path string, names []string) []string {
@@ -13,7 +14,7 @@ func elementPaths(path string, names []string) []string {
 	}
 	out := make([]string, len(names))
 	for i, name := range names {
-		if name != "" && count[name] == 1 {
+		if validName(name) && count[name] == 1 {
 			out[i] = path + "[" + name + "]"
 		} else {
 			out[i] = index(path, i)

@@ -83,8 +83,10 @@ func nameList(list string, names []string) listNames {
 		switch prev, dup := seen[name]; {
 		case name == "":
 			l.issues[i] = "required"
+		case nameProblem(name, false) != "":
+			l.issues[i] = nameProblem(name, false)
 		case dup:
-			l.issues[i] = fmt.Sprintf("%q is also the name of %s", name, prev)
+			l.issues[i] = fmt.Sprintf("%s is also the name of %s", quote(name), prev)
 		default:
 			seen[name] = l.paths[i]
 			l.first[i] = true
@@ -106,15 +108,8 @@ func (v *validator) bridge() {
 	if b == "" {
 		b = "br-int"
 	}
-	switch {
-	case len(b) > 15:
-		v.add("bridge", "%q is longer than 15 bytes, the Linux interface name limit", b)
-	case strings.ContainsRune(b, '/'):
-		v.add("bridge", "%q contains '/', which an interface name cannot", b)
-	case strings.ContainsFunc(b, isSpaceOrControl):
-		v.add("bridge", "%q contains a space or control character, which an interface name cannot", b)
-	case b == "." || b == "..":
-		v.add("bridge", "%q is not a valid interface name", b)
+	if problem := nameProblem(b, true); problem != "" {
+		v.add("bridge", "%s", problem)
 	}
 	v.in.Bridge = b
 
@@ -124,12 +119,8 @@ func (v *validator) bridge() {
 	case "auto", "system", "netdev":
 		v.in.Datapath = dp
 	default:
-		v.add("datapath", "%q is not auto, system or netdev", v.doc.Datapath)
+		v.add("datapath", "%s is not auto, system or netdev", quote(v.doc.Datapath))
 	}
-}
-
-func isSpaceOrControl(r rune) bool {
-	return r <= ' ' || r == 0x7f
 }
 
 // addErr adapts a helper's error to a FieldError reason.

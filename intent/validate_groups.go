@@ -22,6 +22,14 @@ func (v *validator) groupList() {
 			v.groups[docs[i].Name] = &v.in.SecurityGroups[i]
 		}
 	}
+	total := 0
+	for i := range docs {
+		total += len(docs[i].Rules)
+	}
+	if total > MaxRules {
+		v.add("security_groups", "%d rules in all; at most %d", total, MaxRules)
+		return
+	}
 	for i := range docs {
 		v.checkName(l, i)
 		v.group(&docs[i], &v.in.SecurityGroups[i], l.paths[i])
@@ -60,7 +68,7 @@ func (v *validator) rule(d *RuleDoc, path string) Rule {
 	case "":
 		v.add(join(path, "direction"), "required (ingress or egress)")
 	default:
-		v.add(join(path, "direction"), "%q is not ingress or egress", d.Direction)
+		v.add(join(path, "direction"), "%s is not ingress or egress", quote(d.Direction))
 	}
 
 	if d.RemoteCIDR != "" {
@@ -74,7 +82,7 @@ func (v *validator) rule(d *RuleDoc, path string) Rule {
 		if d.RemoteCIDR != "" {
 			v.add(path, "has both remote_cidr and remote_group; give at most one")
 		} else if v.groups[d.RemoteGroup] == nil {
-			v.add(join(path, "remote_group"), "unknown group %q", d.RemoteGroup)
+			v.add(join(path, "remote_group"), "unknown group %s", quote(d.RemoteGroup))
 		}
 		r.RemoteGroup = d.RemoteGroup
 	}
@@ -109,7 +117,7 @@ func (v *validator) ruleProtocol(path, s string) (int, bool) {
 	if n, err := strconv.ParseUint(s, 10, 8); err == nil {
 		return int(n), true
 	}
-	v.add(path, "%q is not tcp, udp, sctp, icmp, icmpv6, any or a protocol number 0-255", s)
+	v.add(path, "%s is not tcp, udp, sctp, icmp, icmpv6, any or a protocol number 0-255", quote(s))
 	return ProtocolAny, false
 }
 
@@ -121,7 +129,7 @@ func (v *validator) ruleEtherType(path string, d *RuleDoc, r Rule) EtherType {
 	switch {
 	case et == IPv4 || et == IPv6:
 	case et != "":
-		v.add(join(path, "ethertype"), "%q is not ipv4 or ipv6", d.EtherType)
+		v.add(join(path, "ethertype"), "%s is not ipv4 or ipv6", quote(d.EtherType))
 		return IPv4
 	case r.RemoteCIDR.IsValid():
 		return familyOf(r.RemoteCIDR.Addr())

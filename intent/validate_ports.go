@@ -60,7 +60,7 @@ func (v *validator) port(d *PortDoc, p *Port, path string, ipOwners map[*network
 	case d.Network == "":
 		v.add(join(path, "network"), "required")
 	case v.networks[d.Network] == nil:
-		v.add(join(path, "network"), "unknown network %q", d.Network)
+		v.add(join(path, "network"), "unknown network %s", quote(d.Network))
 	default:
 		info.network = v.networks[d.Network]
 	}
@@ -149,7 +149,7 @@ func (v *validator) portGroups(d *PortDoc, p *Port, path string) {
 		g := v.groups[name]
 		switch {
 		case g == nil:
-			v.add(index(groupsPath, i), "unknown group %q", name)
+			v.add(index(groupsPath, i), "unknown group %s", quote(name))
 			continue
 		case seen[name]:
 			v.add(index(groupsPath, i), "group %s is listed twice", name)

@@ -48,7 +48,7 @@ func (v *validator) routerNetworks(d *RouterDoc, ri *routerInfo) {
 		n := v.networks[name]
 		switch {
 		case n == nil:
-			v.add(path, "unknown network %q", name)
+			v.add(path, "unknown network %s", quote(name))
 			continue
 		case ri.networks[name]:
 			v.add(path, "network %s is listed twice", name)
@@ -87,6 +87,8 @@ func (v *validator) external(d *ExternalDoc, ri *routerInfo) {
 	switch {
 	case d.Port == "":
 		v.add(join(path, "port"), "required (the iface-id of the uplink)")
+	case nameProblem(d.Port, false) != "":
+		v.add(join(path, "port"), "%s", nameProblem(d.Port, false))
 	case v.ports[d.Port] != nil:
 		v.add(join(path, "port"), "%s is declared in ports; an uplink is not a tenant port", d.Port)
 	}
@@ -209,7 +211,7 @@ func (v *validator) routedPort(path, name string, ri *routerInfo) (*portInfo, bo
 	case name == "":
 		v.add(path, "required")
 	case p == nil:
-		v.add(path, "unknown port %q", name)
+		v.add(path, "unknown port %s", quote(name))
 	case p.network == nil:
 		// the port's unknown network is reported on the port
 	case !ri.networks[p.port.Network]:
@@ -271,7 +273,7 @@ func (v *validator) snats(docs []SNATDoc, ri *routerInfo) {
 			v.add(join(path, "network"), "required")
 			ok = false
 		case !ri.networks[d.Network]:
-			v.add(join(path, "network"), "network %q is not one of %s's networks", d.Network, ri.path)
+			v.add(join(path, "network"), "network %s is not one of %s's networks", quote(d.Network), ri.path)
 			ok = false
 		case n.cidrGiven && !n.net.CIDR.IsValid():
 			ok = false // broken cidr, reported on the network

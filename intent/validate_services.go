@@ -106,7 +106,7 @@ func (v *validator) backends(d *ServiceDoc, s *Service, path string) {
 			v.add(join(bPath, "port"), "required")
 			ok = false
 		case p == nil:
-			v.add(join(bPath, "port"), "unknown port %q", bd.Port)
+			v.add(join(bPath, "port"), "unknown port %s", quote(bd.Port))
 			ok = false
 		case s.VIP.IsValid() && !p.hasFamily(s.VIP.Is4()):
 			v.add(join(bPath, "port"), "port %s has no %s address for VIP %s",

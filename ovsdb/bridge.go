@@ -6,6 +6,8 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -204,4 +206,61 @@ func (c *Client) ClearFlowRestoreWait(ctx context.Context) error {
 	}
 	_, err = c.transact(ctx, "clear flow-restore-wait", op)
 	return err
+}
+
+// DatapathID returns the bridge's datapath_id as ovs-vswitchd published it
+// (ok false while it has not yet), for telling the bridge's switch from a
+// process that only claims to be it.
+func (c *Client) DatapathID(ctx context.Context, bridge string) (id uint64, ok bool, err error) {
+	br, err := c.bridge(ctx, bridge)
+	if err != nil {
+		return 0, false, err
+	}
+	if br == nil {
+		return 0, false, fmt.Errorf("read datapath_id of bridge %s: no such bridge", bridge)
+	}
+	if br.DatapathID == nil || *br.DatapathID == "" {
+		return 0, false, nil
+	}
+	id, err = strconv.ParseUint(*br.DatapathID, 16, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("datapath_id %q of bridge %s: %w", *br.DatapathID, bridge, err)
+	}
+	return id, true, nil
+}
+
+// WaitApplied waits until ovs-vswitchd has applied every change committed
+// to the database so far, as ovs-vsctl does: it increments next_cfg and
+// waits for ovs-vswitchd to raise cur_cfg to it. It matters where a change
+// has side effects on the flow table: ovs-vswitchd flushes a bridge's flows
+// when it gains its first or loses its last controller target, and a
+// reader of the table must not read it before that happened. It returns
+// ctx's error if ovs-vswitchd does not catch up in time (it may be down).
+func (c *Client) WaitApplied(ctx context.Context) error {
+	root, err := c.rootRow(ctx)
+	if err != nil {
+		return err
+	}
+	want := root.NextCfg + 1
+	op, err := c.ovs.Where(root).Mutate(root, model.Mutation{
+		Field: &root.NextCfg, Mutator: ovsdb.MutateOperationAdd, Value: 1,
+	})
+	if err != nil {
+		return fmt.Errorf("increment next_cfg: %w", err)
+	}
+	if _, err := c.transact(ctx, "increment next_cfg", op); err != nil {
+		return err
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if root, err := c.rootRow(ctx); err == nil && root.CurCfg >= want {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for ovs-vswitchd to apply configuration %d: %w", want, ctx.Err())
+		}
+	}
 }

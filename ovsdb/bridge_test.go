@@ -101,6 +101,16 @@ func TestEnsureBridge(t *testing.T) {
 		out, err := o.Ofctl(ctx, "show", "br-int")
 		return err == nil && strings.Contains(out, "OFPT_FEATURES_REPLY (OF1.3)"), out + errString(err)
 	})
+	// DatapathID reads what ovs-vswitchd published, the id the switch
+	// announces in its features reply.
+	eventually(t, "DatapathID equals ovs-ofctl show's dpid", func() (bool, string) {
+		id, ok, err := c.DatapathID(ctx, "br-int")
+		out, _ := o.Ofctl(ctx, "show", "br-int")
+		return err == nil && ok && strings.Contains(out, fmt.Sprintf("dpid:%016x", id)), fmt.Sprintf("%016x %v %v in %s", id, ok, err, out)
+	})
+	if _, _, err := c.DatapathID(ctx, "br-none"); err == nil {
+		t.Error("DatapathID of a missing bridge: no error")
+	}
 
 	for range 3 {
 		if err := c.EnsureBridge(ctx, "br-int", "auto", target); err != nil {

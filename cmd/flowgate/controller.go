@@ -16,8 +16,9 @@ func newControllerCmd() *cobra.Command {
 		Short: "Keep a bridge's flows in step with the intent file and the ports in OVSDB",
 		Long: `Runs in the foreground beside ovs-vswitchd until SIGTERM or Ctrl-C.
 
-It creates or configures the bridge (fail_mode=secure, OpenFlow 1.3, the
-controller target), binds intent ports to OVS Interfaces by
+It creates or configures the bridge (fail_mode=secure, OpenFlow 1.3,
+no controller target: it dials the bridge's management socket unless
+--listen asks for a listener), binds intent ports to OVS Interfaces by
 external_ids:iface-id as they appear, and installs the compiled pipeline as
 one OpenFlow bundle per change. The intent file is watched (SIGHUP reloads
 it too); a bad document is refused with its errors logged and the running
@@ -40,7 +41,7 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 				"log_level", st.LogLevel, "log_format", st.LogFormat)
 			c, err := controller.New(controller.Config{
 				OVSDB: st.OVSDB, Bridge: st.Bridge, IntentPath: st.Intent,
-				Listen: st.Listen, Connect: st.Connect,
+				Listen: st.Listen, Connect: st.Connect, OVSRundir: st.OVSRundir,
 				API: st.API, Metrics: st.Metrics, Logger: log,
 			})
 			if err != nil {
@@ -49,6 +50,6 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			return c.Run(cmd.Context())
 		},
 	}
-	addSettingsFlags(cmd, "ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "log_level", "log_format")
+	addSettingsFlags(cmd, "ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format")
 	return cmd
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/flowgate/flowgate/intent"
 )
 
 func init() { rootCmd.AddCommand(newDiffCmd()) }
@@ -25,18 +28,24 @@ result with the bridge's flows:
   - flow   the bridge holds it and the intent does not
 
 each followed by the object behind its cookie, then a summary line
-starting "in sync:" or "differ:".
+starting "in sync:" or "differ:", and the line "intent source: file:PATH"
+(with " -> TARGET" when PATH is a symlink) naming the file compiled.
 
 Exit status, like diff(1): 0 when the bridge holds exactly the desired
 flows, 1 when they differ. An error (unreadable intent, OVSDB or bridge
 unreachable) also exits 1, with the error on stderr and no summary line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			snap, _, err := takeSnapshot(cmd)
+			snap, st, err := takeSnapshot(cmd)
 			if err != nil {
 				return err
 			}
-			if snap.WriteDiff(cmd.OutOrStdout()) {
+			differs := snap.WriteDiff(cmd.OutOrStdout())
+			// The intent file is the one source of the intent (the API
+			// writes through to it); say which file, and where its
+			// symlinks lead.
+			fmt.Fprintf(cmd.OutOrStdout(), "intent source: %s\n", intent.Source(st.Intent))
+			if differs {
 				return errDiffers
 			}
 			return nil

@@ -138,7 +138,7 @@ func TestTraceCommand(t *testing.T) {
 func TestDiffAndFlowsCommands(t *testing.T) {
 	l := newInspectLab(t)
 	out, errOut, code := l.run("diff")
-	if code != 0 || !strings.HasPrefix(out, "in sync: ") {
+	if code != 0 || !strings.HasPrefix(out, "in sync: ") || !strings.Contains(out, "\nintent source: file:/") {
 		t.Errorf("diff of an in-sync bridge: exit %d, stderr %q\n%s", code, errOut, out)
 	}
 

@@ -30,8 +30,8 @@ var settingsTable = []setting{
 	{"ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB endpoint (unix:PATH or tcp:HOST:PORT)"},
 	{"bridge", "br-int", "integration bridge to program"},
 	{"intent", "/etc/flowgate/intent.yaml", "intent file (YAML or JSON), watched for changes"},
-	{"listen", "tcp:127.0.0.1:6653", "OpenFlow address the controller listens on; the bridge's controller target points here"},
-	{"connect", "", "instead of listening, dial this OpenFlow address (e.g. unix:RUNDIR/BRIDGE.mgmt); the bridge gets no controller target"},
+	{"listen", "", "OpenFlow listener tcp:127.0.0.1:PORT instead of connect; the bridge's controller target points here and only ovs-vswitchd is accepted"},
+	{"connect", "", "OpenFlow address to dial; default unix:OVS_RUNDIR/BRIDGE.mgmt, the bridge's root-only management socket (no controller target)"},
 	{"api", "unix:/run/flowgate/api.sock", "local HTTP API: unix:PATH or a loopback HOST:PORT; empty disables it"},
 	{"metrics", "127.0.0.1:9464", "Prometheus /metrics on a loopback HOST:PORT; empty serves /metrics on the API only"},
 	{"ovs_rundir", "", "Open vSwitch run directory (sockets, pid files); default: the directory of a unix: ovsdb endpoint, else /var/run/openvswitch"},
@@ -103,8 +103,11 @@ func loadSettings(cmd *cobra.Command) (settings, error) {
 			st.OVSRundir = filepath.Dir(p)
 		}
 	}
-	if st.Connect != "" && cmd.Flags().Lookup("listen") != nil && !cmd.Flags().Changed("listen") && !v.InConfig("listen") && os.Getenv("FLOWGATE_LISTEN") == "" {
-		st.Listen = "" // --connect alone means: dial, do not also listen
+	if st.Listen == "" && st.Connect == "" {
+		// The default: dial the bridge's management socket, which only
+		// root (and ovs-vswitchd's user) can open, and leave the bridge
+		// without a controller target that someone else could serve.
+		st.Connect = "unix:" + filepath.Join(st.OVSRundir, st.Bridge+".mgmt")
 	}
 	return st, nil
 }

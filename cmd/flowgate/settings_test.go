@@ -38,7 +38,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := settings{OVSDB: "unix:/file/db.sock", Bridge: "br-file", Intent: "/env/intent.yaml",
-		Listen: "tcp:127.0.0.1:6653", API: "unix:/run/flowgate/api.sock", Metrics: "127.0.0.1:9464",
+		Connect: "unix:/file/br-file.mgmt", API: "unix:/run/flowgate/api.sock", Metrics: "127.0.0.1:9464",
 		OVSRundir: "/file", LogLevel: "error", LogFormat: "text"}
 	if st != want {
 		t.Errorf("settings\n got %+v\nwant %+v", st, want)
@@ -52,6 +52,25 @@ func TestSettingsConnectAloneDoesNotListen(t *testing.T) {
 	}
 	if st.Listen != "" || st.Connect == "" {
 		t.Errorf("--connect alone: listen %q connect %q; want only connect", st.Listen, st.Connect)
+	}
+}
+
+// The default is the bridge's management socket in the OVS run directory;
+// a listener only when asked for, and then no dialling.
+func TestSettingsDefaultDialsTheManagementSocket(t *testing.T) {
+	st, err := loadSettings(settingsCmd(t, "--config", writeConfig(t, ""), "--ovsdb", "unix:/run/ovs/db.sock", "--bridge", "br-x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Listen != "" || st.Connect != "unix:/run/ovs/br-x.mgmt" {
+		t.Errorf("defaults: listen %q connect %q; want connect unix:/run/ovs/br-x.mgmt", st.Listen, st.Connect)
+	}
+	st, err = loadSettings(settingsCmd(t, "--config", writeConfig(t, ""), "--listen", "tcp:127.0.0.1:653"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Listen != "tcp:127.0.0.1:653" || st.Connect != "" {
+		t.Errorf("--listen alone: listen %q connect %q; want only listen", st.Listen, st.Connect)
 	}
 }
 
