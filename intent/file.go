@@ -63,13 +63,14 @@ func fileKind(m fs.FileMode) string {
 }
 
 // Source names where the intent comes from for status and diff output:
-// "file:PATH", with " -> TARGET" when PATH is a symlink.
+// "file:PATH" (absolute), with " -> TARGET" when PATH is a symlink.
 func Source(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	s := "file:" + path
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		if abs, err := filepath.Abs(path); err == nil && target != abs && target != path {
-			s += " -> " + target
-		}
+	if target, err := filepath.EvalSymlinks(path); err == nil && target != path {
+		s += " -> " + target
 	}
 	return s
 }
