@@ -54,7 +54,7 @@ func Diff(desired, installed []Flow) ChangeSet {
 		case old.Cookie != f.Cookie:
 			c.Delete = append(c.Delete, old)
 			c.Add = append(c.Add, f)
-		case ActionsString(old.Actions) != ActionsString(f.Actions):
+		case !SameActions(old.Actions, f.Actions):
 			c.Modify = append(c.Modify, f)
 		}
 	}
@@ -67,6 +67,26 @@ func Diff(desired, installed []Flow) ChangeSet {
 	Sort(c.Modify)
 	Sort(c.Delete)
 	return c
+}
+
+// SameActions reports whether two action lists are the same, as their
+// text would say. Conjunctions (the long lists of shared clause flows)
+// compare as values; anything else compares as text.
+func SameActions(a, b []Action) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, okx := a[i].(Conjunction)
+		y, oky := b[i].(Conjunction)
+		if !okx || !oky {
+			return ActionsString(a[i:]) == ActionsString(b[i:])
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // Sort orders flows the way an operator reads a pipeline: by table, then
@@ -143,7 +163,7 @@ func Dedupe(flows []Flow) ([]Flow, error) {
 			out = append(out, f)
 			continue
 		}
-		if prev.Cookie != f.Cookie || ActionsString(prev.Actions) != ActionsString(f.Actions) {
+		if prev.Cookie != f.Cookie || !SameActions(prev.Actions, f.Actions) {
 			return nil, fmt.Errorf("two flows share table, priority and match but differ: %q and %q", prev.String(), f.String())
 		}
 	}

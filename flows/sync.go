@@ -242,7 +242,7 @@ func (cs *keyedChanges) note(k string, want, have *Flow) {
 	case want.Cookie != have.Cookie:
 		cs.Delete = append(cs.Delete, *have)
 		cs.Add = append(cs.Add, *want)
-	case ActionsString(want.Actions) != ActionsString(have.Actions):
+	case !SameActions(want.Actions, have.Actions):
 		cs.Modify = append(cs.Modify, *want)
 	default:
 		return

@@ -98,6 +98,35 @@ type Rule struct {
 	RemoteGroup string
 }
 
+// RuleKey is what makes two rules the same rule: every field of Rule, in
+// a comparable value (ICMP type and code -1 when unset). Duplicate checks
+// and everything else that asks "same rule?" compare RuleKeys, so a field
+// added to Rule must be added here (TestRuleKeyCoversEveryField fails
+// until it is).
+type RuleKey struct {
+	Direction          Direction
+	EtherType          EtherType
+	Protocol           int
+	PortMin, PortMax   uint16
+	ICMPType, ICMPCode int
+	RemoteCIDR         netip.Prefix
+	RemoteGroup        string
+}
+
+// Key returns r's RuleKey.
+func (r Rule) Key() RuleKey {
+	k := RuleKey{Direction: r.Direction, EtherType: r.EtherType, Protocol: r.Protocol,
+		PortMin: r.PortMin, PortMax: r.PortMax, ICMPType: -1, ICMPCode: -1,
+		RemoteCIDR: r.RemoteCIDR, RemoteGroup: r.RemoteGroup}
+	if r.ICMPType != nil {
+		k.ICMPType = int(*r.ICMPType)
+	}
+	if r.ICMPCode != nil {
+		k.ICMPCode = int(*r.ICMPCode)
+	}
+	return k
+}
+
 // Router joins internal networks to an external network and does NAT.
 type Router struct {
 	Name         string

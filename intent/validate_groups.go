@@ -1,7 +1,6 @@
 package intent
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -40,7 +39,7 @@ func (v *validator) group(d *SecurityGroupDoc, g *SecurityGroup, path string) {
 	g.Name = d.Name
 	g.Stateful = d.Stateful == nil || *d.Stateful
 	g.Rules = make([]Rule, len(d.Rules))
-	firstSeen := map[string]int{}
+	firstSeen := map[RuleKey]int{}
 	for i := range d.Rules {
 		rulePath := index(join(path, "rules"), i)
 		before := len(v.errs)
@@ -51,7 +50,7 @@ func (v *validator) group(d *SecurityGroupDoc, g *SecurityGroup, path string) {
 		// Two identical allow rules are harmless to enforce but always a
 		// mistake to write (Neutron refuses them too); usually one of them
 		// was meant to say something else.
-		key := ruleKey(g.Rules[i])
+		key := g.Rules[i].Key()
 		if prev, dup := firstSeen[key]; dup {
 			v.add(rulePath, "same rule as rules[%d]", prev)
 			continue
@@ -225,14 +224,3 @@ func familyName(et EtherType) string {
 	return "IPv4"
 }
 
-// ruleKey identifies what a rule allows, for finding duplicates.
-func ruleKey(r Rule) string {
-	optional := func(p *uint8) string {
-		if p == nil {
-			return "-"
-		}
-		return strconv.Itoa(int(*p))
-	}
-	return fmt.Sprintf("%s %s %d %d-%d %s/%s %s %q", r.Direction, r.EtherType, r.Protocol,
-		r.PortMin, r.PortMax, optional(r.ICMPType), optional(r.ICMPCode), r.RemoteCIDR, r.RemoteGroup)
-}

@@ -51,6 +51,9 @@ type compiler struct {
 	// Dimensions shared by the decisions of one compile.
 	portDims   map[portDimKey]dimension
 	remoteDims map[remoteDimKey]dimension
+	// Fingerprints shared by the units of one compile.
+	memberFPs  map[portDimKey]uint64
+	addressFPs map[familyKey]uint64
 }
 
 // boundPort is an intent port with an OpenFlow port number.
@@ -73,7 +76,8 @@ func newCompiler(in *intent.Intent, b Bindings, classes classCache) *compiler {
 	c := &compiler{in: in, bindings: b, ids: assignIDs(in, classes), byName: map[string]boundPort{},
 		groupMembers: map[string][]boundPort{}, statefulMembers: map[string][]boundPort{},
 		groupPorts: map[string][]int{}, addresses: map[familyKey][]netip.Prefix{},
-		portDims: map[portDimKey]dimension{}, remoteDims: map[remoteDimKey]dimension{}}
+		portDims: map[portDimKey]dimension{}, remoteDims: map[remoteDimKey]dimension{},
+		memberFPs: map[portDimKey]uint64{}, addressFPs: map[familyKey]uint64{}}
 	stateful := make(map[string]bool, len(in.SecurityGroups))
 	for _, g := range in.SecurityGroups {
 		stateful[g.Name] = g.Stateful

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"hash/fnv"
+	"hash/maphash"
 	"slices"
 
 	"github.com/flowgate/flowgate/intent"
@@ -50,13 +51,23 @@ func (cache classCache) classesOf(g *intent.SecurityGroup) []ruleClass {
 	if cache == nil {
 		return withKeys(ruleClasses(g))
 	}
-	fp := newFingerprint().value(*g).sum()
+	fp := groupFingerprint(g)
 	if c, ok := cache[g.Name]; ok && c.fp == fp {
 		return slices.Clone(c.classes)
 	}
 	cs := withKeys(ruleClasses(g))
 	cache[g.Name] = cachedClasses{fp, slices.Clone(cs)}
 	return cs
+}
+
+// groupFingerprint covers what ruleClasses reads of a group: its name and
+// its rules (intent.RuleKey is every field of a rule).
+func groupFingerprint(g *intent.SecurityGroup) uint64 {
+	f := newFingerprint().str(g.Name).u64(uint64(len(g.Rules)))
+	for i := range g.Rules {
+		f.u64(maphash.Comparable(fpSeed, g.Rules[i].Key()))
+	}
+	return f.sum()
 }
 
 func withKeys(cs []ruleClass) []ruleClass {
@@ -113,8 +124,8 @@ func allocate(keys []string, lo, hi uint32) map[string]uint32 {
 		key  string
 		home uint32
 	}
-	var ks []slotted
-	seen := map[string]bool{}
+	ks := make([]slotted, 0, len(keys))
+	seen := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		if seen[k] {
 			continue // duplicates (identical rules of one group) share an id

@@ -75,9 +75,10 @@ type Plan struct {
 // change; the state is unchanged until Commit.
 func (x *Incremental) Plan(in *intent.Intent, b Bindings) (*Plan, error) {
 	c := newCompiler(in, b, x.classes)
+	us := c.units()
 	p := &Plan{units: map[unitID]*builtUnit{}, slots: map[string]*slot{}, was: map[string]*flows.Flow{}, Flows: len(x.slots)}
 	seen := make(map[unitID]bool, len(x.units))
-	for _, u := range c.units() {
+	for _, u := range us {
 		seen[u.id] = true
 		if old := x.units[u.id]; old != nil && old.fp == u.fp {
 			continue
@@ -167,7 +168,7 @@ func (x *Incremental) Plan(in *intent.Intent, b Bindings) (*Plan, error) {
 			p.Flows++
 		}
 		if old != nil && old.flow != nil && old.flow.Cookie == f.Cookie &&
-			flows.ActionsString(old.flow.Actions) == flows.ActionsString(f.Actions) {
+			flows.SameActions(old.flow.Actions, f.Actions) {
 			continue // same flow, other contributors
 		}
 		if err := f.Validate(); err != nil {

@@ -70,7 +70,7 @@ func resolve(whole []*flows.Flow, clauses []*clause) (*flows.Flow, error) {
 }
 
 func sameFlow(a, b *flows.Flow) bool {
-	return a.Cookie == b.Cookie && flows.ActionsString(a.Actions) == flows.ActionsString(b.Actions)
+	return a.Cookie == b.Cookie && flows.SameActions(a.Actions, b.Actions)
 }
 
 func conflict(a, b *flows.Flow) error {

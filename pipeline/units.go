@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"hash/maphash"
+
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 )
@@ -117,13 +119,24 @@ func (c *compiler) floodFingerprint(n intent.Network) uint64 {
 	return f.sum()
 }
 
-// membersFingerprint covers what a rule reads of its group's members:
-// their port numbers and cookies, in order.
-func membersFingerprint(f *fingerprint, ports []boundPort) {
-	f.u64(uint64(len(ports)))
+// membersFingerprint covers what a rule reads of its group's members
+// (stateful ones only, if stateful): their port numbers and cookies, in
+// order. It is computed once per group and compile.
+func (c *compiler) membersFingerprint(group string, stateful bool) uint64 {
+	k := portDimKey{group: group, stateful: stateful}
+	if fp, ok := c.memberFPs[k]; ok {
+		return fp
+	}
+	ports := c.groupMembers[group]
+	if stateful {
+		ports = c.statefulMembers[group]
+	}
+	f := newFingerprint().u64(uint64(len(ports)))
 	for _, p := range ports {
 		f.u64(uint64(p.ofport)).u64(p.cookie)
 	}
+	c.memberFPs[k] = f.sum()
+	return c.memberFPs[k]
 }
 
 // remotesFingerprint covers the addresses of the remote groups of a
@@ -132,21 +145,30 @@ func (c *compiler) remotesFingerprint(f *fingerprint, cl ruleClass) {
 	v6 := cl.service.EtherType == intent.IPv6
 	for _, rm := range cl.remotes {
 		if rm.group != "" {
-			f.str(rm.group)
-			for _, p := range c.groupAddresses(rm.group, v6) {
-				b, _ := p.MarshalBinary()
-				f.str(string(b))
-			}
+			f.str(rm.group).u64(c.addressesFingerprint(rm.group, v6))
 		}
 	}
+}
+
+// addressesFingerprint covers groupAddresses(group, v6), once per compile.
+func (c *compiler) addressesFingerprint(group string, v6 bool) uint64 {
+	k := familyKey{group, v6}
+	if fp, ok := c.addressFPs[k]; ok {
+		return fp
+	}
+	f := newFingerprint()
+	for _, p := range c.groupAddresses(group, v6) {
+		f.u64(maphash.Comparable(fpSeed, p))
+	}
+	c.addressFPs[k] = f.sum()
+	return c.addressFPs[k]
 }
 
 // classFingerprint covers classFlows(cl): the class (its text says its
 // service, ranges and remotes), its id, its group's filtered members and
 // its remote groups' addresses.
 func (c *compiler) classFingerprint(cl ruleClass) uint64 {
-	f := newFingerprint().str(cl.key()).u64(uint64(cl.id))
-	membersFingerprint(f, c.groupMembers[cl.group])
+	f := newFingerprint().str(cl.key()).u64(uint64(cl.id)).u64(c.membersFingerprint(cl.group, false))
 	c.remotesFingerprint(f, cl)
 	return f.sum()
 }
@@ -155,8 +177,7 @@ func (c *compiler) classFingerprint(cl ruleClass) uint64 {
 // its classes with their ids and remotes' addresses, and its stateful
 // members.
 func (c *compiler) establishedFingerprint(g string) uint64 {
-	f := newFingerprint().str(g).u64(uint64(c.ids.group[g]))
-	membersFingerprint(f, c.statefulMembers[g])
+	f := newFingerprint().str(g).u64(uint64(c.ids.group[g])).u64(c.membersFingerprint(g, true))
 	for _, cl := range c.ids.classes[g] {
 		f.str(cl.key()).u64(uint64(cl.id))
 		c.remotesFingerprint(f, cl)
