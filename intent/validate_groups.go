@@ -223,4 +223,3 @@ func familyName(et EtherType) string {
 	}
 	return "IPv4"
 }
-
