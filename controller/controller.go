@@ -59,9 +59,12 @@ type Controller struct {
 // applied is what is in force: the document, its intent and the flows
 // compiled from it with the bindings of the moment.
 type applied struct {
-	doc   []byte
-	in    *intent.Intent
-	namer *pipeline.CookieNamer // names its cookies for metrics and dry runs
+	doc []byte
+	in  *intent.Intent
+	// namer names its cookies for the metrics. It indexes every rule of
+	// the intent, which costs more than a small change does, so it is
+	// built on the first scrape after an apply, not on the apply.
+	namer func() *pipeline.CookieNamer
 }
 
 // New checks cfg and returns a controller ready to Run.

@@ -133,7 +133,7 @@ func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(fc.perTable, prometheus.GaugeValue, float64(n),
 			strconv.Itoa(int(t)), pipeline.Table(t).Name())
 	}
-	for _, r := range cur.namer.RuleTraffic(dumped, stats) {
+	for _, r := range cur.namer().RuleTraffic(dumped, stats) {
 		if r.Flows == 0 {
 			continue // no installed flow: nothing to count yet
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/flowgate/flowgate/intent"
@@ -92,7 +93,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 	}
 	st.compiled.Commit(plan)
 	st.doc, st.in, st.applied = doc, in, true
-	st.c.current.Store(&applied{doc: doc, in: in, namer: pipeline.NewCookieNamer(in)})
+	st.c.current.Store(&applied{doc: doc, in: in, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
 	st.publishPorts()
 	return st.finish(res, start)
 }
