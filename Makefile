@@ -3,7 +3,7 @@
 #   make demo    build, then show security groups and NAT on real traffic
 #   make test    vet, gofmt check and every test (as root: on real OVS)
 #   make build   bin/flowgate
-#   make bench   benchmarks only
+#   make bench   the scale and datapath figures (issue 9); bench-go: Go benchmarks
 #   make deps    install the Debian packages the tests and the demo use
 
 GO ?= go
@@ -15,7 +15,7 @@ TEST_PARALLEL ?= 2
 DEBIAN_PACKAGES := openvswitch-switch iproute2 ethtool iputils-ping netcat-openbsd \
 	iperf3 iptables conntrack tcpdump
 
-.PHONY: all build deps test vet fmt-check bench demo clean
+.PHONY: all build deps test vet fmt-check bench bench-go demo clean
 all: build
 
 build:
@@ -44,7 +44,15 @@ fmt-check:
 test: deps vet fmt-check
 	$(GO) test -count=1 -timeout 25m -p $(TEST_PARALLEL) ./...
 
-bench: deps
+# The figures of issue 9 in one run: the scale scenario (compiler, then
+# the controller on a private OVS with 1,000 dummy ports) and the
+# datapath cost of the worked example beside a plain bridge. Needs root.
+bench: deps build
+	bin/flowgate bench scale
+	bin/flowgate bench datapath -q
+
+# The Go micro-benchmarks of every package.
+bench-go: deps
 	$(GO) test -run '^$$' -bench . ./...
 
 demo: deps build

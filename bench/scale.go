@@ -103,7 +103,7 @@ func Compile(p intentgen.Params, rounds int) (CompileResult, error) {
 				return best, err
 			}
 			if i == 0 || el < best.Duration {
-				best = Change{Duration: el, Updates: len(plan.Updates), Rebuilt: plan.Rebuilt}
+				best = Change{Duration: el, Updates: plan.Changed, Rebuilt: plan.Rebuilt}
 			}
 		}
 		return best, nil

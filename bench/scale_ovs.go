@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +44,11 @@ type SwitchResult struct {
 	// after the start and after Repeat more rule changes; and of
 	// ovs-vswitchd with the flows installed.
 	RSSStart, RSSAfter, VswitchdRSS uint64
-	Repeat                          int
+	// The same once the Go runtime returned its free memory to the
+	// system (debug.FreeOSMemory), as its scavenger does over minutes,
+	// and the live heap then.
+	RSSStartSettled, RSSAfterSettled, HeapAfter uint64
+	Repeat                                      int
 	// The same flow set installed into an empty bridge by flowgate's
 	// bundle and by `ovs-ofctl --bundle replace-flows`.
 	InstallFlowgate, InstallOfctl time.Duration
@@ -120,6 +125,7 @@ func Switch(ctx context.Context, p intentgen.Params, repeat int) (r SwitchResult
 	r.StartToSynced = time.Since(start)
 	r.Flows = c.Status().FlowsDesired
 	r.RSSStart = rss("self")
+	r.RSSStartSettled = settledRSS()
 	r.VswitchdRSS = rss(strconv.Itoa(o.VswitchdPID()))
 
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -219,6 +225,10 @@ func Switch(ctx context.Context, p intentgen.Params, repeat int) (r SwitchResult
 		}
 	}
 	r.RSSAfter = rss("self")
+	r.RSSAfterSettled = settledRSS()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.HeapAfter = ms.HeapAlloc
 
 	// Install the same flows into an empty bridge, both ways.
 	desired, err := pipeline.Compile(in, boundPorts(ctx, o, bridge))
@@ -353,6 +363,13 @@ func installBoth(ctx context.Context, o *testbed.OVS, fs []flows.Flow) (ours, th
 	return ours, theirs, nil
 }
 
+// settledRSS is this process's RSS after the runtime returned every free
+// page to the system.
+func settledRSS() uint64 {
+	debug.FreeOSMemory()
+	return rss("self")
+}
+
 // rss is VmRSS of /proc/<pid> in bytes (pid "self" for this process);
 // this process's heap is collected first.
 func rss(pid string) uint64 {
@@ -383,6 +400,7 @@ func (r SwitchResult) Print(w io.Writer) {
 			c.Apply.Round(100*time.Microsecond), c.EndToEnd.Round(100*time.Microsecond), c.FlowMods)
 	}
 	fmt.Fprintf(tw, "RSS, controller process\t%s after start, %s after %d more changes\n", mb(r.RSSStart), mb(r.RSSAfter), r.Repeat)
+	fmt.Fprintf(tw, "  free memory returned\t%s after start, %s after the changes (live heap %s)\n", mb(r.RSSStartSettled), mb(r.RSSAfterSettled), mb(r.HeapAfter))
 	fmt.Fprintf(tw, "RSS, ovs-vswitchd\t%s\n", mb(r.VswitchdRSS))
 	if r.InstallOfctlError != "" {
 		fmt.Fprintf(tw, "install %d flows into an empty bridge\tflowgate %v; %s\n", r.Flows, r.InstallFlowgate.Round(time.Millisecond), r.InstallOfctlError)

@@ -205,7 +205,14 @@ func (y *Syncer) apply(ctx context.Context, st *syncState, updates []Update) (Ch
 func (st *syncState) diff(updates []Update) keyedChanges {
 	var cs keyedChanges
 	for _, u := range updates {
-		cs.note(u.Key, st.desired[u.Key], st.installed[u.Key])
+		want, have := st.desired[u.Key], st.installed[u.Key]
+		if want != nil && have != nil && want != have && want.Cookie == have.Cookie && SameActions(want.Actions, have.Actions) {
+			// The same flow in new storage: the view shares it, and the
+			// old copy can go.
+			st.installed[u.Key] = want
+			continue
+		}
+		cs.note(u.Key, want, have)
 	}
 	cs.sort()
 	return cs

@@ -57,8 +57,11 @@ func NewIncremental() *Incremental {
 // Plan is a change computed by Incremental.Plan.
 type Plan struct {
 	// Updates are the keys whose flow changes, with the new flow (nil:
-	// the key's flow is removed).
+	// the key's flow is removed), and the keys whose flow was built again
+	// unchanged (so the Syncer holds the new copy; no flow-mod follows).
 	Updates []flows.Update
+	// Changed counts the updates that change a flow.
+	Changed int
 	// Rebuilt and Removed count the units built again (changed or new)
 	// and gone.
 	Rebuilt, Removed int
@@ -155,6 +158,7 @@ func (x *Incremental) Plan(in *intent.Intent, b Bindings) (*Plan, error) {
 				p.Updates = append(p.Updates, flows.Update{Key: k})
 				p.was[k] = old.flow
 				p.Flows--
+				p.Changed++
 			}
 			continue
 		}
@@ -169,12 +173,19 @@ func (x *Incremental) Plan(in *intent.Intent, b Bindings) (*Plan, error) {
 		}
 		if old != nil && old.flow != nil && old.flow.Cookie == f.Cookie &&
 			flows.SameActions(old.flow.Actions, f.Actions) {
-			continue // same flow, other contributors
+			// The same flow, built again: hand the new copy on anyway
+			// (no flow-mod follows), so that nobody keeps the replaced
+			// unit's flows alive.
+			if old.flow != f {
+				p.Updates = append(p.Updates, flows.Update{Key: k, Flow: f})
+			}
+			continue
 		}
 		if err := f.Validate(); err != nil {
 			return nil, fmt.Errorf("compiled flow %q is invalid: %w", f.String(), err)
 		}
 		p.Updates = append(p.Updates, flows.Update{Key: k, Flow: f})
+		p.Changed++
 		if old != nil {
 			p.was[k] = old.flow
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowgate/flowgate/bench"
+	"github.com/flowgate/flowgate/intent/intentgen"
 )
 
 func init() { rootCmd.AddCommand(newBenchCmd()) }
@@ -19,7 +20,60 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure what flowgate costs on a private OVS (needs root)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchDatapathCmd())
+	cmd.AddCommand(newBenchDatapathCmd(), newBenchScaleCmd())
+	return cmd
+}
+
+func newBenchScaleCmd() *cobra.Command {
+	p := intentgen.Default()
+	var rounds, changes int
+	var compileOnly bool
+	cmd := &cobra.Command{
+		Use:   "scale",
+		Short: "The scale scenario: compile cost, then the controller on a private OVS with one dummy port per intent port",
+		Long: `Generates the scale scenario (intent/intentgen; by default 1,000 ports on
+one /16, 100 groups, 10,100 rules: 30 % remote-group, 60 % CIDR, 10 % any
+remote, 30 % port ranges) and prints:
+
+  - the compiler alone: full compile time and allocations (best of
+    --rounds), flows in total and ACL flows per rule, the live heap with
+    the compiled state held, and one change of each kind planned by the
+    incremental compiler (rule added, rule removed, port unbound, port
+    joining a remote group);
+  - end to end (needs root): a private OVS with one dummy interface per
+    port, the controller in this process, start to synced, each change
+    made through the API or ovs-vsctl with the controller's apply time,
+    the time the client saw and the flow-mods sent, RSS of this process
+    and of ovs-vswitchd after --changes more rule changes, and the install
+    time of the same flows beside ovs-ofctl --bundle replace-flows.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			c, err := bench.Compile(p, rounds)
+			if err != nil {
+				return err
+			}
+			c.Print(out)
+			if compileOnly {
+				return nil
+			}
+			fmt.Fprintln(out)
+			s, err := bench.Switch(cmd.Context(), p, changes)
+			if err != nil {
+				return err
+			}
+			s.Print(out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&p.Ports, "ports", p.Ports, "ports, all bound, on one network")
+	f.IntVar(&p.Groups, "groups", p.Groups, "security groups")
+	f.IntVar(&p.Rules, "rules", p.Rules, "rules in all")
+	f.Uint64Var(&p.Seed, "seed", p.Seed, "generator seed")
+	f.IntVar(&rounds, "rounds", 5, "compile rounds (the best is kept)")
+	f.IntVar(&changes, "changes", 100, "rule changes made before the second RSS reading")
+	f.BoolVar(&compileOnly, "compile-only", false, "only the compiler figures (no OVS, no root)")
 	return cmd
 }
 
