@@ -86,23 +86,14 @@ func compareRanges(a, b portRange) int {
 	return cmp.Or(cmp.Compare(a.min, b.min), cmp.Compare(a.max, b.max))
 }
 
-// serviceKey is what rules of one class share, comparable (ICMP type and
-// code -1 when unset).
-type serviceKey struct {
-	direction          intent.Direction
-	etherType          intent.EtherType
-	protocol           int
-	icmpType, icmpCode int
-}
-
-func serviceKeyOf(r intent.Rule) serviceKey {
-	k := serviceKey{r.Direction, r.EtherType, r.Protocol, -1, -1}
-	if r.ICMPType != nil {
-		k.icmpType = int(*r.ICMPType)
-	}
-	if r.ICMPCode != nil {
-		k.icmpCode = int(*r.ICMPCode)
-	}
+// serviceKeyOf is what rules of one class share: the rule's identity
+// (intent.RuleKey) without its port range and remote. A field added to
+// rules is part of it unless it is one of those, so rules that differ in
+// it never share a class.
+func serviceKeyOf(r intent.Rule) intent.RuleKey {
+	k := r.Key()
+	k.PortMin, k.PortMax = 0, 0
+	k.RemoteCIDR, k.RemoteGroup = netip.Prefix{}, ""
 	return k
 }
 
@@ -151,7 +142,7 @@ func rectangles(g *intent.SecurityGroup) []ruleClass {
 		index   map[portRange]map[remote]int
 	}
 	var services []*serviceRules
-	byService := map[serviceKey]*serviceRules{}
+	byService := map[intent.RuleKey]*serviceRules{}
 	for i, r := range g.Rules {
 		key := serviceKeyOf(r)
 		s := byService[key]
