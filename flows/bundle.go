@@ -125,9 +125,6 @@ func (s *Session) Apply(ctx context.Context, cs ChangeSet) error {
 
 func bundleOps(cs ChangeSet) ([]bundleOp, error) {
 	var ops []bundleOp
-	for _, cm := range cs.DeleteCookie {
-		ops = append(ops, bundleOp{what: fmt.Sprintf("delete cookie=%#x/%#x", cm.Cookie, cm.Mask), msg: CookieDelete(cm, 0)})
-	}
 	for _, l := range []struct {
 		verb  string
 		cmd   FlowModCommand

@@ -150,31 +150,6 @@ func TestApplyRefusedBundleChangesNothing(t *testing.T) {
 	}
 }
 
-// TestApplyCookieDelete retires one cookie "round" held in the top byte
-// of the cookie, leaving the other round in place.
-func TestApplyCookieDelete(t *testing.T) {
-	o := newBridge(t)
-	ctx := testContext(t)
-	s := dialMgmt(t, o)
-	const roundMask = 0xff00000000000000
-	round := func(r uint64, flows []Flow) []Flow {
-		out := slices.Clone(flows)
-		for i := range out {
-			out[i].Cookie |= r << 56
-			out[i].Table += uint8(r) // distinct keys per round
-		}
-		return out
-	}
-	old, cur := round(1, manyFlows(20)), round(2, manyFlows(20))
-	if err := s.Apply(ctx, ChangeSet{Add: append(slices.Clone(old), cur...)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Apply(ctx, ChangeSet{DeleteCookie: []CookieMask{{Cookie: 1 << 56, Mask: roundMask}}}); err != nil {
-		t.Fatal(err)
-	}
-	diffLines(t, "after deleting round 1", sortedStrings(cur), sortedLines(ofctlDump(t, o)))
-}
-
 func TestApplyEmptySendsNothing(t *testing.T) {
 	s, err := NewSession(SessionConfig{Bridge: "br0", Dial: "unix:/nonexistent"})
 	if err != nil {

@@ -15,15 +15,11 @@ type ChangeSet struct {
 	Add    []Flow // flows to add (OFPFC_ADD)
 	Modify []Flow // same key and cookie, new actions (OFPFC_MODIFY_STRICT)
 	Delete []Flow // flows to remove (OFPFC_DELETE_STRICT, as installed)
-	// DeleteCookie removes every flow whose cookie matches, in any table
-	// (non-strict OFPFC_DELETE with a cookie mask), before the rest: how an
-	// old cookie "round" is retired after the new one has converged.
-	DeleteCookie []CookieMask
 }
 
 // Empty reports whether nothing needs to change.
 func (c ChangeSet) Empty() bool {
-	return len(c.Add) == 0 && len(c.Modify) == 0 && len(c.Delete) == 0 && len(c.DeleteCookie) == 0
+	return len(c.Add) == 0 && len(c.Modify) == 0 && len(c.Delete) == 0
 }
 
 // Diff compares desired with installed flows by Key and returns the
@@ -74,7 +70,7 @@ func Diff(desired, installed []Flow) ChangeSet {
 // compare as values; anything else compares as text.
 func SameActions(a, b []Action) bool {
 	if len(a) != len(b) {
-		return false
+		return ActionsString(a) == ActionsString(b) // e.g. no actions and drop
 	}
 	for i := range a {
 		x, okx := a[i].(Conjunction)

@@ -97,10 +97,6 @@ const (
 	FlowDeleteStrict FlowModCommand = 4 // OFPFC_DELETE_STRICT
 )
 
-// CookieMask selects every flow whose cookie equals Cookie in the bits set
-// in Mask (for example one "round" held in the cookie's top bits).
-type CookieMask struct{ Cookie, Mask uint64 }
-
 // ofpHeader builds an OpenFlow 1.3 message header; length is patched by
 // finishMessage once the body is known.
 func ofpHeader(typ uint8, xid uint32) []byte {
@@ -133,15 +129,6 @@ func (f Flow) FlowMod(cmd FlowModCommand, xid uint32) ([]byte, error) {
 	b := flowModHeader(xid, f.Cookie, 0, f.Table, cmd, f.Priority)
 	b = append(b, match...)
 	return finishMessage(append(b, instr...))
-}
-
-// CookieDelete encodes a non-strict delete of every flow, in every table,
-// whose cookie matches cm.
-func CookieDelete(cm CookieMask, xid uint32) []byte {
-	b := flowModHeader(xid, cm.Cookie, cm.Mask, ofpTableAll, FlowDelete, 0)
-	b = append(b, 0, byte(ofpmtOXM), 0, 4, 0, 0, 0, 0) // empty match
-	out, _ := finishMessage(b)                         // fixed size, cannot overflow
-	return out
 }
 
 // flowModHeader is ofp_header plus the fixed part of ofp_flow_mod.

@@ -15,8 +15,8 @@ import (
 // every object once, so naming every flow of a dump, or every rule on each
 // metrics scrape, costs a map lookup each.
 type CookieNamer struct {
-	names     map[uint64]string  // round-0 cookie -> name
-	rules     map[uint64]RuleRef // round-0 rule cookie -> its rules
+	names     map[uint64]string  // cookie -> name
+	rules     map[uint64]RuleRef // rule cookie -> its rules
 	ruleOrder []uint64           // rule cookies in document order
 }
 
@@ -58,7 +58,7 @@ func NewCookieNamer(in *intent.Intent) *CookieNamer {
 	return n
 }
 
-// Describe names the object behind cookie; the round is ignored. An
+// Describe names the object behind cookie. An
 // unknown object is described as such rather than guessed.
 func (n *CookieNamer) Describe(cookie uint64) string {
 	if name, ok := n.lookup(cookie); ok {
@@ -77,13 +77,12 @@ func (n *CookieNamer) Describe(cookie uint64) string {
 
 // lookup finds the object of an intent's own cookie.
 func (n *CookieNamer) lookup(cookie uint64) (string, bool) {
-	name, ok := n.names[cookie&CookieObjectMask]
+	name, ok := n.names[cookie]
 	return name, ok
 }
 
-// Rules maps the round-0 cookie of every rule's flows to its rules, so
-// per-rule counters can be summed from a flow dump in one pass: mask a
-// dumped cookie with CookieObjectMask before the lookup. A class of
+// Rules maps the cookie of every rule's flows to its rules, so per-rule
+// counters can be summed from a flow dump in one pass. A class of
 // several rules counts the packets any of them allowed: it is attributed
 // to the first (Index) and names them all (Indices). Two rules of one group
 // with identical content are one rule: the first in document order names
@@ -92,7 +91,7 @@ func (n *CookieNamer) Rules() map[uint64]RuleRef { return n.rules }
 
 // Rule returns the rules behind a dumped cookie, if it is a rule cookie.
 func (n *CookieNamer) Rule(cookie uint64) (RuleRef, bool) {
-	ref, ok := n.rules[cookie&CookieObjectMask]
+	ref, ok := n.rules[cookie]
 	return ref, ok
 }
 
@@ -100,7 +99,7 @@ func (n *CookieNamer) Rule(cookie uint64) (RuleRef, bool) {
 // summed over its installed flows.
 type RuleTraffic struct {
 	RuleRef
-	Cookie         uint64 // round-0
+	Cookie         uint64
 	Name           string // as Describe names it
 	Flows          int    // installed flows; 0 when none is (no member bound, say)
 	Packets, Bytes uint64
@@ -117,7 +116,7 @@ func (n *CookieNamer) RuleTraffic(dumped []flows.Flow, stats []flows.FlowStats) 
 		pos[cookie] = i
 	}
 	for i, f := range dumped {
-		if j, ok := pos[f.Cookie&CookieObjectMask]; ok {
+		if j, ok := pos[f.Cookie]; ok {
 			out[j].Flows++
 			out[j].Packets += stats[i].Packets
 			out[j].Bytes += stats[i].Bytes

@@ -14,7 +14,7 @@ type RuleRef struct {
 	Indices []int
 }
 
-// RuleCookies maps the round-0 cookie of every rule's flows to its rules
+// RuleCookies maps the cookie of every rule's flows to its rules
 // (see CookieNamer.Rules). To name cookies as well, build a CookieNamer.
 func RuleCookies(in *intent.Intent) map[uint64]RuleRef {
 	return NewCookieNamer(in).Rules()

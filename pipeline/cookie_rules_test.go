@@ -29,7 +29,7 @@ func checkRuleCookies(t *testing.T, in *intent.Intent, b Bindings) {
 			continue
 		}
 		seen++
-		ref, ok := refs[f.Cookie&CookieObjectMask]
+		ref, ok := refs[f.Cookie]
 		if !ok {
 			t.Fatalf("rule flow %s: cookie not in RuleCookies", f)
 		}

@@ -7,20 +7,14 @@ import (
 // A cookie names the object a flow came from, so dump-flows, per-rule
 // counters and traces can say which rule made a verdict:
 //
-//	bits 63..56  round: the controller's generation (Compile leaves 0;
-//	             the controller ORs it in with WithRound)
+//	bits 63..56  zero: flowgate keeps no cookie generations (the README's
+//	             "Why no cookie rounds"); a flow with any of them set is
+//	             not flowgate's
 //	bits 55..48  kind of object (CookieKind)
 //	bits 47..0   object id, stable across compiles (see ids.go)
 const (
-	cookieRoundShift = 56
 	cookieKindShift  = 48
 	cookieObjectMask = 1<<cookieKindShift - 1
-	// CookieRoundMask selects the round; with it the controller deletes
-	// the flows of an old round ("cookie=R<<56/CookieRoundMask").
-	CookieRoundMask uint64 = 0xff << cookieRoundShift
-	// CookieObjectMask selects kind and object: flows of one object in
-	// any round.
-	CookieObjectMask uint64 = ^CookieRoundMask
 )
 
 // CookieKind is the kind of object a flow belongs to.
@@ -42,24 +36,20 @@ const (
 	// rules compiled together (rule_classes.go); the id is the rule's
 	// (class's) id, which is also what ct_label records.
 	KindRule CookieKind = 5
-	// Kinds reserved for later stages.
-	KindRouter  CookieKind = 6
-	KindNAT     CookieKind = 7
+	// KindRouter flows route for a router (its networks, uplink, routes);
+	// KindNAT flows translate addresses for one of its NAT entries
+	// (router_cookies.go says which object each id names).
+	KindRouter CookieKind = 6
+	KindNAT    CookieKind = 7
+	// KindService is kept for load-balanced services, which are
+	// validated but not compiled yet.
 	KindService CookieKind = 8
 )
 
-// Cookie builds the round-0 cookie of an object.
+// Cookie builds the cookie of an object.
 func Cookie(kind CookieKind, object uint64) uint64 {
 	return uint64(kind)<<cookieKindShift | object&cookieObjectMask
 }
-
-// WithRound sets the round of a cookie.
-func WithRound(cookie uint64, round uint8) uint64 {
-	return cookie&^CookieRoundMask | uint64(round)<<cookieRoundShift
-}
-
-// CookieRound returns the round of a cookie.
-func CookieRound(cookie uint64) uint8 { return uint8(cookie >> cookieRoundShift) }
 
 func cookieKind(cookie uint64) CookieKind { return CookieKind(cookie >> cookieKindShift) }
 func cookieObject(cookie uint64) uint64   { return cookie & cookieObjectMask }

@@ -78,7 +78,7 @@ func TestDescribeRouterCookies(t *testing.T) {
 		{routerExternal(r), "routers[edge].external (uplink uplink, 192.0.2.10/24 via 192.0.2.1)"},
 	}
 	for _, tt := range tests {
-		cookie := WithRound(tt.obj.cookie(r.Name), 7)
+		cookie := tt.obj.cookie(r.Name)
 		if got := DescribeCookie(in, cookie); got != tt.want {
 			t.Errorf("DescribeCookie(%#x) = %q, want %q", cookie, got, tt.want)
 		}
