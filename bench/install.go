@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/testbed"
@@ -19,8 +19,8 @@ const installTimeout = 30 * time.Second
 
 // installWorkedExample compiles the intent at path with the testbed's
 // bindings of its ports and installs the flows on the flowgate bridge the
-// way the controller does (flows.Session over the bridge's management
-// socket, flows.Syncer, one bundle). The session then ends: the bridge is
+// way the controller does (openflow.Session over the bridge's management
+// socket, openflow.Syncer, one bundle). The session then ends: the bridge is
 // fail_mode=secure, so the flows stay and no controller runs while traffic
 // is measured. It returns how many flows were installed.
 func installWorkedExample(ctx context.Context, tb *testbed.Testbed, path string) (int, error) {
@@ -48,11 +48,11 @@ func installWorkedExample(ctx context.Context, tb *testbed.Testbed, path string)
 		return 0, fmt.Errorf("compile %s: %w", path, err)
 	}
 
-	s, err := flows.NewSession(flows.SessionConfig{Bridge: flowgateBridge, Dial: "unix:" + tb.OVS().MgmtSocket(flowgateBridge)})
+	s, err := openflow.NewSession(openflow.SessionConfig{Bridge: flowgateBridge, Dial: "unix:" + tb.OVS().MgmtSocket(flowgateBridge)})
 	if err != nil {
 		return 0, err
 	}
-	y := flows.NewSyncer(s, nil)
+	y := openflow.NewSyncer(s, nil)
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.Run(rctx) })

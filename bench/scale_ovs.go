@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowgate/flowgate/controller"
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/intent/intentgen"
 	"github.com/flowgate/flowgate/pipeline"
@@ -330,7 +331,7 @@ func installBoth(ctx context.Context, o *testbed.OVS, fs []flows.Flow) (ours, th
 		"datapath_type="+o.Datapath, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow14"); err != nil {
 		return 0, 0, err
 	}
-	s, err := flows.NewSession(flows.SessionConfig{Bridge: br, Dial: "unix:" + o.MgmtSocket(br)})
+	s, err := openflow.NewSession(openflow.SessionConfig{Bridge: br, Dial: "unix:" + o.MgmtSocket(br)})
 	if err != nil {
 		return 0, 0, err
 	}

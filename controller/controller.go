@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
@@ -44,8 +44,8 @@ type Controller struct {
 
 	// Set up by Run (under mu, for Status).
 	db      *ovsdb.Client
-	session *flows.Session
-	syncer  *flows.Syncer
+	session *openflow.Session
+	syncer  *openflow.Syncer
 
 	// work carries changes to Run's goroutine.
 	work chan func(*state)
@@ -112,7 +112,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer cancel() // runs before wg.Wait: stop the helpers, then wait for them
 
-	scfg := flows.SessionConfig{
+	scfg := openflow.SessionConfig{
 		Bridge: bridge, Listen: c.cfg.Listen, Listener: c.cfg.Listener, Dial: c.cfg.Connect,
 		Logf: c.logf("openflow"),
 	}
@@ -123,7 +123,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		scfg.VerifySwitch = c.verifyDatapath(bridge)
 		c.warnUnprivilegedPort()
 	}
-	session, err := flows.NewSession(scfg)
+	session, err := openflow.NewSession(scfg)
 	if err != nil {
 		if c.cfg.Listen != "" {
 			// Someone else holds the address the bridge's controller
@@ -133,7 +133,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	c.mu.Lock()
-	c.session, c.syncer = session, flows.NewSyncer(session, c.logf("sync"))
+	c.session, c.syncer = session, openflow.NewSyncer(session, c.logf("sync"))
 	c.mu.Unlock()
 	c.metrics.watchSession(c.session)
 	wg.Go(func() { c.syncer.Run(ctx) })
@@ -334,6 +334,6 @@ func (c *Controller) logf(component string) func(string, ...any) {
 }
 
 func isRefusal(err error) bool {
-	var refused *flows.ApplyError
+	var refused *openflow.ApplyError
 	return errors.As(err, &refused)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/pipeline"
 )
 
@@ -50,22 +50,22 @@ func newMetrics() *metrics {
 }
 
 // watchSession exports the OpenFlow session's counters.
-func (m *metrics) watchSession(s *flows.Session) {
-	counter := func(name, help string, read func(flows.SessionStats) uint64) prometheus.Collector {
+func (m *metrics) watchSession(s *openflow.Session) {
+	counter := func(name, help string, read func(openflow.SessionStats) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
 			func() float64 { return float64(read(s.Stats())) })
 	}
 	m.registry.MustRegister(
 		counter("flowgate_bundles_committed_total", "OpenFlow bundles the switch committed.",
-			func(st flows.SessionStats) uint64 { return st.BundlesCommitted }),
+			func(st openflow.SessionStats) uint64 { return st.BundlesCommitted }),
 		counter("flowgate_bundles_failed_total", "OpenFlow bundles refused by the switch or lost with the connection.",
-			func(st flows.SessionStats) uint64 { return st.BundlesFailed }),
+			func(st openflow.SessionStats) uint64 { return st.BundlesFailed }),
 		counter("flowgate_flow_mods_total", "Flow-mods sent inside bundles.",
-			func(st flows.SessionStats) uint64 { return st.FlowMods }),
+			func(st openflow.SessionStats) uint64 { return st.FlowMods }),
 		counter("flowgate_openflow_connects_total", "OpenFlow connections established with the bridge.",
-			func(st flows.SessionStats) uint64 { return st.Connects }),
+			func(st openflow.SessionStats) uint64 { return st.Connects }),
 		counter("flowgate_openflow_reconnects_total", "OpenFlow reconnects (connections after the first).",
-			func(st flows.SessionStats) uint64 { return max(st.Connects, 1) - 1 }),
+			func(st openflow.SessionStats) uint64 { return max(st.Connects, 1) - 1 }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "flowgate_openflow_connected", Help: "1 while the OpenFlow session is up.",
 		}, func() float64 {

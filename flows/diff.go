@@ -166,3 +166,62 @@ func Dedupe(flows []Flow) ([]Flow, error) {
 	Sort(out)
 	return out, nil
 }
+
+// Update is one key's new desired flow: Flow nil removes the key's flow.
+// Key must be Flow.Key() of a non-nil Flow.
+type Update struct {
+	Key  string
+	Flow *Flow
+}
+
+// SortUpdates orders updates by key, for a deterministic bundle.
+func SortUpdates(us []Update) {
+	slices.SortFunc(us, func(a, b Update) int { return cmp.Compare(a.Key, b.Key) })
+}
+
+// DiffKeys is the change set that turns installed into desired for the
+// given keys only (nil: no flow at that key), in Sort order.
+func DiffKeys(keys []string, desired, installed func(key string) *Flow) ChangeSet {
+	var cs KeyedChanges
+	for _, k := range keys {
+		cs.Note(k, desired(k), installed(k))
+	}
+	cs.SortAll()
+	return cs.ChangeSet
+}
+
+// KeyedChanges is a ChangeSet with the keys it touches, built one key at
+// a time with Note.
+type KeyedChanges struct {
+	ChangeSet
+	Keys []string
+}
+
+// Note records what turns have (nil: nothing installed) into want (nil:
+// nothing desired) at key k; see Diff for why a new cookie is a delete
+// and an add.
+func (cs *KeyedChanges) Note(k string, want, have *Flow) {
+	switch {
+	case want == nil && have == nil:
+		return
+	case want == nil:
+		cs.Delete = append(cs.Delete, *have)
+	case have == nil:
+		cs.Add = append(cs.Add, *want)
+	case want.Cookie != have.Cookie:
+		cs.Delete = append(cs.Delete, *have)
+		cs.Add = append(cs.Add, *want)
+	case !SameActions(want.Actions, have.Actions):
+		cs.Modify = append(cs.Modify, *want)
+	default:
+		return
+	}
+	cs.Keys = append(cs.Keys, k)
+}
+
+// SortAll puts each list in Sort order.
+func (cs *KeyedChanges) SortAll() {
+	Sort(cs.Add)
+	Sort(cs.Modify)
+	Sort(cs.Delete)
+}

@@ -1,6 +1,9 @@
 // Package flows is flowgate's OpenFlow flow IR: the Flow value the compiler
-// produces, its canonical ovs-ofctl text form, its OpenFlow 1.3 wire form,
-// the diff between two flow sets, and the switch session that installs them.
+// produces, its canonical ovs-ofctl text form, its validation, and the diff
+// between two flow sets. It does no I/O: the OpenFlow 1.3 wire form, the
+// connection to the switch, bundles, dumps and the Syncer are in package
+// openflow, so the compiler (package pipeline), which imports only this
+// package, cannot talk to a switch.
 //
 // A Flow's identity on the switch is (table, priority, match); Key returns
 // it in canonical text so that sets of flows can be compared exactly the way
@@ -19,6 +22,12 @@ type Flow struct {
 	Cookie   uint64
 	Match    Match
 	Actions  []Action // empty means drop
+}
+
+// FlowStats are the counters of one dumped flow.
+type FlowStats struct {
+	Packets uint64 // n_packets
+	Bytes   uint64 // n_bytes
 }
 
 // EtherTypes used in matches.

@@ -94,6 +94,10 @@ func indexFieldTexts(name func(fieldText) string) map[string]Field {
 }
 
 // fieldName is the field's NXM/OXM name as ovs-ofctl prints it in subfields.
+// FieldName is the field's NXM/OXM name as ovs-ofctl prints it
+// ("NXM_NX_REG0"), for messages about a field.
+func FieldName(f Field) string { return fieldName(f) }
+
 func fieldName(f Field) string {
 	if t, ok := fieldTexts[f]; ok {
 		return t.nxm

@@ -1,17 +1,15 @@
 package flows
 
+// The parser of ovs-ofctl's text form. flowgate itself never reads flows
+// as text (it reads them from the switch in wire form); tests and tools use
+// this to compare what OVS prints with what flowgate meant.
+
 import (
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
 )
-
-// FlowStats are the counters of one dumped flow.
-type FlowStats struct {
-	Packets uint64 // n_packets
-	Bytes   uint64 // n_bytes
-}
 
 // ParseFlow parses one line of `ovs-ofctl -O OpenFlow13 dump-flows` output
 // (with or without statistics; these are ignored) into a Flow. It reads

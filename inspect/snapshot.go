@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
@@ -81,7 +82,7 @@ func dump(ctx context.Context, bridge, rundir string) ([]flows.Flow, []flows.Flo
 	if _, err := os.Stat(sock); err != nil {
 		return nil, nil, fmt.Errorf("bridge %s: no management socket (is the bridge on the ovs-vswitchd of run directory %s?): %w", bridge, rundir, err)
 	}
-	s, err := flows.NewSession(flows.SessionConfig{Bridge: bridge, Dial: "unix:" + sock})
+	s, err := openflow.NewSession(openflow.SessionConfig{Bridge: bridge, Dial: "unix:" + sock})
 	if err != nil {
 		return nil, nil, fmt.Errorf("bridge %s: %w", bridge, err)
 	}

@@ -1,4 +1,4 @@
-package flows
+package openflow
 
 // OpenFlow 1.3 wire form of a Flow.
 //
@@ -57,6 +57,7 @@ package flows
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 )
 
 // ofp13Version is the only OpenFlow version flowgate speaks.
@@ -115,7 +116,7 @@ func finishMessage(b []byte) ([]byte, error) {
 // FlowMod encodes f as an OpenFlow 1.3 OFPT_FLOW_MOD with the given
 // command and transaction id. Deletes carry the match only; adds and
 // modifies carry the instructions too.
-func (f Flow) FlowMod(cmd FlowModCommand, xid uint32) ([]byte, error) {
+func FlowMod(f flows.Flow, cmd FlowModCommand, xid uint32) ([]byte, error) {
 	match, err := encodeMatch(f.Match)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,9 @@
-package flows
+package openflow
 
-import "fmt"
+import (
+	"fmt"
+	"github.com/flowgate/flowgate/flows"
+)
 
 // OXM/NXM field headers (ovs-fields(7) "OXM and NXM code points"). A header
 // is class<<16 | field<<9 | hasmask<<8 | length; oxmHeader keeps class and
@@ -122,49 +125,49 @@ func parseWire32(v uint32) (h oxmHeader, hasMask bool) {
 // to), and FieldInPort is the 16-bit NXM_OF_IN_PORT.
 var actionFields = buildActionFields()
 
-func buildActionFields() map[Field]oxmHeader {
-	m := map[Field]oxmHeader{
-		FieldMetadata: oxmMetadata, FieldCTMark: nxmNXCTMark, FieldCTLabel: nxmNXCTLabel,
-		FieldEthSrc: oxmEthSrc, FieldEthDst: oxmEthDst,
-		FieldIPv4Src: oxmIPv4Src, FieldIPv4Dst: oxmIPv4Dst, FieldIPv6Src: oxmIPv6Src, FieldIPv6Dst: oxmIPv6Dst,
-		FieldARPOp: oxmARPOp, FieldARPSha: oxmARPSha, FieldARPTha: oxmARPTha, FieldARPSpa: oxmARPSpa, FieldARPTpa: oxmARPTpa,
-		FieldInPort: nxmOFInPort16, FieldTPSrc: oxmTCPSrc, FieldTPDst: oxmTCPDst, FieldICMPType: oxmICMPv4Type,
-		FieldNDTarget: oxmNDTarget, FieldNDTll: oxmNDTll,
+func buildActionFields() map[flows.Field]oxmHeader {
+	m := map[flows.Field]oxmHeader{
+		flows.FieldMetadata: oxmMetadata, flows.FieldCTMark: nxmNXCTMark, flows.FieldCTLabel: nxmNXCTLabel,
+		flows.FieldEthSrc: oxmEthSrc, flows.FieldEthDst: oxmEthDst,
+		flows.FieldIPv4Src: oxmIPv4Src, flows.FieldIPv4Dst: oxmIPv4Dst, flows.FieldIPv6Src: oxmIPv6Src, flows.FieldIPv6Dst: oxmIPv6Dst,
+		flows.FieldARPOp: oxmARPOp, flows.FieldARPSha: oxmARPSha, flows.FieldARPTha: oxmARPTha, flows.FieldARPSpa: oxmARPSpa, flows.FieldARPTpa: oxmARPTpa,
+		flows.FieldInPort: nxmOFInPort16, flows.FieldTPSrc: oxmTCPSrc, flows.FieldTPDst: oxmTCPDst, flows.FieldICMPType: oxmICMPv4Type,
+		flows.FieldNDTarget: oxmNDTarget, flows.FieldNDTll: oxmNDTll,
 	}
 	for i := uint8(0); i <= 15; i++ {
-		m[RegField(i)] = oxmHeader{classNXM1, nxmNXRegFirst.field + i, 4}
+		m[flows.RegField(i)] = oxmHeader{classNXM1, nxmNXRegFirst.field + i, 4}
 	}
 	return m
 }
 
 // fieldsByHeader inverts actionFields for the decoder.
-var fieldsByHeader = func() map[oxmHeader]Field {
-	m := make(map[oxmHeader]Field, len(actionFields))
+var fieldsByHeader = func() map[oxmHeader]flows.Field {
+	m := make(map[oxmHeader]flows.Field, len(actionFields))
 	for f, h := range actionFields {
 		m[h] = f
 	}
 	return m
 }()
 
-func fieldHeader(f Field) (oxmHeader, error) {
+func fieldHeader(f flows.Field) (oxmHeader, error) {
 	if h, ok := actionFields[f]; ok {
 		return h, nil
 	}
 	return oxmHeader{}, fmt.Errorf("field %d has no OpenFlow code point", f)
 }
 
-func headerField(h oxmHeader) (Field, bool) {
+func headerField(h oxmHeader) (flows.Field, bool) {
 	f, ok := fieldsByHeader[canonicalHeader(h)]
 	return f, ok
 }
 
 func portHeaders(proto uint8) (src, dst oxmHeader, err error) {
 	switch proto {
-	case ProtoTCP:
+	case flows.ProtoTCP:
 		return oxmTCPSrc, oxmTCPDst, nil
-	case ProtoUDP:
+	case flows.ProtoUDP:
 		return oxmUDPSrc, oxmUDPDst, nil
-	case ProtoSCTP:
+	case flows.ProtoSCTP:
 		return oxmSCTPSrc, oxmSCTPDst, nil
 	}
 	return oxmHeader{}, oxmHeader{}, fmt.Errorf("transport ports need ip_proto tcp, udp or sctp, have %d", proto)

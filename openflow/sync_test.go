@@ -1,7 +1,8 @@
-package flows
+package openflow
 
 import (
 	"context"
+	"github.com/flowgate/flowgate/flows"
 	"slices"
 	"testing"
 	"time"
@@ -43,8 +44,8 @@ func TestSyncerRestartIssuesNoFlowMods(t *testing.T) {
 	}
 
 	changed := slices.Clone(desired)
-	changed[2].Actions = []Action{Goto{Table: 21}} // same key and cookie: a modify
-	changed = changed[:len(changed)-1]             // and one delete
+	changed[2].Actions = []flows.Action{flows.Goto{Table: 21}} // same key and cookie: a modify
+	changed = changed[:len(changed)-1]                         // and one delete
 	if _, err := y2.SetDesired(ctx, changed); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestSyncerRefusedSetKeepsView(t *testing.T) {
 	if _, err := y.SetDesired(ctx, good); err != nil {
 		t.Fatal(err)
 	}
-	bad := append(slices.Clone(good), Flow{Table: 1, Priority: 1, Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Group{ID: 9}}})
+	bad := append(slices.Clone(good), flows.Flow{Table: 1, Priority: 1, Match: flows.Match{EthType: flows.EthTypeIPv4}, Actions: []flows.Action{flows.Group{ID: 9}}})
 	if _, err := y.SetDesired(ctx, bad); err == nil {
 		t.Fatal("SetDesired with an output to a missing group succeeded")
 	}

@@ -1,7 +1,8 @@
-package flows
+package openflow
 
 import (
 	"errors"
+	"github.com/flowgate/flowgate/flows"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,32 +13,32 @@ import (
 // manyFlows builds n distinct flows spread over a few tables, shaped like
 // a security-group pipeline: per-address conjunction clauses, per-port
 // clauses and conj_id flows committing to conntrack.
-func manyFlows(n int) []Flow {
-	flows := make([]Flow, 0, n)
-	for i := 0; len(flows) < n; i++ {
+func manyFlows(n int) []flows.Flow {
+	list := make([]flows.Flow, 0, n)
+	for i := 0; len(list) < n; i++ {
 		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		switch i % 3 {
 		case 0:
-			flows = append(flows, Flow{Table: 10, Priority: 100, Cookie: uint64(i),
-				Match:   Match{EthType: EthTypeIPv4, IPSrc: netip.PrefixFrom(ip, 32)},
-				Actions: []Action{Conjunction{ID: uint32(i), Clause: 1, NClauses: 2}}})
+			list = append(list, flows.Flow{Table: 10, Priority: 100, Cookie: uint64(i),
+				Match:   flows.Match{EthType: flows.EthTypeIPv4, IPSrc: netip.PrefixFrom(ip, 32)},
+				Actions: []flows.Action{flows.Conjunction{ID: uint32(i), Clause: 1, NClauses: 2}}})
 		case 1:
-			flows = append(flows, Flow{Table: 10, Priority: 100, Cookie: uint64(i),
-				Match:   Match{EthType: EthTypeIPv4, IPProto: U8(ProtoTCP), TPDst: ExactPort(uint16(i))},
-				Actions: []Action{Conjunction{ID: uint32(i), Clause: 2, NClauses: 2}}})
+			list = append(list, flows.Flow{Table: 10, Priority: 100, Cookie: uint64(i),
+				Match:   flows.Match{EthType: flows.EthTypeIPv4, IPProto: flows.U8(flows.ProtoTCP), TPDst: flows.ExactPort(uint16(i))},
+				Actions: []flows.Action{flows.Conjunction{ID: uint32(i), Clause: 2, NClauses: 2}}})
 		default:
-			flows = append(flows, Flow{Table: 10, Priority: 90, Cookie: uint64(i),
-				Match: Match{ConjID: U32(uint32(i)), EthType: EthTypeIPv4},
-				Actions: []Action{CT{Commit: true, Zone: 1, Exec: []Action{Load{Field: Whole(FieldCTMark), Value: uint64(i)}}},
-					Goto{Table: 20}}})
+			list = append(list, flows.Flow{Table: 10, Priority: 90, Cookie: uint64(i),
+				Match: flows.Match{ConjID: flows.U32(uint32(i)), EthType: flows.EthTypeIPv4},
+				Actions: []flows.Action{flows.CT{Commit: true, Zone: 1, Exec: []flows.Action{flows.Load{Field: flows.Whole(flows.FieldCTMark), Value: uint64(i)}}},
+					flows.Goto{Table: 20}}})
 		}
 	}
-	return flows
+	return list
 }
 
-func sortedStrings(flows []Flow) []string {
-	out := make([]string, len(flows))
-	for i, f := range flows {
+func sortedStrings(list []flows.Flow) []string {
+	out := make([]string, len(list))
+	for i, f := range list {
 		out[i] = f.String()
 	}
 	slices.Sort(out)
@@ -58,7 +59,7 @@ func TestApplyTenThousandFlows(t *testing.T) {
 	s := dialMgmt(t, o)
 	want := manyFlows(10000)
 	start := time.Now()
-	if err := s.Apply(ctx, ChangeSet{Add: want}); err != nil {
+	if err := s.Apply(ctx, flows.ChangeSet{Add: want}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("10,000 flows in one bundle: Apply took %v", time.Since(start))
@@ -70,7 +71,7 @@ func TestApplyTenThousandFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("DumpFlows of 10,000 flows took %v", time.Since(start))
-	if cs := Diff(want, got); !cs.Empty() {
+	if cs := flows.Diff(want, got); !cs.Empty() {
 		t.Errorf("Diff(desired, DumpFlows) = %d adds, %d modifies, %d deletes, want none", len(cs.Add), len(cs.Modify), len(cs.Delete))
 	}
 	if st := s.Stats(); st.FlowMods != 10000 || st.BundlesCommitted != 1 {
@@ -86,7 +87,7 @@ func TestApplyRefusedBundleChangesNothing(t *testing.T) {
 	ctx := testContext(t)
 	s := dialMgmt(t, o)
 	base := manyFlows(30)
-	if err := s.Apply(ctx, ChangeSet{Add: base}); err != nil {
+	if err := s.Apply(ctx, flows.ChangeSet{Add: base}); err != nil {
 		t.Fatal(err)
 	}
 	before := sortedLines(ofctlDump(t, o))
@@ -99,29 +100,29 @@ func TestApplyRefusedBundleChangesNothing(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		extra    []Flow // good flows added before bad
-		bad      Flow
+		extra    []flows.Flow // good flows added before bad
+		bad      flows.Flow
 		ovsCode  string
 		atCommit bool
 	}{
 		{"output to a group that does not exist", nil,
-			Flow{Table: 30, Priority: 5, Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Group{ID: 4242}}},
+			flows.Flow{Table: 30, Priority: 5, Match: flows.Match{EthType: flows.EthTypeIPv4}, Actions: []flows.Action{flows.Group{ID: 4242}}},
 			"OFPBAC_BAD_OUT_GROUP", true},
 		{"ct() without an IP match", nil,
-			Flow{Table: 30, Priority: 6, Actions: []Action{CT{Commit: true}}},
+			flows.Flow{Table: 30, Priority: 6, Actions: []flows.Action{flows.CT{Commit: true}}},
 			"OFPBAC_MATCH_INCONSISTENT", false},
-		{"table full at commit", []Flow{{Table: 31, Priority: 1, Match: Match{InPort: 1}}},
-			Flow{Table: 31, Priority: 2, Match: Match{InPort: 2}},
+		{"table full at commit", []flows.Flow{{Table: 31, Priority: 1, Match: flows.Match{InPort: 1}}},
+			flows.Flow{Table: 31, Priority: 2, Match: flows.Match{InPort: 2}},
 			"OFPFMFC_TABLE_FULL", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			good := manyFlows(60)[30:]
 			changed := base[0]
-			changed.Actions = []Action{Conjunction{ID: 999, Clause: 1, NClauses: 2}}
-			cs := ChangeSet{
-				Delete: []Flow{base[1]},
-				Modify: []Flow{changed},
-				Add:    slices.Concat(good[:15], tc.extra, []Flow{tc.bad}, good[15:]),
+			changed.Actions = []flows.Action{flows.Conjunction{ID: 999, Clause: 1, NClauses: 2}}
+			cs := flows.ChangeSet{
+				Delete: []flows.Flow{base[1]},
+				Modify: []flows.Flow{changed},
+				Add:    slices.Concat(good[:15], tc.extra, []flows.Flow{tc.bad}, good[15:]),
 			}
 			err := s.Apply(ctx, cs)
 			var refused *ApplyError
@@ -139,7 +140,7 @@ func TestApplyRefusedBundleChangesNothing(t *testing.T) {
 		})
 	}
 	// The session is still usable after refusals.
-	if err := s.Apply(ctx, ChangeSet{Delete: base[:1]}); err != nil {
+	if err := s.Apply(ctx, flows.ChangeSet{Delete: base[:1]}); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(ofctlDump(t, o)); got != len(base)-1 {
@@ -156,7 +157,7 @@ func TestApplyEmptySendsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not connected: an empty change must not even wait for a connection.
-	if err := s.Apply(testContext(t), ChangeSet{}); err != nil {
+	if err := s.Apply(testContext(t), flows.ChangeSet{}); err != nil {
 		t.Fatal(err)
 	}
 	if st := s.Stats(); st.Applies != 0 || st.FlowMods != 0 {

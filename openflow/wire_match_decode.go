@@ -1,8 +1,9 @@
-package flows
+package openflow
 
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 	"net/netip"
 )
 
@@ -14,8 +15,8 @@ type oxmTLV struct {
 
 // decodeMatch parses a padded ofp_match and returns the Match and the
 // number of bytes it occupied (including padding).
-func decodeMatch(b []byte) (Match, int, error) {
-	var m Match
+func decodeMatch(b []byte) (flows.Match, int, error) {
+	var m flows.Match
 	if len(b) < 4 {
 		return m, 0, fmt.Errorf("match: %d bytes, need 4", len(b))
 	}
@@ -44,7 +45,7 @@ func decodeMatch(b []byte) (Match, int, error) {
 		p = p[4+n:]
 	}
 	for _, t := range tlvs {
-		if err := m.setFromTLV(t); err != nil {
+		if err := setFromTLV(&m, t); err != nil {
 			return m, 0, err
 		}
 	}
@@ -75,8 +76,8 @@ func mask64(m []byte) uint64 {
 	return u64(m)
 }
 
-func macMatch(t oxmTLV) *MACMatch {
-	mm := &MACMatch{}
+func macMatch(t oxmTLV) *flows.MACMatch {
+	mm := &flows.MACMatch{}
 	copy(mm.Addr[:], t.value)
 	copy(mm.Mask[:], t.mask)
 	return mm
@@ -104,10 +105,10 @@ func tlvPrefix(t oxmTLV) (netip.Prefix, error) {
 	return netip.PrefixFrom(addr, bits), nil
 }
 
-func (m *Match) setFromTLV(t oxmTLV) error {
+func setFromTLV(m *flows.Match, t oxmTLV) error {
 	h, v := t.h, t.value
 	if h.class == classNXM1 && h.field <= 15 && h.size == 4 {
-		m.Regs = append(m.Regs, Reg(h.field, u32(v), mask32(t.mask)))
+		m.Regs = append(m.Regs, flows.Reg(h.field, u32(v), mask32(t.mask)))
 		return nil
 	}
 	var err error
@@ -115,19 +116,19 @@ func (m *Match) setFromTLV(t oxmTLV) error {
 	case oxmInPort:
 		m.InPort = u32(v)
 	case oxmMetadata:
-		m.Metadata = &Masked64{Value: u64(v), Mask: mask64(t.mask)}
+		m.Metadata = &flows.Masked64{Value: u64(v), Mask: mask64(t.mask)}
 	case nxmNXCTState:
 		mask := uint32(0xffffffff)
 		if t.mask != nil {
 			mask = u32(t.mask)
 		}
-		m.CTState = CTStateMatch{Set: u32(v) & mask, Clear: ^u32(v) & mask}
+		m.CTState = flows.CTStateMatch{Set: u32(v) & mask, Clear: ^u32(v) & mask}
 	case nxmNXCTZone:
-		m.CTZone = U16(u16(v))
+		m.CTZone = flows.U16(u16(v))
 	case nxmNXCTMark:
-		m.CTMark = &Masked32{Value: u32(v), Mask: mask32(t.mask)}
+		m.CTMark = &flows.Masked32{Value: u32(v), Mask: mask32(t.mask)}
 	case nxmNXCTLabel:
-		l := &Masked128{Hi: u64(v), Lo: u64(v[8:])}
+		l := &flows.Masked128{Hi: u64(v), Lo: u64(v[8:])}
 		if t.mask != nil {
 			l.MaskHi, l.MaskLo = u64(t.mask), u64(t.mask[8:])
 		}
@@ -137,7 +138,7 @@ func (m *Match) setFromTLV(t oxmTLV) error {
 	case nxmNXCTNwDst, nxmNXCTIPv6Dst:
 		m.CTNwDst, err = tlvPrefix(t)
 	case nxmNXConjID:
-		m.ConjID = U32(u32(v))
+		m.ConjID = flows.U32(u32(v))
 	case oxmEthSrc:
 		m.EthSrc = macMatch(t)
 	case oxmEthDst:
@@ -146,25 +147,25 @@ func (m *Match) setFromTLV(t oxmTLV) error {
 		if t.mask != nil || u16(v)&vlanCFIPresent == 0 {
 			return fmt.Errorf("match vlan_vid=%#x/%x: only an exact VLAN ID is supported", u16(v), t.mask)
 		}
-		m.VLANID = U16(u16(v) &^ vlanCFIPresent)
+		m.VLANID = flows.U16(u16(v) &^ vlanCFIPresent)
 	case oxmEthType:
 		m.EthType = u16(v)
 	case oxmIPProto:
-		m.IPProto = U8(v[0])
+		m.IPProto = flows.U8(v[0])
 	case oxmIPv4Src, oxmIPv6Src:
 		m.IPSrc, err = tlvPrefix(t)
 	case oxmIPv4Dst, oxmIPv6Dst:
 		m.IPDst, err = tlvPrefix(t)
 	case oxmTCPSrc, oxmUDPSrc, oxmSCTPSrc:
-		m.TPSrc = &PortMatch{Port: u16(v), Mask: mask16(t.mask)}
+		m.TPSrc = &flows.PortMatch{Port: u16(v), Mask: mask16(t.mask)}
 	case oxmTCPDst, oxmUDPDst, oxmSCTPDst:
-		m.TPDst = &PortMatch{Port: u16(v), Mask: mask16(t.mask)}
+		m.TPDst = &flows.PortMatch{Port: u16(v), Mask: mask16(t.mask)}
 	case oxmICMPv4Type, oxmICMPv6Type:
-		m.ICMPType = U8(v[0])
+		m.ICMPType = flows.U8(v[0])
 	case oxmICMPv4Code, oxmICMPv6Code:
-		m.ICMPCode = U8(v[0])
+		m.ICMPCode = flows.U8(v[0])
 	case oxmARPOp:
-		m.ARPOp = U16(u16(v))
+		m.ARPOp = flows.U16(u16(v))
 	case oxmARPSpa:
 		m.ARPSpa, err = tlvPrefix(t)
 	case oxmARPTpa:
@@ -179,10 +180,10 @@ func (m *Match) setFromTLV(t oxmTLV) error {
 		}
 		m.NDTarget = netip.AddrFrom16([16]byte(v))
 	case oxmNDSll:
-		m.NDSll = &MAC{}
+		m.NDSll = &flows.MAC{}
 		copy(m.NDSll[:], v)
 	case oxmNDTll:
-		m.NDTll = &MAC{}
+		m.NDTll = &flows.MAC{}
 		copy(m.NDTll[:], v)
 	default:
 		return fmt.Errorf("match: unsupported field class %#04x field %d", h.class, h.field)

@@ -1,8 +1,9 @@
-package flows
+package openflow
 
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 )
 
 const (
@@ -14,7 +15,7 @@ const (
 
 // decodeFlowStats decodes the ofp_flow_stats entries of one OFPMP_FLOW
 // reply body (after the multipart header), appending to flows and stats.
-func decodeFlowStats(b []byte, flows []Flow, stats []FlowStats) ([]Flow, []FlowStats, error) {
+func decodeFlowStats(b []byte, fs []flows.Flow, stats []flows.FlowStats) ([]flows.Flow, []flows.FlowStats, error) {
 	for len(b) > 0 {
 		if len(b) < flowStatsFixedLen {
 			return nil, nil, fmt.Errorf("flow stats: truncated entry of %d bytes", len(b))
@@ -24,8 +25,8 @@ func decodeFlowStats(b []byte, flows []Flow, stats []FlowStats) ([]Flow, []FlowS
 			return nil, nil, fmt.Errorf("flow stats: bad entry length %d", length)
 		}
 		e := b[:length]
-		f := Flow{Table: e[2], Priority: u16(e[12:]), Cookie: u64(e[24:])}
-		st := FlowStats{Packets: u64(e[32:]), Bytes: u64(e[40:])}
+		f := flows.Flow{Table: e[2], Priority: u16(e[12:]), Cookie: u64(e[24:])}
+		st := flows.FlowStats{Packets: u64(e[32:]), Bytes: u64(e[40:])}
 		m, n, err := decodeMatch(e[flowStatsFixedLen:])
 		if err != nil {
 			return nil, nil, fmt.Errorf("flow stats table=%d priority=%d cookie=%#x: %w", f.Table, f.Priority, f.Cookie, err)
@@ -34,10 +35,10 @@ func decodeFlowStats(b []byte, flows []Flow, stats []FlowStats) ([]Flow, []FlowS
 		if f.Actions, err = decodeInstructions(e[flowStatsFixedLen+n:]); err != nil {
 			return nil, nil, fmt.Errorf("flow stats table=%d priority=%d cookie=%#x: %w", f.Table, f.Priority, f.Cookie, err)
 		}
-		flows, stats = append(flows, f), append(stats, st)
+		fs, stats = append(fs, f), append(stats, st)
 		b = b[length:]
 	}
-	return flows, stats, nil
+	return fs, stats, nil
 }
 
 // flowStatsRequest is an OFPMP_FLOW request for every flow in every table.

@@ -1,14 +1,15 @@
-package flows
+package openflow
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 )
 
 // DumpFlows reads every flow of every table with its counters, following
 // multipart replies until the last one (no OFPMPF_REPLY_MORE flag).
-func (s *Session) DumpFlows(ctx context.Context) ([]Flow, []FlowStats, error) {
+func (s *Session) DumpFlows(ctx context.Context) ([]flows.Flow, []flows.FlowStats, error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	c, err := s.current(ctx)
@@ -21,8 +22,8 @@ func (s *Session) DumpFlows(ctx context.Context) ([]Flow, []FlowStats, error) {
 	if err := c.send(flowStatsRequest(xid)); err != nil {
 		return nil, nil, fmt.Errorf("bridge %s: dump flows: %w", s.cfg.Bridge, err)
 	}
-	var flows []Flow
-	var stats []FlowStats
+	var fs []flows.Flow
+	var stats []flows.FlowStats
 	for {
 		m, err := c.recv(ctx, ex)
 		if err != nil {
@@ -36,12 +37,12 @@ func (s *Session) DumpFlows(ctx context.Context) ([]Flow, []FlowStats, error) {
 				return nil, nil, fmt.Errorf("bridge %s: dump flows: unexpected multipart reply", s.cfg.Bridge)
 			}
 			flags := binary.BigEndian.Uint16(m.body[2:])
-			flows, stats, err = decodeFlowStats(m.body[multipartHeaderLen-ofpHeaderLen:], flows, stats)
+			fs, stats, err = decodeFlowStats(m.body[multipartHeaderLen-ofpHeaderLen:], fs, stats)
 			if err != nil {
 				return nil, nil, fmt.Errorf("bridge %s: dump flows: %w", s.cfg.Bridge, err)
 			}
 			if flags&ofpmpfReplyMore == 0 {
-				return flows, stats, nil
+				return fs, stats, nil
 			}
 		}
 	}

@@ -1,8 +1,9 @@
-package flows
+package openflow
 
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 )
 
 // OpenFlow 1.3 instruction and action types, and the Nicira extension
@@ -51,30 +52,30 @@ const (
 // instructions: Meter (first) -> meter instruction, Goto (last) ->
 // goto_table, everything else -> one apply-actions instruction, nothing
 // for a drop.
-func encodeInstructions(f Flow) ([]byte, error) {
+func encodeInstructions(f flows.Flow) ([]byte, error) {
 	var out, apply []byte
 	acts := f.Actions
 	if len(acts) == 1 {
-		if _, ok := acts[0].(Drop); ok {
+		if _, ok := acts[0].(flows.Drop); ok {
 			return nil, nil
 		}
 	}
 	var gotoTable *uint8
 	for i, a := range acts {
 		switch a := a.(type) {
-		case Meter:
+		case flows.Meter:
 			if i != 0 {
 				return nil, fmt.Errorf("action %d: meter must be the first action", i)
 			}
 			out = binary.BigEndian.AppendUint16(out, ofpitMeter)
 			out = binary.BigEndian.AppendUint16(out, 8)
 			out = binary.BigEndian.AppendUint32(out, a.ID)
-		case Goto:
+		case flows.Goto:
 			if i != len(acts)-1 {
 				return nil, fmt.Errorf("action %d: goto_table must be the last action", i)
 			}
 			gotoTable = &a.Table
-		case Drop:
+		case flows.Drop:
 			return nil, fmt.Errorf("action %d: drop cannot be combined with other actions", i)
 		default:
 			b, err := encodeAction(a)
@@ -113,51 +114,51 @@ func nxAction(subtype, length uint16) []byte {
 
 func zeros(n int) []byte { return make([]byte, n) }
 
-func encodeAction(a Action) ([]byte, error) {
+func encodeAction(a flows.Action) ([]byte, error) {
 	switch a := a.(type) {
-	case Output:
-		if a.Port == PortController {
+	case flows.Output:
+		if a.Port == flows.PortController {
 			return nil, fmt.Errorf("output:CONTROLLER: use the Controller action, which OVS turns it into")
 		}
 		b := binary.BigEndian.AppendUint32(ofAction(ofpatOutput, 16), a.Port)
 		b = binary.BigEndian.AppendUint16(b, 0)
 		return append(b, zeros(6)...), nil
-	case Controller:
+	case flows.Controller:
 		return encodeController(a), nil
-	case OutputReg:
+	case flows.OutputReg:
 		h, ofsNbits, err := refOnWire(a.Field)
 		if err != nil {
-			return nil, fmt.Errorf("output:%s: %w", fieldName(a.Field.Field), err)
+			return nil, fmt.Errorf("output:%s: %w", flows.FieldName(a.Field.Field), err)
 		}
 		b := binary.BigEndian.AppendUint16(nxAction(nxastOutputReg, 24), ofsNbits)
 		b = binary.BigEndian.AppendUint32(b, h.wire32())
 		b = binary.BigEndian.AppendUint16(b, ofpcmlNoBuffer)
 		return append(b, zeros(6)...), nil
-	case Resubmit:
+	case flows.Resubmit:
 		b := binary.BigEndian.AppendUint16(nxAction(nxastResubmitTbl, 16), ofppInPort16)
 		return append(b, a.Table, 0, 0, 0), nil
-	case DecTTL:
+	case flows.DecTTL:
 		return append(ofAction(ofpatDecNwTTL, 8), zeros(4)...), nil
-	case SetEthSrc:
+	case flows.SetEthSrc:
 		return encodeSetField(oxmEthSrc, a.MAC[:]), nil
-	case SetEthDst:
+	case flows.SetEthDst:
 		return encodeSetField(oxmEthDst, a.MAC[:]), nil
-	case Load:
+	case flows.Load:
 		return encodeLoad(a)
-	case Move:
+	case flows.Move:
 		return encodeMove(a)
-	case Conjunction:
+	case flows.Conjunction:
 		if a.NClauses < 2 || a.NClauses > 64 || a.Clause < 1 || a.Clause > a.NClauses {
 			return nil, fmt.Errorf("conjunction(%d,%d/%d): clause must be 1..n with 2 <= n <= 64", a.ID, a.Clause, a.NClauses)
 		}
 		// The wire clause is 0-based; ovs-ofctl prints it 1-based.
 		b := append(nxAction(nxastConjunction, 16), a.Clause-1, a.NClauses)
 		return binary.BigEndian.AppendUint32(b, a.ID), nil
-	case Group:
+	case flows.Group:
 		return binary.BigEndian.AppendUint32(ofAction(ofpatGroup, 8), a.ID), nil
-	case CT:
+	case flows.CT:
 		return encodeCT(a)
-	case Meter, Goto, Drop:
+	case flows.Meter, flows.Goto, flows.Drop:
 		return nil, fmt.Errorf("%T is only valid at the top level of a flow's actions", a)
 	}
 	return nil, fmt.Errorf("unsupported action %T", a)
@@ -166,13 +167,13 @@ func encodeAction(a Action) ([]byte, error) {
 // encodeController uses a plain output to CONTROLLER for reason "action"
 // (OVS re-encodes it that way and prints "CONTROLLER:<len>"), and
 // NXAST_CONTROLLER for any other reason.
-func encodeController(a Controller) []byte {
+func encodeController(a flows.Controller) []byte {
 	maxLen := a.MaxLen
 	if maxLen == 0 {
 		maxLen = ofpcmlNoBuffer
 	}
-	if a.Reason == PacketInAction {
-		b := binary.BigEndian.AppendUint32(ofAction(ofpatOutput, 16), PortController)
+	if a.Reason == flows.PacketInAction {
+		b := binary.BigEndian.AppendUint32(ofAction(ofpatOutput, 16), flows.PortController)
 		b = binary.BigEndian.AppendUint16(b, maxLen)
 		return append(b, zeros(6)...)
 	}
@@ -190,7 +191,7 @@ func encodeSetField(h oxmHeader, value []byte) []byte {
 
 // resolveRef resolves a FieldRef to its code point and bit range,
 // checking that the slice lies inside the field.
-func resolveRef(r FieldRef) (h oxmHeader, ofs, n uint16, err error) {
+func resolveRef(r flows.FieldRef) (h oxmHeader, ofs, n uint16, err error) {
 	h, err = fieldHeader(r.Field)
 	if err != nil {
 		return h, 0, 0, err
@@ -207,7 +208,7 @@ func resolveRef(r FieldRef) (h oxmHeader, ofs, n uint16, err error) {
 
 // refOnWire is resolveRef packed into NX ofs_nbits (offset<<6 | bits-1),
 // which can express at most 64 bits.
-func refOnWire(r FieldRef) (oxmHeader, uint16, error) {
+func refOnWire(r flows.FieldRef) (oxmHeader, uint16, error) {
 	h, ofs, n, err := resolveRef(r)
 	if err != nil {
 		return h, 0, err
@@ -221,8 +222,8 @@ func refOnWire(r FieldRef) (oxmHeader, uint16, error) {
 // encodeLoad writes a whole-field Load as OFPAT_SET_FIELD and a bit-slice
 // Load as NXAST_REG_LOAD; OVS remembers which one it was given and prints
 // "set_field:V->field" or "load:V->NXM_...[a..b]" accordingly.
-func encodeLoad(a Load) ([]byte, error) {
-	name := fieldName(a.Field.Field)
+func encodeLoad(a flows.Load) ([]byte, error) {
+	name := flows.FieldName(a.Field.Field)
 	if a.Field.Bits == 0 {
 		h, err := fieldHeader(a.Field.Field)
 		if err != nil {
@@ -252,17 +253,17 @@ func encodeLoad(a Load) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(b, a.Value), nil
 }
 
-func encodeMove(a Move) ([]byte, error) {
+func encodeMove(a flows.Move) ([]byte, error) {
 	sh, sOfs, n, err := resolveRef(a.Src)
 	if err != nil {
-		return nil, fmt.Errorf("move from %s: %w", fieldName(a.Src.Field), err)
+		return nil, fmt.Errorf("move from %s: %w", flows.FieldName(a.Src.Field), err)
 	}
 	dh, dOfs, dn, err := resolveRef(a.Dst)
 	if err != nil {
-		return nil, fmt.Errorf("move to %s: %w", fieldName(a.Dst.Field), err)
+		return nil, fmt.Errorf("move to %s: %w", flows.FieldName(a.Dst.Field), err)
 	}
 	if n != dn {
-		return nil, fmt.Errorf("move %s->%s: widths %d and %d differ", fieldName(a.Src.Field), fieldName(a.Dst.Field), n, dn)
+		return nil, fmt.Errorf("move %s->%s: widths %d and %d differ", flows.FieldName(a.Src.Field), flows.FieldName(a.Dst.Field), n, dn)
 	}
 	b := binary.BigEndian.AppendUint16(nxAction(nxastRegMove, 24), n)
 	b = binary.BigEndian.AppendUint16(b, sOfs)

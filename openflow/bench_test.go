@@ -1,7 +1,8 @@
-package flows
+package openflow
 
 import (
 	"context"
+	"github.com/flowgate/flowgate/flows"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,7 @@ func BenchmarkInstall10kVsOvsOfctl(b *testing.B) {
 		clear()
 		b.StartTimer()
 		start := time.Now()
-		if err := s.Apply(ctx, ChangeSet{Add: want}); err != nil {
+		if err := s.Apply(ctx, flows.ChangeSet{Add: want}); err != nil {
 			b.Fatal(err)
 		}
 		ours += time.Since(start)
@@ -86,7 +87,7 @@ func BenchmarkResyncUnchanged10k(b *testing.B) {
 	_, s := benchBridge(b)
 	ctx := context.Background()
 	want := manyFlows(10000)
-	if err := s.Apply(ctx, ChangeSet{Add: want}); err != nil {
+	if err := s.Apply(ctx, flows.ChangeSet{Add: want}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
@@ -95,7 +96,7 @@ func BenchmarkResyncUnchanged10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if cs := Diff(want, got); !cs.Empty() {
+		if cs := flows.Diff(want, got); !cs.Empty() {
 			b.Fatalf("unchanged table differs: %d/%d/%d", len(cs.Add), len(cs.Modify), len(cs.Delete))
 		}
 	}
@@ -104,11 +105,11 @@ func BenchmarkResyncUnchanged10k(b *testing.B) {
 // Diff alone: the CPU cost of finding no change in 10,000 flows.
 func BenchmarkDiffUnchanged10k(b *testing.B) {
 	want := manyFlows(10000)
-	got := append([]Flow(nil), want...)
+	got := append([]flows.Flow(nil), want...)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if cs := Diff(want, got); !cs.Empty() {
+		if cs := flows.Diff(want, got); !cs.Empty() {
 			b.Fatal("differs")
 		}
 	}

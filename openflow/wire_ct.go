@@ -1,14 +1,15 @@
-package flows
+package openflow
 
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 )
 
 // encodeCT writes NXAST_CT: a 24-byte header followed by its nested
 // actions, the nat(...) clause first (ovs-ofctl prints a leading NAT
 // outside exec(...)) and then the exec loads.
-func encodeCT(a CT) ([]byte, error) {
+func encodeCT(a flows.CT) ([]byte, error) {
 	var flags uint16
 	if a.Commit {
 		flags |= nxCTFlagCommit
@@ -27,7 +28,7 @@ func encodeCT(a CT) ([]byte, error) {
 			return nil, fmt.Errorf("ct zone: %w", err)
 		}
 		if ofsNbits&0x3f != 15 {
-			return nil, fmt.Errorf("ct zone from %s: must be exactly 16 bits", fieldName(a.ZoneField.Field))
+			return nil, fmt.Errorf("ct zone from %s: must be exactly 16 bits", flows.FieldName(a.ZoneField.Field))
 		}
 		zoneSrc, zone = h.wire32(), ofsNbits
 	}
@@ -50,12 +51,12 @@ func encodeCT(a CT) ([]byte, error) {
 		var b []byte
 		var err error
 		switch x := e.(type) {
-		case Load:
+		case flows.Load:
 			if !isCTWritable(x.Field.Field) {
 				return nil, fmt.Errorf("ct exec action %d: only loads or moves into ct_mark or ct_label are allowed", i)
 			}
 			b, err = encodeLoad(x)
-		case Move:
+		case flows.Move:
 			if !isCTWritable(x.Dst.Field) {
 				return nil, fmt.Errorf("ct exec action %d: only loads or moves into ct_mark or ct_label are allowed", i)
 			}
@@ -79,22 +80,22 @@ func encodeCT(a CT) ([]byte, error) {
 // encodeNAT writes NXAST_NAT: flags, a bitmap of the range parts present,
 // and those parts in fixed order (IPv4 min/max or IPv6 min/max, then port
 // min/max), padded to 8 bytes.
-func encodeNAT(n NAT) ([]byte, error) {
+func encodeNAT(n flows.NAT) ([]byte, error) {
 	var flags, present uint16
 	var ranges []byte
 	switch n.Kind {
-	case NATNone:
+	case flows.NATNone:
 		if n.AddrMin.IsValid() || n.PortMin != 0 || n.Random || n.Persistent || n.Hash {
 			return nil, fmt.Errorf("ct nat: a plain nat takes no address, port or flags")
 		}
-	case NATSrc:
+	case flows.NATSrc:
 		flags |= nxNATFlagSrc
-	case NATDst:
+	case flows.NATDst:
 		flags |= nxNATFlagDst
 	default:
 		return nil, fmt.Errorf("ct nat: unknown kind %d", n.Kind)
 	}
-	if n.Kind != NATNone {
+	if n.Kind != flows.NATNone {
 		if !n.AddrMin.IsValid() {
 			return nil, fmt.Errorf("ct nat: src/dst translation needs an address")
 		}
@@ -144,4 +145,4 @@ func encodeNAT(n NAT) ([]byte, error) {
 }
 
 // isCTWritable reports whether f may be written inside ct(exec(...)).
-func isCTWritable(f Field) bool { return f == FieldCTMark || f == FieldCTLabel }
+func isCTWritable(f flows.Field) bool { return f == flows.FieldCTMark || f == flows.FieldCTLabel }

@@ -1,10 +1,11 @@
-package flows
+package openflow
 
 import (
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 	"time"
 )
 
@@ -95,7 +96,7 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // the commit: OVS answers a flow-mod it cannot parse at add time and
 // leaves the rest of the bundle open, so committing blindly would install
 // everything but the bad flow.
-func (s *Session) Apply(ctx context.Context, cs ChangeSet) error {
+func (s *Session) Apply(ctx context.Context, cs flows.ChangeSet) error {
 	ops, err := bundleOps(cs)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", s.cfg.Bridge, err)
@@ -123,15 +124,15 @@ func (s *Session) Apply(ctx context.Context, cs ChangeSet) error {
 	return nil
 }
 
-func bundleOps(cs ChangeSet) ([]bundleOp, error) {
+func bundleOps(cs flows.ChangeSet) ([]bundleOp, error) {
 	var ops []bundleOp
 	for _, l := range []struct {
-		verb  string
-		cmd   FlowModCommand
-		flows []Flow
+		verb string
+		cmd  FlowModCommand
+		fs   []flows.Flow
 	}{{"delete", FlowDeleteStrict, cs.Delete}, {"modify", FlowModifyStrict, cs.Modify}, {"add", FlowAdd, cs.Add}} {
-		for _, f := range l.flows {
-			msg, err := f.FlowMod(l.cmd, 0)
+		for _, f := range l.fs {
+			msg, err := FlowMod(f, l.cmd, 0)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", l.verb, f, err)
 			}

@@ -1,8 +1,9 @@
-package flows
+package openflow
 
 import (
 	"context"
 	"errors"
+	"github.com/flowgate/flowgate/flows"
 	"net"
 	"os"
 	"path/filepath"
@@ -108,9 +109,9 @@ func splitLines(s string) []string {
 
 // sortedTexts is flows in Sort order and text form; ovs-ofctl lists flows
 // in its own order, so listings are compared after sorting both.
-func sortedTexts(flows []Flow) []string {
-	fs := append([]Flow(nil), flows...)
-	Sort(fs)
+func sortedTexts(list []flows.Flow) []string {
+	fs := append([]flows.Flow(nil), list...)
+	flows.Sort(fs)
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = f.String()
@@ -122,15 +123,15 @@ func sortedTexts(flows []Flow) []string {
 // text form, so that two listings can be compared line by line.
 func parsedSorted(t *testing.T, lines []string) []string {
 	t.Helper()
-	flows := make([]Flow, len(lines))
+	list := make([]flows.Flow, len(lines))
 	for i, l := range lines {
-		f, err := ParseFlow(l)
+		f, err := flows.ParseFlow(l)
 		if err != nil {
 			t.Fatalf("parse %q: %v", l, err)
 		}
-		flows[i] = f
+		list[i] = f
 	}
-	return sortedTexts(flows)
+	return sortedTexts(list)
 }
 
 // diffLines reports the first differences between want and got.
@@ -175,8 +176,8 @@ func TestSessionPassiveConnect(t *testing.T) {
 	if _, err := o.Vsctl(ctx, "set-controller", "br0", target); err != nil {
 		t.Fatal(err)
 	}
-	f := Flow{Table: 0, Priority: 10, Cookie: 0x1, Match: Match{InPort: 1}, Actions: []Action{Output{Port: 2}}}
-	if err := s.Apply(ctx, ChangeSet{Add: []Flow{f}}); err != nil {
+	f := flows.Flow{Table: 0, Priority: 10, Cookie: 0x1, Match: flows.Match{InPort: 1}, Actions: []flows.Action{flows.Output{Port: 2}}}
+	if err := s.Apply(ctx, flows.ChangeSet{Add: []flows.Flow{f}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Barrier(ctx); err != nil {
@@ -218,7 +219,7 @@ func TestWireRoundTripOVS(t *testing.T) {
 	}
 	s := dialMgmt(t, o)
 	want := everyConstruct()
-	if err := s.Apply(ctx, ChangeSet{Add: want}); err != nil {
+	if err := s.Apply(ctx, flows.ChangeSet{Add: want}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -229,8 +230,8 @@ func TestWireRoundTripOVS(t *testing.T) {
 	if len(stats) != len(got) {
 		t.Errorf("%d stats for %d flows", len(stats), len(got))
 	}
-	Sort(got)
-	Sort(want)
+	flows.Sort(got)
+	flows.Sort(want)
 	if len(got) != len(want) {
 		t.Fatalf("DumpFlows: %d flows, want %d", len(got), len(want))
 	}

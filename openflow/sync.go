@@ -1,10 +1,10 @@
-package flows
+package openflow
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 	"maps"
 	"slices"
 )
@@ -27,9 +27,9 @@ type Syncer struct {
 
 type syncRequest struct {
 	ctx     context.Context
-	replace bool     // flows is the whole desired set
-	flows   []Flow   // when replace
-	updates []Update // otherwise
+	replace bool           // flows is the whole desired set
+	list    []flows.Flow   // when replace
+	updates []flows.Update // otherwise
 	result  chan syncResult
 }
 
@@ -52,37 +52,25 @@ type Changes struct {
 	Added, Modified, Deleted int
 }
 
-// Update is one key's new desired flow: Flow nil removes the key's flow.
-// Key must be Flow.Key() of a non-nil Flow.
-type Update struct {
-	Key  string
-	Flow *Flow
-}
-
-// SortUpdates orders updates by key, for a deterministic bundle.
-func SortUpdates(us []Update) {
-	slices.SortFunc(us, func(a, b Update) int { return cmp.Compare(a.Key, b.Key) })
-}
-
 // SetDesired makes flows the bridge's flow table, in one bundle, and
 // reports the change set it sent. Flows with the same table, priority and
 // match must be identical (see Dedupe). If the switch refuses the bundle,
 // the previous table stays in force and stays desired: a reconnect does
 // not retry what was refused. If the error is a disconnect, the new set
 // is installed after the reconnect.
-func (y *Syncer) SetDesired(ctx context.Context, flows []Flow) (Changes, error) {
-	flows, err := Dedupe(slices.Clone(flows))
+func (y *Syncer) SetDesired(ctx context.Context, set []flows.Flow) (Changes, error) {
+	set, err := flows.Dedupe(slices.Clone(set))
 	if err != nil {
 		return Changes{}, fmt.Errorf("bridge %s: desired flows: %w", y.session.cfg.Bridge, err)
 	}
-	return y.send(ctx, syncRequest{ctx: ctx, replace: true, flows: flows})
+	return y.send(ctx, syncRequest{ctx: ctx, replace: true, list: set})
 }
 
 // Update changes the desired flows of the given keys and brings the
 // switch there in one bundle, like SetDesired, at the cost of the keys
 // named: the Syncer diffs only those against its view of the switch. On
 // a refusal the keys go back to their previous desired flows.
-func (y *Syncer) Update(ctx context.Context, updates []Update) (Changes, error) {
+func (y *Syncer) Update(ctx context.Context, updates []flows.Update) (Changes, error) {
 	return y.send(ctx, syncRequest{ctx: ctx, updates: updates})
 }
 
@@ -109,16 +97,16 @@ type syncResult struct {
 // syncState is owned by Run's goroutine. Both maps are by Key; flows are
 // shared, never modified.
 type syncState struct {
-	desired     map[string]*Flow
-	haveDesired bool             // a set was given: until then, change nothing
-	installed   map[string]*Flow // valid only when known
-	known       bool             // installed reflects the switch
+	desired     map[string]*flows.Flow
+	haveDesired bool                   // a set was given: until then, change nothing
+	installed   map[string]*flows.Flow // valid only when known
+	known       bool                   // installed reflects the switch
 }
 
 // Run serves SetDesired and Update, and resynchronises after every
 // connect of the session, until ctx ends. It returns ctx's error.
 func (y *Syncer) Run(ctx context.Context) error {
-	st := syncState{desired: map[string]*Flow{}}
+	st := syncState{desired: map[string]*flows.Flow{}}
 	for {
 		select {
 		case <-ctx.Done():
@@ -131,11 +119,11 @@ func (y *Syncer) Run(ctx context.Context) error {
 		case req := <-y.reqs:
 			updates := req.updates
 			if req.replace {
-				updates = replacement(st.desired, req.flows)
+				updates = replacement(st.desired, req.list)
 			}
-			previous := make([]Update, len(updates))
+			previous := make([]flows.Update, len(updates))
 			for i, u := range updates {
-				previous[i] = Update{Key: u.Key, Flow: st.desired[u.Key]}
+				previous[i] = flows.Update{Key: u.Key, Flow: st.desired[u.Key]}
 			}
 			had := st.haveDesired
 			st.set(updates)
@@ -153,24 +141,24 @@ func (y *Syncer) Run(ctx context.Context) error {
 }
 
 // replacement is the updates that turn desired into the set fs.
-func replacement(desired map[string]*Flow, fs []Flow) []Update {
-	us := make([]Update, 0, len(fs))
+func replacement(desired map[string]*flows.Flow, fs []flows.Flow) []flows.Update {
+	us := make([]flows.Update, 0, len(fs))
 	next := make(map[string]bool, len(fs))
 	for i := range fs {
 		k := fs[i].Key()
 		next[k] = true
-		us = append(us, Update{Key: k, Flow: &fs[i]})
+		us = append(us, flows.Update{Key: k, Flow: &fs[i]})
 	}
 	for k := range desired {
 		if !next[k] {
-			us = append(us, Update{Key: k})
+			us = append(us, flows.Update{Key: k})
 		}
 	}
-	SortUpdates(us)
+	flows.SortUpdates(us)
 	return us
 }
 
-func (st *syncState) set(updates []Update) {
+func (st *syncState) set(updates []flows.Update) {
 	for _, u := range updates {
 		if u.Flow == nil {
 			delete(st.desired, u.Key)
@@ -183,7 +171,7 @@ func (st *syncState) set(updates []Update) {
 // restore brings the switch back to the set in force before a refused
 // one if the refused attempt began with a fresh read that showed the
 // switch elsewhere (normally nothing to send).
-func (y *Syncer) restore(ctx context.Context, st *syncState, previous []Update) {
+func (y *Syncer) restore(ctx context.Context, st *syncState, previous []flows.Update) {
 	if st.haveDesired && st.known {
 		if _, err := y.push(ctx, st, st.diff(previous)); err != nil {
 			y.logf("bridge %s: back to the set in force after a refusal: %v", y.session.cfg.Bridge, err)
@@ -194,7 +182,7 @@ func (y *Syncer) restore(ctx context.Context, st *syncState, previous []Update) 
 // apply brings the switch from the known installed view to st.desired for
 // the keys of updates, reading the switch first when the view is not
 // known.
-func (y *Syncer) apply(ctx context.Context, st *syncState, updates []Update) (Changes, error) {
+func (y *Syncer) apply(ctx context.Context, st *syncState, updates []flows.Update) (Changes, error) {
 	if !st.known {
 		return y.resync(ctx, st)
 	}
@@ -202,65 +190,20 @@ func (y *Syncer) apply(ctx context.Context, st *syncState, updates []Update) (Ch
 }
 
 // diff is the change set for the keys of updates: desired vs installed.
-func (st *syncState) diff(updates []Update) keyedChanges {
-	var cs keyedChanges
+func (st *syncState) diff(updates []flows.Update) flows.KeyedChanges {
+	var cs flows.KeyedChanges
 	for _, u := range updates {
 		want, have := st.desired[u.Key], st.installed[u.Key]
-		if want != nil && have != nil && want != have && want.Cookie == have.Cookie && SameActions(want.Actions, have.Actions) {
+		if want != nil && have != nil && want != have && want.Cookie == have.Cookie && flows.SameActions(want.Actions, have.Actions) {
 			// The same flow in new storage: the view shares it, and the
 			// old copy can go.
 			st.installed[u.Key] = want
 			continue
 		}
-		cs.note(u.Key, want, have)
+		cs.Note(u.Key, want, have)
 	}
-	cs.sort()
+	cs.SortAll()
 	return cs
-}
-
-// DiffKeys is the change set that turns installed into desired for the
-// given keys only (nil: no flow at that key), in Sort order.
-func DiffKeys(keys []string, desired, installed func(key string) *Flow) ChangeSet {
-	var cs keyedChanges
-	for _, k := range keys {
-		cs.note(k, desired(k), installed(k))
-	}
-	cs.sort()
-	return cs.ChangeSet
-}
-
-// keyedChanges is a ChangeSet with the keys it touches.
-type keyedChanges struct {
-	ChangeSet
-	keys []string
-}
-
-// note records what turns have (nil: nothing installed) into want (nil:
-// nothing desired) at key k; see Diff for why a new cookie is a delete
-// and an add.
-func (cs *keyedChanges) note(k string, want, have *Flow) {
-	switch {
-	case want == nil && have == nil:
-		return
-	case want == nil:
-		cs.Delete = append(cs.Delete, *have)
-	case have == nil:
-		cs.Add = append(cs.Add, *want)
-	case want.Cookie != have.Cookie:
-		cs.Delete = append(cs.Delete, *have)
-		cs.Add = append(cs.Add, *want)
-	case !SameActions(want.Actions, have.Actions):
-		cs.Modify = append(cs.Modify, *want)
-	default:
-		return
-	}
-	cs.keys = append(cs.keys, k)
-}
-
-func (cs *keyedChanges) sort() {
-	Sort(cs.Add)
-	Sort(cs.Modify)
-	Sort(cs.Delete)
 }
 
 // resync dumps the switch's table, then pushes the difference. Before
@@ -282,7 +225,7 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
 	if err != nil {
 		return Changes{}, err
 	}
-	st.installed = make(map[string]*Flow, len(dumped))
+	st.installed = make(map[string]*flows.Flow, len(dumped))
 	for i := range dumped {
 		st.installed[dumped[i].Key()] = &dumped[i]
 	}
@@ -291,16 +234,16 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
 		y.logf("bridge %s: resync: %d flows installed, no desired set yet", y.session.cfg.Bridge, len(dumped))
 		return Changes{}, nil
 	}
-	var cs keyedChanges
+	var cs flows.KeyedChanges
 	for k, want := range st.desired {
-		cs.note(k, want, st.installed[k])
+		cs.Note(k, want, st.installed[k])
 	}
 	for k, have := range st.installed {
 		if st.desired[k] == nil {
-			cs.note(k, nil, have)
+			cs.Note(k, nil, have)
 		}
 	}
-	cs.sort()
+	cs.SortAll()
 	y.logf("bridge %s: resync: %d installed, %d desired: %d to add, %d to modify, %d to delete",
 		y.session.cfg.Bridge, len(dumped), len(st.desired), len(cs.Add), len(cs.Modify), len(cs.Delete))
 	changes, err := y.push(ctx, st, cs)
@@ -317,7 +260,7 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
 	return changes, nil
 }
 
-func (y *Syncer) push(ctx context.Context, st *syncState, cs keyedChanges) (Changes, error) {
+func (y *Syncer) push(ctx context.Context, st *syncState, cs flows.KeyedChanges) (Changes, error) {
 	changes := Changes{Added: len(cs.Add), Modified: len(cs.Modify), Deleted: len(cs.Delete)}
 	if cs.Empty() {
 		return changes, nil
@@ -326,7 +269,7 @@ func (y *Syncer) push(ctx context.Context, st *syncState, cs keyedChanges) (Chan
 	var refused *ApplyError
 	switch {
 	case err == nil:
-		for _, k := range cs.keys {
+		for _, k := range cs.Keys {
 			if f := st.desired[k]; f != nil {
 				st.installed[k] = f
 			} else {

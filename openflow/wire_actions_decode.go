@@ -1,14 +1,15 @@
-package flows
+package openflow
 
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 	"net/netip"
 )
 
 // decodeInstructions is the inverse of encodeInstructions.
-func decodeInstructions(b []byte) ([]Action, error) {
-	var meter, apply, gotoTable []Action
+func decodeInstructions(b []byte) ([]flows.Action, error) {
+	var meter, apply, gotoTable []flows.Action
 	for len(b) > 0 {
 		if len(b) < 4 {
 			return nil, fmt.Errorf("instruction: truncated header")
@@ -20,7 +21,7 @@ func decodeInstructions(b []byte) ([]Action, error) {
 		body := b[:length]
 		switch typ {
 		case ofpitMeter:
-			meter = []Action{Meter{ID: u32(body[4:])}}
+			meter = []flows.Action{flows.Meter{ID: u32(body[4:])}}
 		case ofpitApplyActions:
 			acts, err := decodeActions(body[8:])
 			if err != nil {
@@ -28,7 +29,7 @@ func decodeInstructions(b []byte) ([]Action, error) {
 			}
 			apply = acts
 		case ofpitGotoTable:
-			gotoTable = []Action{Goto{Table: body[4]}}
+			gotoTable = []flows.Action{flows.Goto{Table: body[4]}}
 		default:
 			return nil, fmt.Errorf("instruction type %d is not used by flowgate", typ)
 		}
@@ -41,8 +42,8 @@ func decodeInstructions(b []byte) ([]Action, error) {
 	return acts, nil
 }
 
-func decodeActions(b []byte) ([]Action, error) {
-	var acts []Action
+func decodeActions(b []byte) ([]flows.Action, error) {
+	var acts []flows.Action
 	for len(b) > 0 {
 		if len(b) < 4 {
 			return nil, fmt.Errorf("action: truncated header")
@@ -61,18 +62,18 @@ func decodeActions(b []byte) ([]Action, error) {
 	return acts, nil
 }
 
-func decodeAction(b []byte) (Action, error) {
+func decodeAction(b []byte) (flows.Action, error) {
 	switch typ := u16(b); typ {
 	case ofpatOutput:
 		port, maxLen := u32(b[4:]), u16(b[8:])
-		if port == PortController {
-			return controllerAction(maxLen, PacketInAction), nil
+		if port == flows.PortController {
+			return controllerAction(maxLen, flows.PacketInAction), nil
 		}
-		return Output{Port: port}, nil
+		return flows.Output{Port: port}, nil
 	case ofpatGroup:
-		return Group{ID: u32(b[4:])}, nil
+		return flows.Group{ID: u32(b[4:])}, nil
 	case ofpatDecNwTTL:
-		return DecTTL{}, nil
+		return flows.DecTTL{}, nil
 	case ofpatSetField:
 		return decodeSetField(b)
 	case ofpatExperimenter:
@@ -85,15 +86,15 @@ func decodeAction(b []byte) (Action, error) {
 	}
 }
 
-func controllerAction(maxLen uint16, reason uint8) Controller {
-	c := Controller{MaxLen: maxLen, Reason: reason}
+func controllerAction(maxLen uint16, reason uint8) flows.Controller {
+	c := flows.Controller{MaxLen: maxLen, Reason: reason}
 	if maxLen == ofpcmlNoBuffer {
 		c.MaxLen = 0
 	}
 	return c
 }
 
-func decodeSetField(b []byte) (Action, error) {
+func decodeSetField(b []byte) (flows.Action, error) {
 	h, hasMask := parseWire32(u32(b[4:]))
 	if hasMask || len(b) < 8+int(h.size) {
 		return nil, fmt.Errorf("set_field: masked or truncated field %#x", u32(b[4:]))
@@ -104,16 +105,16 @@ func decodeSetField(b []byte) (Action, error) {
 		return nil, fmt.Errorf("set_field: unsupported field class %#04x field %d", h.class, h.field)
 	}
 	switch field {
-	case FieldEthSrc:
-		return SetEthSrc{MAC: MAC(value)}, nil
-	case FieldEthDst:
-		return SetEthDst{MAC: MAC(value)}, nil
+	case flows.FieldEthSrc:
+		return flows.SetEthSrc{MAC: flows.MAC(value)}, nil
+	case flows.FieldEthDst:
+		return flows.SetEthDst{MAC: flows.MAC(value)}, nil
 	}
 	v, err := uint64Value(value)
 	if err != nil {
-		return nil, fmt.Errorf("set_field %s: %w", fieldName(field), err)
+		return nil, fmt.Errorf("set_field %s: %w", flows.FieldName(field), err)
 	}
-	return Load{Field: Whole(field), Value: v}, nil
+	return flows.Load{Field: flows.Whole(field), Value: v}, nil
 }
 
 // uint64Value reads a big-endian field value into the IR's uint64, which
@@ -131,19 +132,19 @@ func uint64Value(b []byte) (uint64, error) {
 
 // refFromWire turns a code point and NX ofs/nbits into a FieldRef, in the
 // normal form where a ref covering the whole field is Whole.
-func refFromWire(hdr uint32, ofs, n uint16) (FieldRef, oxmHeader, error) {
+func refFromWire(hdr uint32, ofs, n uint16) (flows.FieldRef, oxmHeader, error) {
 	h, _ := parseWire32(hdr)
 	f, ok := headerField(h)
 	if !ok {
-		return FieldRef{}, h, fmt.Errorf("unsupported field class %#04x field %d", h.class, h.field)
+		return flows.FieldRef{}, h, fmt.Errorf("unsupported field class %#04x field %d", h.class, h.field)
 	}
 	if ofs == 0 && n == fieldBits(h) {
-		return Whole(f), h, nil
+		return flows.Whole(f), h, nil
 	}
-	return Bits(f, ofs, n), h, nil
+	return flows.Bits(f, ofs, n), h, nil
 }
 
-func decodeNXAction(subtype uint16, b []byte) (Action, error) {
+func decodeNXAction(subtype uint16, b []byte) (flows.Action, error) {
 	need := map[uint16]int{nxastRegMove: 24, nxastRegLoad: 24, nxastResubmitTbl: 16,
 		nxastOutputReg: 24, nxastController: 16, nxastConjunction: 16, nxastCT: 24}
 	if n, ok := need[subtype]; ok && len(b) < n {
@@ -154,20 +155,20 @@ func decodeNXAction(subtype uint16, b []byte) (Action, error) {
 		if u16(b[10:]) != ofppInPort16 {
 			return nil, fmt.Errorf("resubmit: in_port %d is not used by flowgate", u16(b[10:]))
 		}
-		return Resubmit{Table: b[12]}, nil
+		return flows.Resubmit{Table: b[12]}, nil
 	case nxastDecTTL:
-		return DecTTL{}, nil
+		return flows.DecTTL{}, nil
 	case nxastController:
 		return controllerAction(u16(b[10:]), b[14]), nil
 	case nxastConjunction:
-		return Conjunction{ID: u32(b[12:]), Clause: b[10] + 1, NClauses: b[11]}, nil
+		return flows.Conjunction{ID: u32(b[12:]), Clause: b[10] + 1, NClauses: b[11]}, nil
 	case nxastOutputReg:
 		ofsNbits := u16(b[10:])
 		ref, _, err := refFromWire(u32(b[12:]), ofsNbits>>6, ofsNbits&0x3f+1)
 		if err != nil {
 			return nil, fmt.Errorf("output_reg: %w", err)
 		}
-		return OutputReg{Field: ref}, nil
+		return flows.OutputReg{Field: ref}, nil
 	case nxastRegLoad:
 		ofsNbits := u16(b[10:])
 		h, _ := parseWire32(u32(b[12:]))
@@ -177,7 +178,7 @@ func decodeNXAction(subtype uint16, b []byte) (Action, error) {
 		}
 		// A reg_load always decodes as a bit slice, even when it covers the
 		// whole field: OVS prints it as load:, not set_field:.
-		return Load{Field: Bits(f, ofsNbits>>6, ofsNbits&0x3f+1), Value: u64(b[16:])}, nil
+		return flows.Load{Field: flows.Bits(f, ofsNbits>>6, ofsNbits&0x3f+1), Value: u64(b[16:])}, nil
 	case nxastRegMove:
 		n, srcOfs, dstOfs := u16(b[10:]), u16(b[12:]), u16(b[14:])
 		src, _, err := refFromWire(u32(b[16:]), srcOfs, n)
@@ -188,16 +189,16 @@ func decodeNXAction(subtype uint16, b []byte) (Action, error) {
 		if err != nil {
 			return nil, fmt.Errorf("move: %w", err)
 		}
-		return Move{Src: src, Dst: dst}, nil
+		return flows.Move{Src: src, Dst: dst}, nil
 	case nxastCT:
 		return decodeCT(b)
 	}
 	return nil, fmt.Errorf("nx action subtype %d is not used by flowgate", subtype)
 }
 
-func decodeCT(b []byte) (Action, error) {
+func decodeCT(b []byte) (flows.Action, error) {
 	flags, zoneSrc, zone, table := u16(b[10:]), u32(b[12:]), u16(b[16:]), b[18]
-	ct := CT{Commit: flags&nxCTFlagCommit != 0, Force: flags&nxCTFlagForce != 0}
+	ct := flows.CT{Commit: flags&nxCTFlagCommit != 0, Force: flags&nxCTFlagForce != 0}
 	if zoneSrc != 0 {
 		ref, _, err := refFromWire(zoneSrc, zone>>6, zone&0x3f+1)
 		if err != nil {
@@ -208,21 +209,21 @@ func decodeCT(b []byte) (Action, error) {
 		ct.Zone = zone
 	}
 	if table != nxCTRecircNone {
-		ct.Table = U8(table)
+		ct.Table = flows.U8(table)
 	}
 	nested, err := decodeActionsNested(b[24:])
 	if err != nil {
 		return nil, fmt.Errorf("ct: %w", err)
 	}
 	for i, a := range nested {
-		if nat, ok := a.(NAT); ok {
+		if nat, ok := a.(flows.NAT); ok {
 			if i != 0 {
 				return nil, fmt.Errorf("ct: nat is not the first nested action")
 			}
 			ct.NAT = &nat
 			continue
 		}
-		ct.Exec = append(ct.Exec, a.(Action))
+		ct.Exec = append(ct.Exec, a.(flows.Action))
 	}
 	return ct, nil
 }
@@ -258,17 +259,17 @@ func decodeActionsNested(b []byte) ([]any, error) {
 	return out, nil
 }
 
-func decodeNAT(b []byte) (NAT, error) {
+func decodeNAT(b []byte) (flows.NAT, error) {
 	if len(b) < 16 {
-		return NAT{}, fmt.Errorf("nat: %d bytes, need 16", len(b))
+		return flows.NAT{}, fmt.Errorf("nat: %d bytes, need 16", len(b))
 	}
 	flags, present := u16(b[12:]), u16(b[14:])
-	var n NAT
+	var n flows.NAT
 	switch {
 	case flags&nxNATFlagSrc != 0:
-		n.Kind = NATSrc
+		n.Kind = flows.NATSrc
 	case flags&nxNATFlagDst != 0:
-		n.Kind = NATDst
+		n.Kind = flows.NATDst
 	}
 	n.Persistent = flags&nxNATPersistent != 0
 	n.Hash = flags&nxNATProtoHash != 0

@@ -1,8 +1,9 @@
-package flows
+package openflow
 
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/flowgate/flowgate/flows"
 	"net/netip"
 )
 
@@ -73,7 +74,7 @@ func prefixBytes(p netip.Prefix) (value, mask []byte) {
 // encodeMatch returns a padded ofp_match in OXM form. Fields are written
 // in prerequisite order (eth_type before IP fields, ip_proto before ports,
 // icmpv6_type before nd_*) because OVS checks prerequisites TLV by TLV.
-func encodeMatch(m Match) ([]byte, error) {
+func encodeMatch(m flows.Match) ([]byte, error) {
 	var w oxmWriter
 	if m.InPort != 0 {
 		w.put(oxmInPort, be32(m.InPort), nil)
@@ -162,8 +163,8 @@ func encodeMatch(m Match) ([]byte, error) {
 	return append(out, make([]byte, pad8(4+len(body))-4-len(body))...), nil
 }
 
-func encodeL3(w *oxmWriter, m Match) error {
-	ipv4, ipv6 := m.EthType == EthTypeIPv4, m.EthType == EthTypeIPv6
+func encodeL3(w *oxmWriter, m flows.Match) error {
+	ipv4, ipv6 := m.EthType == flows.EthTypeIPv4, m.EthType == flows.EthTypeIPv6
 	for _, p := range []struct {
 		name   string
 		prefix netip.Prefix
@@ -210,8 +211,8 @@ func encodeL3(w *oxmWriter, m Match) error {
 	if m.ICMPType != nil || m.ICMPCode != nil {
 		typ, code := oxmICMPv4Type, oxmICMPv4Code
 		switch {
-		case ipv4 && *m.IPProto == ProtoICMP:
-		case ipv6 && *m.IPProto == ProtoICMPv6:
+		case ipv4 && *m.IPProto == flows.ProtoICMP:
+		case ipv6 && *m.IPProto == flows.ProtoICMPv6:
 			typ, code = oxmICMPv6Type, oxmICMPv6Code
 		default:
 			return fmt.Errorf("match icmp_type/icmp_code: needs ip_proto icmp (IPv4) or icmpv6 (IPv6)")
@@ -226,11 +227,11 @@ func encodeL3(w *oxmWriter, m Match) error {
 	return encodeND(w, m)
 }
 
-func encodeND(w *oxmWriter, m Match) error {
+func encodeND(w *oxmWriter, m flows.Match) error {
 	if !m.NDTarget.IsValid() && m.NDSll == nil && m.NDTll == nil {
 		return nil
 	}
-	isND := m.EthType == EthTypeIPv6 && *m.IPProto == ProtoICMPv6 && m.ICMPType != nil &&
+	isND := m.EthType == flows.EthTypeIPv6 && *m.IPProto == flows.ProtoICMPv6 && m.ICMPType != nil &&
 		(*m.ICMPType == 135 || *m.ICMPType == 136)
 	if !isND {
 		return fmt.Errorf("match nd_*: needs icmpv6 type 135 or 136")
@@ -257,12 +258,12 @@ func encodeND(w *oxmWriter, m Match) error {
 	return nil
 }
 
-func encodeARP(w *oxmWriter, m Match) error {
+func encodeARP(w *oxmWriter, m flows.Match) error {
 	hasARP := m.ARPOp != nil || m.ARPSpa.IsValid() || m.ARPTpa.IsValid() || m.ARPSha != nil || m.ARPTha != nil
 	if !hasARP {
 		return nil
 	}
-	if m.EthType != EthTypeARP {
+	if m.EthType != flows.EthTypeARP {
 		return fmt.Errorf("match arp_*: needs eth_type arp, have %#04x", m.EthType)
 	}
 	if m.ARPOp != nil {
