@@ -12,16 +12,26 @@ import (
 //	reg0          0..31   source port (OpenFlow port number;       classify       egress_acl, commit
 //	                      RouterPort for packets the router
 //	                      hands back)
-//	reg1          0..31   destination port (OpenFlow port number   l2_lookup      ingress_acl, commit, output
-//	                      or RouterPort)
-//	reg2          0..15   network id = the network's ct zone       classify       conntrack, l2_lookup, commit
+//	reg1          0..31   destination port (OpenFlow port number   l2_lookup,     ingress_acl, commit, output
+//	                      or RouterPort)                           flood tables
+//	reg2          0..15   network id = the network's ct zone       classify       conntrack, l2_lookup, commit, flood tables
 //	reg2          16..31  reserved: per-packet flags of later stages
 //	reg3          0..31   id of the egress rule that allowed a     egress_acl     commit (-> ct_label)
 //	                      new connection (0: none, e.g. the
 //	                      sender is unfiltered)
 //	reg4          0..31   id of the ingress rule that allowed it   ingress_acl    commit (-> ct_label)
 //	reg5..reg7            reserved for the router/NAT stage
-//	reg8..reg15           free
+//	reg8          0..15   flood node: the bounded flow of the      l2_lookup,     flood_direct,
+//	                      network's flood tree that runs next      flood tables   flood_filtered
+//	                      (flood.go). Bit 15 set: a stride
+//	                      (it runs up to 64 chunks, then the
+//	                      next stride); clear: a chunk (it
+//	                      delivers to up to 64 ports). Every
+//	                      flow loads it right before it
+//	                      resubmits, so a nested flood cannot
+//	                      misdirect the rest of the tree
+//	reg8          16..31  free
+//	reg9..reg15           free
 //
 //	ct_label      0..31   egress rule id of the connection (its originator's side)
 //	ct_label      32..63  ingress rule id of the connection (its responder's side)
@@ -37,6 +47,7 @@ const (
 	regNetwork       uint8 = 2
 	regEgressRuleID  uint8 = 3
 	regIngressRuleID uint8 = 4
+	regFloodNode     uint8 = 8
 )
 
 // Bit ranges inside registers and ct_label.
@@ -47,6 +58,12 @@ const (
 	labelEgressOfs  uint16 = 0  // ct_label[0..31]
 	labelIngressOfs uint16 = 32 // ct_label[32..63]
 	ruleIDBits      uint16 = 32
+
+	floodNodeBits uint16 = 16 // reg8[0..15]
+	floodNodeMask uint32 = 1<<floodNodeBits - 1
+	// floodStrideBit marks a stride node; the other bits number the
+	// stride, or the chunk when it is clear.
+	floodStrideBit uint32 = 1 << (floodNodeBits - 1)
 )
 
 // Conntrack zone ranges.
@@ -71,6 +88,7 @@ var (
 	fieldNetwork       = flows.Bits(flows.RegField(regNetwork), 0, networkBits)
 	fieldEgressRuleID  = flows.Whole(flows.RegField(regEgressRuleID))
 	fieldIngressRuleID = flows.Whole(flows.RegField(regIngressRuleID))
+	fieldFloodNode     = flows.Bits(flows.RegField(regFloodNode), 0, floodNodeBits)
 	labelEgressRuleID  = flows.Bits(flows.FieldCTLabel, labelEgressOfs, ruleIDBits)
 	labelIngressRuleID = flows.Bits(flows.FieldCTLabel, labelIngressOfs, ruleIDBits)
 )
@@ -81,6 +99,9 @@ func matchSrcPort(port uint32) flows.RegMatch { return flows.Reg(regSrcPort, por
 func matchDstPort(port uint32) flows.RegMatch { return flows.Reg(regDstPort, port, 0) }
 func matchNetwork(zone uint16) flows.RegMatch {
 	return flows.Reg(regNetwork, uint32(zone), networkMask)
+}
+func matchFloodNode(node uint32) flows.RegMatch {
+	return flows.Reg(regFloodNode, node, floodNodeMask)
 }
 
 // matchLabelRule matches a rule id in the egress (ofs 0) or ingress

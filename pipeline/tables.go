@@ -37,9 +37,19 @@ const (
 	// before the destination is looked up). Today it only passes packets on.
 	TablePreLB Table = 40
 	// TableL2Lookup resolves the destination MAC within the packet's
-	// network to a destination port (or the router), and floods
-	// broadcast/multicast to every bound port of the network.
+	// network to a destination port (or the router), and hands
+	// broadcast/multicast to one of the two flood tables.
 	TableL2Lookup Table = 50
+	// TableFloodDirect floods ARP and neighbour discovery (NS, NA, RA):
+	// what ingress_acl always passes and commit never commits. It outputs
+	// to every bound port of the network without running their ingress
+	// ACLs, through a tree of bounded flows (flood.go).
+	TableFloodDirect Table = 52
+	// TableFloodFiltered floods every other broadcast and multicast
+	// through each receiver's ingress_acl, commit and output in turn,
+	// through the same kind of tree. OVS's per-packet translation budget
+	// bounds how many receivers one packet reaches (docs/pipeline.md).
+	TableFloodFiltered Table = 54
 	// TableIngressACL applies the security groups of the receiving port.
 	TableIngressACL Table = 60
 	// TableCommit commits new connections that a stateful side allowed,
@@ -76,6 +86,8 @@ var tables = []tableInfo{
 	{TableEgressACL, "egress_acl", nil},
 	{TablePreLB, "pre_lb", missTo(TableL2Lookup)}, // reserved: no services yet
 	{TableL2Lookup, "l2_lookup", nil},             // unknown unicast is dropped
+	{TableFloodDirect, "flood_direct", nil},       // no such flood node: drop
+	{TableFloodFiltered, "flood_filtered", nil},   // no such flood node: drop
 	{TableIngressACL, "ingress_acl", nil},
 	{TableCommit, "commit", missTo(TableOutput)}, // not new, or no stateful side
 	{TableOutput, "output", nil},
