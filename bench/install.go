@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/testbed"
 )

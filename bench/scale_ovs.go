@@ -24,9 +24,9 @@ import (
 
 	"github.com/flowgate/flowgate/controller"
 	"github.com/flowgate/flowgate/flows"
-	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/intent/intentgen"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/testbed"
 )

@@ -25,8 +25,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
 )

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 
 	"github.com/flowgate/flowgate/flows"
-	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
 )

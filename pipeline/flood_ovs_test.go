@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/testbed"
 )
 
@@ -51,7 +51,7 @@ func TestFlood5000DummyPortsOnOVS(t *testing.T) {
 
 	in, b := floodIntent(n, false)
 	fs := mustCompile(t, in, b)
-	s, err := flows.NewSession(flows.SessionConfig{Bridge: bridge, Dial: "unix:" + o.MgmtSocket(bridge), Logf: t.Logf})
+	s, err := openflow.NewSession(openflow.SessionConfig{Bridge: bridge, Dial: "unix:" + o.MgmtSocket(bridge), Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,34 +132,12 @@ func TestFlood5000DummyPortsOnOVS(t *testing.T) {
 	}
 }
 
-// newDummyOVS starts a private OVS whose ovs-vswitchd runs with
-// --enable-dummy, so that type=dummy interfaces (an ofport each, no
-// device) can stand in for thousands of VM ports. testbed starts
-// vswitchd without it, so the test restarts it on the same database and
-// stops it, by pid, before testbed stops the rest.
+// newDummyOVS starts a private OVS; testbed runs ovs-vswitchd with
+// --enable-dummy, so type=dummy interfaces (an ofport each, no device)
+// can stand in for thousands of VM ports.
 func newDummyOVS(t *testing.T) *testbed.OVS {
 	t.Helper()
-	o := testbed.NewOVS(t)
-	if err := o.KillVswitchd(); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := o.Run(ctx, "ip", "netns", "exec", o.Netns, "ovs-vswitchd", o.DBEndpoint(),
-		"--pidfile="+filepath.Join(o.Dir, "ovs-vswitchd.pid"),
-		"--log-file="+filepath.Join(o.Dir, "ovs-vswitchd.log"),
-		"--detach", "--no-chdir", "-vconsole:off", "--enable-dummy"); err != nil {
-		t.Fatalf("start ovs-vswitchd --enable-dummy: %v", err)
-	}
-	d := testbed.AttachOVS(o.Dir, o.Datapath, o.Netns)
-	if d.VswitchdPID() == 0 {
-		t.Fatal("ovs-vswitchd --enable-dummy: no pid")
-	}
-	t.Cleanup(func() {
-		if err := d.KillVswitchd(); err != nil {
-			t.Errorf("stop ovs-vswitchd: %v", err)
-		}
-	})
-	return d
+	return testbed.NewOVS(t)
 }
 
 // addDummyPorts adds p1..pn to bridge as type=dummy interfaces on

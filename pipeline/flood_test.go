@@ -197,7 +197,7 @@ func TestFloodReachesEveryPort(t *testing.T) {
 		for _, routed := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%d ports routed=%v", n, routed), func(t *testing.T) {
 				in, b := floodIntent(n, routed)
-				c := newCompiler(in, b)
+				c := newCompiler(in, b, nil)
 				zone := c.ids.zone["big"]
 				fs := c.floodFlows(in.Networks[0])
 				for _, f := range fs {
