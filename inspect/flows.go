@@ -11,11 +11,11 @@ import (
 	"github.com/flowgate/flowgate/pipeline"
 )
 
-// The registers that hold a packet's source and destination port
-// (docs/pipeline.md, "Registers, labels, zones").
+// The registers that hold a packet's source and destination port, as the
+// pipeline's field registry declares them.
 const (
-	regSrcPort = 0
-	regDstPort = 1
+	regSrcPort = pipeline.RegSrcPort
+	regDstPort = pipeline.RegDstPort
 )
 
 // FlowFilter selects installed flows; zero values select everything.

@@ -73,13 +73,13 @@ func droppedVerdict(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOu
 	case isACL(last.Table) && last.Priority == priorityStale:
 		return fmt.Sprintf("dropped in %s: its connection was allowed by a rule that no longer applies (ct_label names no live rule)", where)
 	case table == pipeline.TableIngressACL:
-		receiver := portByOFPort(in, b, flowField(final, "reg1"))
+		receiver := portByOFPort(in, b, flowField(final, regName(regDstPort)))
 		if receiver == nil {
 			receiver = portWithAddr(in, seen.dst)
 		}
 		return fmt.Sprintf("dropped: no rule of %s allows %s", groupsOf(receiver), seen.describe())
 	case table == pipeline.TableEgressACL:
-		sender := portByOFPort(in, b, flowField(final, "reg0"))
+		sender := portByOFPort(in, b, flowField(final, regName(regSrcPort)))
 		return fmt.Sprintf("dropped: no egress rule of %s allows %s to %s", groupsOf(sender), seen.proto+portSuffix(seen), seen.dst)
 	case table == pipeline.TablePortSecurity:
 		return fmt.Sprintf("dropped in %s: %s may send only from its own MAC and addresses", where, p.from)
@@ -151,7 +151,7 @@ func natNotes(tr traceOutput, established bool) []string {
 		return notes
 	}
 	for _, s := range tr.Steps {
-		if s.Table >= uint8(pipeline.TableRouter) && s.Table <= uint8(pipeline.TableRouterLast) {
+		if pipeline.Table(s.Table).IsRouter() {
 			return append(notes, "the packet crosses the router: ofproto/trace cannot replay the translation conntrack applies to an established connection (ct(nat) without arguments), so addresses after the router's tables are shown as sent, not as they would leave")
 		}
 	}
@@ -177,3 +177,6 @@ func (r *TraceResult) String() string {
 	}
 	return b.String()
 }
+
+// regName is register i as ovs-ofctl names it in a match ("reg1").
+func regName(i uint8) string { return "reg" + strconv.Itoa(int(i)) }

@@ -1,6 +1,6 @@
 package intent
 
-// Document is an intent document exactly as written (../docs/intent.md):
+// Document is an intent document exactly as written (../docs/intent-reference.md):
 // strings where the user writes addresses, pointers where "absent" and
 // "zero" mean different things. Decode fills it strictly; Validate turns it
 // into an *Intent. Marshalled with gopkg.in/yaml.v3 or encoding/json it

@@ -70,7 +70,8 @@ func TestWorkedExample(t *testing.T) {
 	}
 }
 
-// TestIntentMD parses the document in docs/intent.md verbatim. It is
+// TestIntentMD parses testdata/intent-md.yaml, the every-key example of
+// an earlier intent document kept as a fixture. It is
 // illustrative, not valid: its first rule lists every key, icmp_type on a
 // tcp rule included, and it names ports (db1, web2) it never declares. The
 // test pins exactly those problems, so a change to either the document or

@@ -1,6 +1,6 @@
 // Package intent is flowgate's user-facing contract: the YAML/JSON document
 // that describes ports, networks, security groups, routers and services
-// (../docs/intent.md), parsed and validated into typed values.
+// (../docs/intent-reference.md), parsed and validated into typed values.
 //
 // Parse turns a document into an *Intent or refuses it whole with one error
 // per problem. An *Intent is always valid: every reference resolves, every

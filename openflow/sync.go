@@ -210,10 +210,9 @@ func (st *syncState) diff(updates []flows.Update) flows.KeyedChanges {
 // the first SetDesired it only reads: a controller that has just started
 // must not flush the flows it is about to recompute.
 func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
-	// Wait for a connection first: its connect notice is posted before
-	// the session publishes it, so the notice is pending now and the dump
-	// below (which reads the newest connection) covers it. Without the
-	// wait, a first SetDesired racing the first connect resynced twice.
+	// One resync per connect: wait for a connection, whose connect notice
+	// is posted before the session publishes it, so the notice is pending
+	// now and the dump below (of the newest connection) answers it.
 	if _, err := y.session.current(ctx); err != nil {
 		return Changes{}, err
 	}

@@ -20,7 +20,19 @@ import (
 //	                      new connection (0: none, e.g. the
 //	                      sender is unfiltered)
 //	reg4          0..31   id of the ingress rule that allowed it   ingress_acl    commit (-> ct_label)
-//	reg5..reg7            reserved for the router/NAT stage
+//	reg5          bit 0   the router DNATed this packet in the      router_dnat    router_snat_track,
+//	                      original direction (floating IP or                       router_snat
+//	                      forward): the hairpin SNAT needs to
+//	                      know, and the SNAT zone's ct()
+//	                      overwrites ct_state
+//	reg5          bit 1   the packet was +rpl in its source         router         router_snat
+//	                      network's zone: it answers a connection
+//	                      opened toward the port and is never
+//	                      committed as a new SNAT connection
+//	reg5          2..31   free
+//	reg6          0..31   network id the router routes the packet   router_route   router_neighbour,
+//	                      to, or outUplink (0)                                     router_output
+//	reg7                  free
 //	reg8          0..15   flood node: the bounded flow of the      l2_lookup,     flood_direct,
 //	                      network's flood tree that runs next      flood tables   flood_filtered
 //	                      (flood.go). Bit 15 set: a stride
@@ -41,13 +53,33 @@ import (
 //	ct zone       0                 unused (the default zone)
 //	ct zone       1..0xefff         one per network (NetworkZone)
 //	ct zone       0xf000..0xfffe    reserved for routers (DNAT/SNAT zones)
+//
+// The router's registers (reg5, reg6) are meaningful only inside the
+// router stage, between router and router_output.
 const (
-	regSrcPort       uint8 = 0
-	regDstPort       uint8 = 1
-	regNetwork       uint8 = 2
-	regEgressRuleID  uint8 = 3
-	regIngressRuleID uint8 = 4
-	regFloodNode     uint8 = 8
+	regSrcPort          uint8 = 0
+	regDstPort          uint8 = 1
+	regNetwork          uint8 = 2
+	regEgressRuleID     uint8 = 3
+	regIngressRuleID    uint8 = 4
+	regRouterFlags      uint8 = 5
+	regRouterOutNetwork uint8 = 6
+	regFloodNode        uint8 = 8
+)
+
+// RegSrcPort and RegDstPort are the registers that hold a packet's source
+// and destination port, for tools that read flows and traces (inspect).
+const (
+	RegSrcPort = regSrcPort
+	RegDstPort = regDstPort
+)
+
+// Bits of reg5 and values of reg6 in the router stage.
+const (
+	flagRouterDNATed uint32 = 1 << 0
+	flagRouterReply  uint32 = 1 << 1
+	// outUplink in reg6 means "out of the uplink"; network ids are never 0.
+	outUplink uint32 = 0
 )
 
 // Bit ranges inside registers and ct_label.

@@ -17,7 +17,7 @@ func compileRouters(in *intent.Intent, bindings map[string]uint32, ids ids) ([]f
 		return nil, nil
 	}
 	zones := routerZones(in.Routers)
-	out := routerMissFlows()
+	out := tableMissFlows(true)
 	for i := range in.Routers {
 		r := &in.Routers[i]
 		rc, err := newRouterCompiler(in, r, ids, zones[r.Name], bindings)
@@ -131,25 +131,4 @@ func gotoTable(t Table) flows.Action { return flows.Goto{Table: uint8(t)} }
 // translations (un-NAT replies), and recirculate.
 func ctTrack(zone uint16, next Table) flows.Action {
 	return flows.CT{Zone: zone, Table: tableAddr(next), NAT: &flows.NAT{}}
-}
-
-// routerMissFlows are the lowest-priority flows of the router tables: drop
-// (TableRouterEntry's comes with the layout) or move on to the next stage.
-func routerMissFlows() []flows.Flow {
-	pass := func(t, next Table) flows.Flow {
-		return flows.Flow{Table: uint8(t), Priority: 0, Cookie: infraCookie(t), Actions: []flows.Action{gotoTable(next)}}
-	}
-	drop := func(t Table) flows.Flow {
-		return flows.Flow{Table: uint8(t), Priority: 0, Cookie: infraCookie(t)}
-	}
-	return []flows.Flow{
-		pass(TableRouterUnSNAT, TableRouterDNATTrack),
-		drop(TableRouterDNATTrack), // not IP
-		pass(TableRouterDNAT, TableRouterRoute),
-		drop(TableRouterRoute),     // not IPv4
-		drop(TableRouterNeighbour), // no such internal address
-		pass(TableRouterSNATTrack, TableRouterOutput),
-		pass(TableRouterSNAT, TableRouterOutput),
-		drop(TableRouterOutput),
-	}
 }

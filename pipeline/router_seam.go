@@ -14,7 +14,7 @@ import (
 //     (and floods reach it); ingress_acl does not filter it; commit
 //     commits the connection in the source network's zone for the sending
 //     port (so its egress rule is recorded and replies come back +est);
-//     output hands the packet to TableRouter.
+//     output hands the packet to TableRouterEntry.
 //   - From the router: the router stage loads the destination network into
 //     reg2[0..15] and RouterPort into reg0 and resubmits to TableConntrack,
 //     so the packet is tracked again in the destination network's zone with
@@ -55,12 +55,12 @@ func (c *compiler) routerSeamFlows() []flows.Flow {
 	if len(out) == 0 {
 		return nil
 	}
-	router := boundPort{ofport: RouterPort, Port: &intent.Port{PortSecurity: false}, cookie: infraCookie(TableRouter)}
+	router := boundPort{ofport: RouterPort, Port: &intent.Port{PortSecurity: false}, cookie: infraCookie(TableRouterEntry)}
 	out = append(out, aclPortModeFlows(router)...)
 	out = append(out, flows.Flow{
 		Table: uint8(TableOutput), Priority: prioOutputPort, Cookie: infraCookie(TableOutput),
 		Match:   flows.Match{Regs: []flows.RegMatch{matchDstPort(RouterPort)}},
-		Actions: []flows.Action{goTo(TableRouter)},
+		Actions: []flows.Action{goTo(TableRouterEntry)},
 	})
 	return out
 }

@@ -58,12 +58,39 @@ const (
 	// TableOutput sends the packet to the destination port, or hands it
 	// to the router stage.
 	TableOutput Table = 80
-	// TableRouter is the first table of the router/NAT stage, reserved
-	// together with tables up to TableRouterLast. A routed packet re-enters
-	// the pipeline at TableConntrack of its destination network (see
-	// docs/pipeline.md, "The router seam"). Today it only drops.
-	TableRouter     Table = 90
-	TableRouterLast Table = 119
+
+	// The router stage (docs/router.md explains each table and why its
+	// flows exist). A routed packet re-enters the pipeline at
+	// TableConntrack of its destination network (docs/pipeline.md, "The
+	// router seam").
+	//
+	// TableRouterEntry: packets for the router arrive here from
+	// TableOutput (internal ports, destination the gateway MAC) and from
+	// TableClassify (the uplink). ARP for external and floating addresses
+	// is answered; an internal packet's "reply" state in its network
+	// zone is saved.
+	TableRouterEntry Table = 90
+	// TableRouterUnSNAT: ct(zone=SNAT, nat) for packets addressed to a
+	// router-owned external address, i.e. replies of SNATed connections.
+	TableRouterUnSNAT Table = 91
+	// TableRouterDNATTrack: ct(zone=DNAT, nat) for every routed IP packet.
+	TableRouterDNATTrack Table = 92
+	// TableRouterDNAT: new connections to floating IPs and port forwards
+	// are committed with nat(dst=...).
+	TableRouterDNAT Table = 93
+	// TableRouterRoute: longest-prefix routing, dec_ttl, source MAC.
+	TableRouterRoute Table = 94
+	// TableRouterNeighbour: destination MAC of internal addresses.
+	TableRouterNeighbour Table = 95
+	// TableRouterSNATTrack: ct(zone=SNAT, nat) toward the uplink, and the
+	// hairpin SNAT of DNATed packets routed back into their own network.
+	TableRouterSNATTrack Table = 96
+	// TableRouterSNAT: new outbound connections are committed with
+	// nat(src=...): a port's floating IP first, else its network's SNAT.
+	TableRouterSNAT Table = 97
+	// TableRouterOutput: out of the uplink, or back into the pipeline at
+	// TableConntrack of the destination network.
+	TableRouterOutput Table = 98
 )
 
 // tableInfo describes a table for docs, traces and the default flows.
@@ -74,24 +101,46 @@ type tableInfo struct {
 	// the table's lowest-priority flow goes there, or drops when Miss is
 	// nil, so that drop counters show up in dump-flows.
 	Miss *Table
+	// Router: a table of the router stage. Its miss flow is written only
+	// when the intent has a router, except router's own (the entry): the
+	// output table's flow for the router points there in every pipeline.
+	Router bool
 }
 
 func missTo(t Table) *Table { return &t }
 
 // tables lists every table the compiler writes, in packet order.
 var tables = []tableInfo{
-	{TableClassify, "classify", nil},
-	{TablePortSecurity, "port_security", nil},
-	{TableConntrack, "conntrack", missTo(TableEgressACL)}, // non-IP is not tracked
-	{TableEgressACL, "egress_acl", nil},
-	{TablePreLB, "pre_lb", missTo(TableL2Lookup)}, // reserved: no services yet
-	{TableL2Lookup, "l2_lookup", nil},             // unknown unicast is dropped
-	{TableFloodDirect, "flood_direct", nil},       // no such flood node: drop
-	{TableFloodFiltered, "flood_filtered", nil},   // no such flood node: drop
-	{TableIngressACL, "ingress_acl", nil},
-	{TableCommit, "commit", missTo(TableOutput)}, // not new, or no stateful side
-	{TableOutput, "output", nil},
-	{TableRouter, "router", nil}, // reserved: router stage not built yet
+	{TableClassify, "classify", nil, false},
+	{TablePortSecurity, "port_security", nil, false},
+	{TableConntrack, "conntrack", missTo(TableEgressACL), false}, // non-IP is not tracked
+	{TableEgressACL, "egress_acl", nil, false},
+	{TablePreLB, "pre_lb", missTo(TableL2Lookup), false}, // reserved: no services yet
+	{TableL2Lookup, "l2_lookup", nil, false},             // unknown unicast is dropped
+	{TableFloodDirect, "flood_direct", nil, false},       // no such flood node: drop
+	{TableFloodFiltered, "flood_filtered", nil, false},   // no such flood node: drop
+	{TableIngressACL, "ingress_acl", nil, false},
+	{TableCommit, "commit", missTo(TableOutput), false}, // not new, or no stateful side
+	{TableOutput, "output", nil, false},
+	{TableRouterEntry, "router", nil, true},                                  // not for the router: drop
+	{TableRouterUnSNAT, "router_unsnat", missTo(TableRouterDNATTrack), true}, // not to a router address
+	{TableRouterDNATTrack, "router_dnat_track", nil, true},                   // not IP
+	{TableRouterDNAT, "router_dnat", missTo(TableRouterRoute), true},         // not a floating IP or forward
+	{TableRouterRoute, "router_route", nil, true},                            // no route (not IPv4)
+	{TableRouterNeighbour, "router_neighbour", nil, true},                    // no such internal address
+	{TableRouterSNATTrack, "router_snat_track", missTo(TableRouterOutput), true},
+	{TableRouterSNAT, "router_snat", missTo(TableRouterOutput), true}, // nothing to translate
+	{TableRouterOutput, "router_output", nil, true},
+}
+
+// IsRouter reports whether t is a table of the router stage.
+func (t Table) IsRouter() bool {
+	for _, ti := range tables {
+		if ti.Table == t {
+			return ti.Router
+		}
+	}
+	return false
 }
 
 // Name is the stage name of t ("egress_acl"), or "table<N>" for a table
@@ -102,9 +151,6 @@ func (t Table) Name() string {
 			return ti.Name
 		}
 	}
-	if t > TableRouter && t <= TableRouterLast {
-		return fmt.Sprintf("router+%d", t-TableRouter)
-	}
 	return fmt.Sprintf("table%d", uint8(t))
 }
 
@@ -112,9 +158,15 @@ func (t Table) Name() string {
 // the next table where the stage is optional, drop otherwise. Explicit
 // drops (rather than OpenFlow's silent table miss) give every table a
 // counter of what it refused.
-func tableMissFlows() []flows.Flow {
+//
+// router selects the router stage's tables (written when the intent has
+// a router) or the others.
+func tableMissFlows(router bool) []flows.Flow {
 	var out []flows.Flow
 	for _, ti := range tables {
+		if ti.Router != router && ti.Table != TableRouterEntry || router && ti.Table == TableRouterEntry {
+			continue
+		}
 		f := flows.Flow{Table: uint8(ti.Table), Priority: 0, Cookie: infraCookie(ti.Table)}
 		if ti.Miss != nil {
 			f.Actions = []flows.Action{goTo(*ti.Miss)}

@@ -48,7 +48,7 @@ func (c *compiler) units() []unit {
 	var out []unit
 	out = append(out, unit{id: unitID{kind: unitInfra}, fp: 1, build: func() (built, error) {
 		var fs []flows.Flow
-		fs = append(fs, tableMissFlows()...)
+		fs = append(fs, tableMissFlows(false)...)
 		fs = append(fs, conntrackFlows()...)
 		fs = append(fs, portSecurityInfraFlows()...)
 		fs = append(fs, aclInfraFlows()...)
