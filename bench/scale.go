@@ -89,7 +89,7 @@ func Compile(p intentgen.Params, rounds int) (CompileResult, error) {
 	change := func(edit func(d *intent.Document, b pipeline.Bindings)) (Change, error) {
 		var best Change
 		for i := 0; i < r.Rounds; i++ {
-			d := cloneForEdit(doc)
+			d := doc.Clone()
 			b := maps(bind)
 			edit(d, b)
 			start := time.Now()
@@ -165,19 +165,6 @@ func maps(b pipeline.Bindings) pipeline.Bindings {
 	return out
 }
 
-// cloneForEdit copies what the edits above change.
-func cloneForEdit(doc *intent.Document) *intent.Document {
-	d := *doc
-	d.Ports = slices.Clone(doc.Ports)
-	for i := range d.Ports {
-		d.Ports[i].SecurityGroups = slices.Clone(d.Ports[i].SecurityGroups)
-	}
-	d.SecurityGroups = slices.Clone(doc.SecurityGroups)
-	for i := range d.SecurityGroups {
-		d.SecurityGroups[i].Rules = slices.Clone(d.SecurityGroups[i].Rules)
-	}
-	return &d
-}
 
 // Print writes the result as a table.
 func (r CompileResult) Print(w io.Writer) {

@@ -154,7 +154,7 @@ func Switch(ctx context.Context, p intentgen.Params, repeat int) (r SwitchResult
 	}
 
 	cur := doc
-	withRule := cloneForEdit(cur)
+	withRule := cur.Clone()
 	withRule.SecurityGroups[0].Rules = append(withRule.SecurityGroups[0].Rules, intent.RuleDoc{
 		Direction: "ingress", Protocol: "tcp", Ports: "4", RemoteCIDR: "198.51.100.0/24"})
 	if err := put("one rule added (API)", withRule); err != nil {
@@ -168,7 +168,7 @@ func Switch(ctx context.Context, p intentgen.Params, repeat int) (r SwitchResult
 		return r, err
 	}
 	target := remoteGroupTarget(in)
-	joined := cloneForEdit(cur)
+	joined := cur.Clone()
 	for i := range joined.Ports {
 		if !slices.Contains(joined.Ports[i].SecurityGroups, target) {
 			joined.Ports[i].SecurityGroups = append(joined.Ports[i].SecurityGroups, target)
@@ -183,7 +183,7 @@ func Switch(ctx context.Context, p intentgen.Params, repeat int) (r SwitchResult
 	}
 
 	// A port bound: one more intent port, then its interface appears.
-	bound := cloneForEdit(cur)
+	bound := cur.Clone()
 	n := len(bound.Ports)
 	bound.Ports = append(bound.Ports, intent.PortDoc{Name: intentgen.PortName(n), Network: intentgen.NetworkName,
 		MAC: intentgen.PortMAC(n), IPs: []string{intentgen.PortIP(n)}, SecurityGroups: []string{intentgen.GroupName(1)}})
@@ -207,7 +207,7 @@ func Switch(ctx context.Context, p intentgen.Params, repeat int) (r SwitchResult
 	for i := 0; i < repeat; i++ {
 		d := bound
 		if i%2 == 0 {
-			d = cloneForEdit(bound)
+			d = bound.Clone()
 			d.SecurityGroups[2].Rules = append(d.SecurityGroups[2].Rules, intent.RuleDoc{
 				Direction: "egress", Protocol: "udp", Ports: strconv.Itoa(1000 + i), RemoteCIDR: "192.0.2.0/24"})
 		}

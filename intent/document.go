@@ -1,5 +1,7 @@
 package intent
 
+import "slices"
+
 // Document is an intent document exactly as written (../docs/intent-reference.md):
 // strings where the user writes addresses, pointers where "absent" and
 // "zero" mean different things. Decode fills it strictly; Validate turns it
@@ -126,4 +128,55 @@ type BackendDoc struct {
 	Port       string `yaml:"port" json:"port"`
 	TargetPort *int64 `yaml:"target_port,omitempty" json:"target_port,omitempty"`
 	Weight     *int64 `yaml:"weight,omitempty" json:"weight,omitempty"`
+}
+
+// Clone returns a copy of d that shares nothing with it that an edit of
+// the copy could change (lists, nested lists and optional values).
+func (d *Document) Clone() *Document {
+	c := *d
+	c.Networks = slices.Clone(d.Networks)
+	c.Ports = slices.Clone(d.Ports)
+	for i := range c.Ports {
+		p := &c.Ports[i]
+		p.IPs, p.SecurityGroups = slices.Clone(p.IPs), slices.Clone(p.SecurityGroups)
+		p.AllowedAddressPairs = slices.Clone(p.AllowedAddressPairs)
+		p.PortSecurity, p.QoS = clonePtr(p.PortSecurity), clonePtr(p.QoS)
+	}
+	c.SecurityGroups = slices.Clone(d.SecurityGroups)
+	for i := range c.SecurityGroups {
+		g := &c.SecurityGroups[i]
+		g.Stateful, g.Rules = clonePtr(g.Stateful), slices.Clone(g.Rules)
+		for j := range g.Rules {
+			g.Rules[j].ICMPType, g.Rules[j].ICMPCode = clonePtr(g.Rules[j].ICMPType), clonePtr(g.Rules[j].ICMPCode)
+		}
+	}
+	c.Routers = slices.Clone(d.Routers)
+	for i := range c.Routers {
+		r := &c.Routers[i]
+		r.Networks, r.External = slices.Clone(r.Networks), clonePtr(r.External)
+		r.SNAT, r.FloatingIPs = slices.Clone(r.SNAT), slices.Clone(r.FloatingIPs)
+		r.PortForwards = slices.Clone(r.PortForwards)
+		for j := range r.PortForwards {
+			f := &r.PortForwards[j]
+			f.ExternalPort, f.InternalPort = clonePtr(f.ExternalPort), clonePtr(f.InternalPort)
+		}
+	}
+	c.Services = slices.Clone(d.Services)
+	for i := range c.Services {
+		s := &c.Services[i]
+		s.Port, s.Backends = clonePtr(s.Port), slices.Clone(s.Backends)
+		for j := range s.Backends {
+			b := &s.Backends[j]
+			b.TargetPort, b.Weight = clonePtr(b.TargetPort), clonePtr(b.Weight)
+		}
+	}
+	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

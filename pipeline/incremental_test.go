@@ -150,7 +150,7 @@ func flowTextDiff(want, got []flows.Flow) string {
 
 // randomEdit returns a copy of doc and bind with one random change.
 func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Document, Bindings, string) {
-	d := cloneDoc(doc)
+	d := doc.Clone()
 	b := Bindings{}
 	for k, v := range bind {
 		b[k] = v
@@ -298,22 +298,3 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 	}
 }
 
-// cloneDoc deep-copies the parts of a document that edits change.
-func cloneDoc(doc *intent.Document) *intent.Document {
-	d := *doc
-	d.Ports = slices.Clone(doc.Ports)
-	for i := range d.Ports {
-		d.Ports[i].SecurityGroups = slices.Clone(d.Ports[i].SecurityGroups)
-		d.Ports[i].IPs = slices.Clone(d.Ports[i].IPs)
-	}
-	d.SecurityGroups = slices.Clone(doc.SecurityGroups)
-	for i := range d.SecurityGroups {
-		d.SecurityGroups[i].Rules = slices.Clone(d.SecurityGroups[i].Rules)
-	}
-	d.Routers = slices.Clone(doc.Routers)
-	for i := range d.Routers {
-		d.Routers[i].FloatingIPs = slices.Clone(d.Routers[i].FloatingIPs)
-		d.Routers[i].PortForwards = slices.Clone(d.Routers[i].PortForwards)
-	}
-	return &d
-}
