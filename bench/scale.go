@@ -165,7 +165,6 @@ func maps(b pipeline.Bindings) pipeline.Bindings {
 	return out
 }
 
-
 // Print writes the result as a table.
 func (r CompileResult) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

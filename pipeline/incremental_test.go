@@ -297,4 +297,3 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 		}
 	}
 }
-
