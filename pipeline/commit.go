@@ -11,7 +11,12 @@ const (
 )
 
 // prioOutputPort: reg1 names a bound port. An unknown reg1 drops.
-const prioOutputPort uint16 = 100
+// prioOutputHairpin: the router hands a packet back to the port it came
+// from (a port reaching its own floating IP or forward).
+const (
+	prioOutputPort    uint16 = 100
+	prioOutputHairpin uint16 = 110
+)
 
 // commitFlows commit new connections to or from stateful port p in its
 // network's zone, recording the ids of the egress and ingress rules that
@@ -42,6 +47,22 @@ func commitFlows(p boundPort) []flows.Flow {
 		}
 	}
 	return out
+}
+
+// outputHairpin sends a packet the router hands back to p out of p when
+// p also sent it: OpenFlow's output:N never sends a packet back out of its
+// in_port, so without this flow a port could not reach its own floating
+// IP or port forward. Only routed packets (reg0 = the router) take it: a
+// port's own broadcast must never come back to it.
+func outputHairpin(p boundPort) []flows.Flow {
+	if !p.routed {
+		return nil
+	}
+	return []flows.Flow{{
+		Table: uint8(TableOutput), Priority: prioOutputHairpin, Cookie: p.cookie,
+		Match:   flows.Match{InPort: p.ofport, Regs: []flows.RegMatch{matchSrcPort(RouterPort), matchDstPort(p.ofport)}},
+		Actions: []flows.Action{flows.Output{Port: flows.PortInPort}},
+	}}
 }
 
 // outputPort sends packets for p out of its OpenFlow port.

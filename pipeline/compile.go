@@ -67,6 +67,8 @@ type boundPort struct {
 	// established packets are checked against live rules. A port whose
 	// groups are all stateless is judged packet by packet.
 	stateful bool
+	// routed: its network has a router, which may hand its packets back.
+	routed bool
 }
 
 // newCompiler prepares a compile of in with b. classes, when not nil,
@@ -100,6 +102,9 @@ func newCompiler(in *intent.Intent, b Bindings, classes classCache) *compiler {
 		bp.stateful = p.PortSecurity && (len(p.SecurityGroups) == 0 || slices.ContainsFunc(p.SecurityGroups, func(g string) bool {
 			return stateful[g]
 		}))
+		if n := in.Network(p.Network); n != nil {
+			bp.routed = c.routed(*n)
+		}
 		c.ports = append(c.ports, bp)
 		c.byName[p.Name] = bp
 	}

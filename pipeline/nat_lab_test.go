@@ -180,6 +180,19 @@ func checkRouterBehaviour(t *testing.T, l *natLab) {
 			t.Errorf("db1 saw the UDP forward from %s, want 198.51.100.10", got)
 		}
 	})
+	t.Run("self hairpin", func(t *testing.T) {
+		// A port reaching its own floating IP and its own forward: the
+		// router hands the packet back out of the port it came in on.
+		expectSeenAs(t, l.web1, "", "192.0.2.11:8080", "192.0.2.10")
+		expectSeenAs(t, l.web2, "", "192.0.2.10:8080", "192.0.2.10")
+		got, err := l.db1.askUDP("", "192.0.2.10:5353")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host(got) != "192.0.2.10" {
+			t.Errorf("db1 saw its own hairpinned UDP forward from %s, want 192.0.2.10", got)
+		}
+	})
 	t.Run("hairpin", func(t *testing.T) {
 		expectSeenAs(t, l.web2, "", "192.0.2.11:8080", "192.0.2.10")
 		expectSeenAs(t, l.web1, "", "192.0.2.10:8080", "192.0.2.10")

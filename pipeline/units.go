@@ -97,14 +97,15 @@ func portFlows(p boundPort) []flows.Flow {
 	out = append(out, aclPortModeFlows(p)...)
 	out = append(out, commitFlows(p)...)
 	out = append(out, outputPort(p))
+	out = append(out, outputHairpin(p)...)
 	return out
 }
 
 // fingerprint covers everything portFlows reads: the port as written,
-// its OpenFlow port, network zone, cookie and mode.
+// its OpenFlow port, network zone, cookie, mode and whether it is routed.
 func (p boundPort) fingerprint() uint64 {
 	return newFingerprint().value(*p.Port).u64(uint64(p.ofport)).u64(uint64(p.zone)).
-		u64(p.cookie).bool(p.stateful).sum()
+		u64(p.cookie).bool(p.stateful).bool(p.routed).sum()
 }
 
 // floodFingerprint covers floodFlows(n): the network, its zone, whether
