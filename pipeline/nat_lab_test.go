@@ -18,6 +18,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -178,6 +179,23 @@ func checkRouterBehaviour(t *testing.T, l *natLab) {
 		}
 		if host(got) != "198.51.100.10" {
 			t.Errorf("db1 saw the UDP forward from %s, want 198.51.100.10", got)
+		}
+	})
+	t.Run("router answers ping", func(t *testing.T) {
+		for _, c := range []struct {
+			h  *nsHost
+			to string
+		}{
+			{l.web1, "10.0.0.1"},   // its gateway
+			{l.web1, "10.0.1.1"},   // the router's address on another network
+			{l.web1, "192.0.2.10"}, // the router's external address, from inside
+			{l.outs, "192.0.2.10"}, // and from outside
+			{l.lab1, "10.0.1.1"},   // the other network's own gateway
+		} {
+			out, err := exec.Command("ip", "netns", "exec", c.h.NS, "ping", "-c", "1", "-W", "2", c.to).CombinedOutput()
+			if err != nil {
+				t.Errorf("%s: ping %s: %v\n%s", c.h.Name, c.to, err, out)
+			}
 		}
 	})
 	t.Run("self hairpin", func(t *testing.T) {

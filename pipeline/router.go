@@ -74,6 +74,7 @@ func (rc *routerCompiler) flows() []flows.Flow {
 	add(rc.floatingIPDNAT()...)
 	add(rc.portForwardDNAT()...)
 	add(rc.routerAddressDrops()...)
+	add(rc.echoResponders()...)
 	add(rc.internalRoutes()...)
 	add(rc.defaultRoute())
 	add(rc.neighbours()...)

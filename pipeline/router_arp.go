@@ -22,7 +22,6 @@ const (
 // the asker's MAC and address become the destination and target, the
 // router's the source and sender.
 func arpReply(mac flows.MAC, ip netip.Addr) []flows.Action {
-	a := ip.As4()
 	return []flows.Action{
 		flows.Move{Src: flows.Whole(flows.FieldEthSrc), Dst: flows.Whole(flows.FieldEthDst)},
 		flows.SetEthSrc{MAC: mac},
@@ -30,7 +29,7 @@ func arpReply(mac flows.MAC, ip netip.Addr) []flows.Action {
 		flows.Move{Src: flows.Whole(flows.FieldARPSha), Dst: flows.Whole(flows.FieldARPTha)},
 		flows.Move{Src: flows.Whole(flows.FieldARPSpa), Dst: flows.Whole(flows.FieldARPTpa)},
 		flows.Load{Field: flows.Whole(flows.FieldARPSha), Value: macValue(mac)},
-		flows.Load{Field: flows.Whole(flows.FieldARPSpa), Value: uint64(a[0])<<24 | uint64(a[1])<<16 | uint64(a[2])<<8 | uint64(a[3])},
+		flows.Load{Field: flows.Whole(flows.FieldARPSpa), Value: ipv4Value(ip)},
 		flows.Output{Port: flows.PortInPort},
 	}
 }
