@@ -218,12 +218,12 @@ func (s *Store) Read(ctx context.Context) (Snapshot, error) {
 	for _, kv := range resp.Kvs {
 		a.set(s.rel(kv.Key), kv.Value)
 	}
-	return a.snapshot(maxModRevision(resp)), nil
+	return s.snapshot(a, maxModRevision(resp)), nil
 }
 
-func (a *assembler) snapshot(rev int64) Snapshot {
+func (s *Store) snapshot(a *assembler, rev int64) Snapshot {
 	doc, err := a.document()
-	return Snapshot{Revision: rev, Doc: doc, Err: err, Keys: len(a.vals)}
+	return Snapshot{Revision: rev, Doc: doc, Err: s.explain(err), Keys: len(a.vals)}
 }
 
 func (s *Store) rel(key []byte) string { return strings.TrimPrefix(string(key), s.prefix) }
@@ -245,7 +245,7 @@ func (s *Store) Get(ctx context.Context) (*intent.Document, int64, error) {
 		return nil, 0, err
 	}
 	if snap.Err != nil {
-		return nil, snap.Revision, s.explain(snap.Err)
+		return nil, snap.Revision, snap.Err
 	}
 	doc, err := intent.Decode(snap.Doc)
 	if err != nil {
@@ -254,7 +254,7 @@ func (s *Store) Get(ctx context.Context) (*intent.Document, int64, error) {
 	return doc, snap.Revision, nil
 }
 
-// explain adds where to an ErrNoIntent.
+// explain says where nothing is stored.
 func (s *Store) explain(err error) error {
 	if errors.Is(err, ErrNoIntent) {
 		return fmt.Errorf("%w under %s (write one with flowgate intent put)", err, s)

@@ -75,7 +75,7 @@ func (s *Store) watch(ctx context.Context, ch chan<- Event) {
 		for _, kv := range resp.Kvs {
 			a.set(s.rel(kv.Key), kv.Value)
 		}
-		snap := a.snapshot(maxModRevision(resp))
+		snap := s.snapshot(a, maxModRevision(resp))
 		if !send(Event{Snapshot: &snap, Connected: true}) {
 			return
 		}
@@ -130,7 +130,7 @@ func (s *Store) follow(ctx context.Context, a *assembler, from int64, send func(
 				}
 				rev = max(rev, ev.Kv.ModRevision)
 			}
-			snap := a.snapshot(rev)
+			snap := s.snapshot(a, rev)
 			if !send(Event{Snapshot: &snap, Connected: true}) {
 				return false, nil
 			}
