@@ -7,57 +7,15 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/flowgate/flowgate/store"
 	"github.com/flowgate/flowgate/store/storetest"
 )
-
-// setupRoles configures etcd as the README says: a root user for the
-// administrator, a role that may write the intent prefix (granted to the
-// operator's identity) and one that may only read it (granted to every
-// host's), users without passwords (their client certificate's common
-// name is the user), then turns authentication on.
-func setupRoles(t *testing.T, srv *storetest.Server, hosts ...string) {
-	t.Helper()
-	cert, key := srv.Certs.Client("root")
-	admin, err := store.Open(store.Config{URL: srv.URL(), CA: srv.Certs.CA, Cert: cert, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	c := admin.Client()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	noPassword := &clientv3.UserAddOptions{NoPassword: true}
-	must(c.RoleAdd(ctx, "root"))
-	must(c.UserAddWithOptions(ctx, "root", "", noPassword))
-	must(c.UserGrantRole(ctx, "root", "root"))
-	end := clientv3.GetPrefixRangeEnd(store.DefaultPrefix)
-	must(c.RoleAdd(ctx, "flowgate-intent-writer"))
-	must(c.RoleGrantPermission(ctx, "flowgate-intent-writer", store.DefaultPrefix, end, clientv3.PermissionType(clientv3.PermReadWrite)))
-	must(c.RoleAdd(ctx, "flowgate-intent-reader"))
-	must(c.RoleGrantPermission(ctx, "flowgate-intent-reader", store.DefaultPrefix, end, clientv3.PermissionType(clientv3.PermRead)))
-	must(c.UserAddWithOptions(ctx, "operator", "", noPassword))
-	must(c.UserGrantRole(ctx, "operator", "flowgate-intent-writer"))
-	for _, h := range hosts {
-		must(c.UserAddWithOptions(ctx, h, "", noPassword))
-		must(c.UserGrantRole(ctx, h, "flowgate-intent-reader"))
-	}
-	must(c.AuthEnable(ctx))
-}
 
 // With TLS, client certificates and etcd's roles, a host's certificate
 // reads and watches the intent but cannot change it; the operator's can.
 func TestHostCertificateCannotChangeTheIntent(t *testing.T) {
 	srv := storetest.Start(t, storetest.Options{TLS: true})
-	setupRoles(t, srv, "host1")
+	srv.EnableAuth("operator", "host1")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
