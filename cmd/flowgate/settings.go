@@ -30,7 +30,7 @@ var settingsTable = []setting{
 	{"ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB endpoint (unix:PATH or tcp:HOST:PORT)"},
 	{"bridge", "br-int", "integration bridge to program"},
 	{"intent", "/etc/flowgate/intent.yaml", "intent file (YAML or JSON), watched for changes; not read when store is set"},
-	{"store", "", "etcd://HOST:PORT[,HOST:PORT...]: read the intent from etcd instead of the intent file and watch it; PUT /v1/intent writes there"},
+	{"store", "", "etcd://HOST:PORT[,HOST:PORT...]: the intent lives in etcd instead of the intent file (the controller watches it there, PUT /v1/intent writes there)"},
 	{"store_prefix", "/flowgate/intent/", "etcd key prefix of the intent (one key per object below it)"},
 	{"store_ca", "", "CA certificate (PEM) that etcd's server certificates are checked against; with store_ca or store_cert etcd is reached over TLS"},
 	{"store_cert", "", "client certificate (PEM) for etcd; its common name is the etcd user when etcd runs with --client-cert-auth"},
