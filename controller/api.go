@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/store"
 )
 
 // maxIntentBytes bounds a PUT body: the largest document intent accepts.
@@ -114,6 +116,9 @@ func (c *Controller) getIntent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/yaml")
+	if cur.rev != 0 {
+		w.Header().Set("Flowgate-Intent-Revision", strconv.FormatInt(cur.rev, 10))
+	}
 	w.Write(cur.doc)
 }
 
@@ -144,6 +149,10 @@ func (c *Controller) putIntent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if c.cfg.Store != nil {
+		c.putIntentToStore(w, r, doc)
+		return
+	}
 	if _, err := intent.CheckWritable(c.cfg.IntentPath); err != nil {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf(
 			"PUT refused, nothing applied: the intent file %s cannot be written (%v); change the intent where the file comes from",
@@ -172,6 +181,68 @@ func (c *Controller) putIntent(w http.ResponseWriter, r *http.Request) {
 			"error": fmt.Sprintf("applied, but not saved to %s (a restart or file change reverts it): %v", c.cfg.IntentPath, saveErr)})
 		return
 	}
+	writeJSON(w, code, res)
+}
+
+// putIntentToStore is PUT in etcd mode: etcd is the one source of the
+// intent, so the document is written there first, with a compare-and-swap
+// against the revision in force (a PUT based on what GET /v1/intent
+// showed cannot undo a change made in etcd since), and then put in force
+// in the form the watch will deliver, which then finds nothing to do.
+// Nothing is applied when the write fails: 409 on a conflict, 503 when
+// etcd does not answer or refuses (a host's read-only identity gets 503
+// with etcd's "permission denied").
+func (c *Controller) putIntentToStore(w http.ResponseWriter, r *http.Request, body []byte) {
+	d, err := intent.Decode(body)
+	var canonical []byte
+	var in *intent.Intent
+	if err == nil {
+		canonical, err = store.Render(d)
+	}
+	if err == nil {
+		in, err = intent.Parse(canonical)
+	}
+	if err != nil { // readIntent validated the body; the stored form must be as valid
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "stored form of the document: " + err.Error()})
+		return
+	}
+	var res ApplyResult
+	var putErr error
+	var expected, rev int64
+	err = c.do(r.Context(), func(st *state) {
+		expected = st.revision
+		rev, putErr = c.cfg.Store.Put(r.Context(), d, expected)
+		if putErr != nil {
+			return
+		}
+		res = st.install(r.Context(), "api", canonical, in)
+		if res.Result == "applied" || res.Result == "pending" {
+			st.setRevision(rev)
+		}
+	})
+	var conflict *store.ConflictError
+	switch {
+	case err != nil:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	case errors.As(putErr, &conflict):
+		writeJSON(w, http.StatusConflict, map[string]any{"error": fmt.Sprintf(
+			"PUT refused, nothing written or applied: %v", putErr), "revision_in_force": expected, "revision_stored": conflict.Current})
+		return
+	case putErr != nil:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": fmt.Sprintf(
+			"PUT refused, nothing written or applied: %v", putErr)})
+		return
+	}
+	code := map[string]int{"applied": http.StatusOK, "pending": http.StatusAccepted,
+		"refused": http.StatusConflict}[res.Result]
+	if code == 0 {
+		code = http.StatusServiceUnavailable
+	}
+	if res.Result == "refused" || res.Result == "cancelled" {
+		res.Error = fmt.Sprintf("written to %s at revision %d, but not applied here: %s", c.cfg.Store, rev, res.Error)
+	}
+	w.Header().Set("Flowgate-Intent-Revision", strconv.FormatInt(rev, 10))
 	writeJSON(w, code, res)
 }
 

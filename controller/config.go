@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/flowgate/flowgate/store"
 )
 
 // Config is what a controller needs to run. The CLI fills it from flags,
@@ -16,6 +18,11 @@ type Config struct {
 	OVSDB      string // OVSDB endpoint: unix:PATH or tcp:HOST:PORT
 	Bridge     string // bridge to program; empty: the intent's bridge
 	IntentPath string // intent document, watched for changes
+
+	// Store, when set, is where the intent lives instead of IntentPath
+	// (which must then be empty): the controller follows it with a
+	// watch, and PUT writes to it. The caller opens and closes it.
+	Store *store.Store
 
 	// How the OpenFlow connection is made: exactly one of Listen (the
 	// bridge's controller target points at it and ovs-vswitchd connects),
@@ -78,7 +85,10 @@ func (cfg Config) check() error {
 	if cfg.OVSDB == "" {
 		return fmt.Errorf("config: ovsdb endpoint is required")
 	}
-	if cfg.IntentPath == "" {
+	switch {
+	case cfg.Store != nil && cfg.IntentPath != "":
+		return fmt.Errorf("config: the intent comes from a file or from a store, not both")
+	case cfg.Store == nil && cfg.IntentPath == "":
 		return fmt.Errorf("config: intent file is required")
 	}
 	n := 0

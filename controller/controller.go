@@ -1,6 +1,7 @@
 // Package controller is flowgate's reconcile loop: it keeps one bridge's
 // flow table equal to pipeline.Compile(intent, port bindings), as the
-// intent file, the API and the ports in OVSDB change.
+// intent (a file, or etcd through package store), the API and the ports
+// in OVSDB change.
 //
 // One goroutine (Run's) owns the intent in force and the bindings; every
 // change — a new binding list, a reloaded file, an API request — runs on
@@ -29,6 +30,7 @@ import (
 	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/store"
 )
 
 // applyTimeout bounds one apply. When the switch is not connected the
@@ -61,6 +63,7 @@ type Controller struct {
 type applied struct {
 	doc []byte
 	in  *intent.Intent
+	rev int64 // its store revision (etcd mode)
 	// namer names its cookies for the metrics. It indexes every rule of
 	// the intent, which costs more than a small change does, so it is
 	// built on the first scrape after an apply, not on the apply.
@@ -84,13 +87,37 @@ func New(cfg Config) (*Controller, error) {
 // OVS), configures the bridge, and keeps its flows in step until ctx ends.
 // On return the flows stay installed and the bridge stays fail-secure.
 func (c *Controller) Run(ctx context.Context) error {
-	doc, err := intent.ReadFile(c.cfg.IntentPath)
-	if err != nil {
-		return fmt.Errorf("intent: %w", err)
-	}
-	in, err := intent.Parse(doc)
-	if err != nil {
-		return fmt.Errorf("intent %s refused, nothing programmed:\n%w", c.cfg.IntentPath, err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		doc         []byte
+		in          *intent.Intent
+		rev         int64
+		storeEvents <-chan store.Event
+	)
+	if c.cfg.Store != nil {
+		c.exportStoreConnected()
+		storeEvents = c.cfg.Store.Watch(ctx)
+		// The watch ends with ctx; wait for it so that the caller may
+		// close the store once Run returned.
+		defer func() {
+			cancel()
+			for range storeEvents {
+			}
+		}()
+		if doc, in, rev = c.firstFromStore(ctx, storeEvents); doc == nil {
+			return nil
+		}
+	} else {
+		var err error
+		doc, err = intent.ReadFile(c.cfg.IntentPath)
+		if err != nil {
+			return fmt.Errorf("intent: %w", err)
+		}
+		in, err = intent.Parse(doc)
+		if err != nil {
+			return fmt.Errorf("intent %s refused, nothing programmed:\n%w", c.cfg.IntentPath, err)
+		}
 	}
 	bridge := c.cfg.Bridge
 	if bridge == "" {
@@ -102,12 +129,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.setStatus(func(s *Status) {
 		s.Bridge, s.Datapath = bridge, datapath
-		s.IntentSource = intent.Source(c.cfg.IntentPath)
+		s.IntentSource, s.IntentRevision = c.sourceName(), rev
 		s.OpenFlow = c.openflowEndpoint()
 	})
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel() // runs before wg.Wait: stop the helpers, then wait for them
@@ -170,7 +195,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := &state{c: c, doc: doc, in: in, compiled: pipeline.NewIncremental()}
+	st := &state{c: c, doc: doc, in: in, revision: rev, compiled: pipeline.NewIncremental()}
 	// The first list is the ports that exist now. Compiling without it
 	// would remove every port's flows on a controller restart.
 	select {
@@ -183,21 +208,24 @@ func (c *Controller) Run(ctx context.Context) error {
 		return nil
 	}
 	if res := st.apply(ctx, "start"); res.Result == "refused" {
-		return fmt.Errorf("intent %s refused, flows unchanged: %s", c.cfg.IntentPath, res.Error)
+		return fmt.Errorf("intent %s refused, flows unchanged: %s", c.sourceName(), res.Error)
 	}
 
 	if err := c.serveHTTP(ctx, &wg); err != nil {
 		return err
 	}
-	reloads := make(chan string, 1)
-	if err := watchIntentFile(ctx, &wg, c.cfg.IntentPath, reloads, c.log); err != nil {
-		return err
+	var reloads chan string
+	if c.cfg.Store == nil {
+		reloads = make(chan string, 1)
+		if err := watchIntentFile(ctx, &wg, c.cfg.IntentPath, reloads, c.log); err != nil {
+			return err
+		}
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	c.log.Info("controller running", "bridge", bridge, "intent", c.cfg.IntentPath)
+	c.log.Info("controller running", "bridge", bridge, "intent", c.sourceName())
 	for {
 		select {
 		case <-ctx.Done():
@@ -212,6 +240,11 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		case why := <-reloads:
 			st.reload(ctx, why, false)
+		case ev, ok := <-storeEvents:
+			if !ok {
+				return nil
+			}
+			st.storeEvent(ctx, ev)
 		case <-hup:
 			st.reload(ctx, "SIGHUP", true)
 		case <-c.syncer.Resynced():

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/controller"
+	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/store"
+	"github.com/flowgate/flowgate/store/storetest"
 	"github.com/flowgate/flowgate/testbed"
 )
 
@@ -31,6 +34,8 @@ type lab struct {
 	done   chan error
 	opts   labOpts
 	listen string // listen mode: the address in ovs-vswitchd's namespace
+	etcd   *storetest.Server
+	store  *store.Store // the controller's connection to etcd (etcd mode)
 }
 
 // labOpts vary how the lab's controller runs.
@@ -38,6 +43,7 @@ type labOpts struct {
 	listen bool                    // listen for ovs-vswitchd instead of dialling the management socket
 	http   controller.HTTPLimits   // API limits
 	setup  func(dir string) string // lays out the intent file in dir and returns its path
+	etcd   bool                    // the intent lives in an embedded etcd, written there before the start
 }
 
 const labBridge = "br-int"
@@ -98,9 +104,20 @@ func newLabWith(t *testing.T, opts labOpts) *lab {
 	}
 	dir := t.TempDir()
 	l.log = filepath.Join(dir, "controller.log")
-	if opts.setup != nil {
+	switch {
+	case opts.etcd:
+		l.etcd = storetest.Start(t, storetest.Options{})
+		l.store = l.openStore()
+		d, err := intent.Decode([]byte(readTestdata(t, "worked.yaml")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.store.Put(ctx, d, 0); err != nil {
+			t.Fatal(err)
+		}
+	case opts.setup != nil:
 		l.intent = opts.setup(dir)
-	} else {
+	default:
 		l.intent = filepath.Join(dir, "intent.yaml")
 		l.writeIntent(readTestdata(t, "worked.yaml"))
 	}
@@ -136,7 +153,7 @@ func (l *lab) start() {
 		l.t.Fatal(err)
 	}
 	cfg := controller.Config{
-		OVSDB: l.tb.OVS().DBEndpoint(), Bridge: labBridge, IntentPath: l.intent,
+		OVSDB: l.tb.OVS().DBEndpoint(), Bridge: labBridge, IntentPath: l.intent, Store: l.store,
 		API:    "unix:" + l.apiSocket(),
 		HTTP:   l.opts.http,
 		Logger: slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -168,6 +185,17 @@ func (l *lab) start() {
 		}
 		l.t.Fatal(err)
 	}
+}
+
+// openStore connects to the lab's etcd, checking it every 200 ms.
+func (l *lab) openStore() *store.Store {
+	l.t.Helper()
+	s, err := store.Open(store.Config{URL: l.etcd.URL(), Health: 200 * time.Millisecond, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // apiSocket is the controller's API socket, beside the log.

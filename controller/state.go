@@ -16,10 +16,13 @@ import (
 
 // state is owned by Run's goroutine.
 type state struct {
-	c     *Controller
-	doc   []byte         // the document in force
-	in    *intent.Intent // its intent
-	bound pipeline.Bindings
+	c   *Controller
+	doc []byte         // the document in force
+	in  *intent.Intent // its intent
+	// revision is the store revision of doc (etcd mode; 0 with a file):
+	// what a PUT's compare-and-swap expects.
+	revision int64
+	bound    pipeline.Bindings
 	// compiled holds the flows of the intent in force: the last set
 	// handed to the Syncer and not refused. It compiles the next change
 	// at the cost of what changed.
@@ -93,7 +96,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 	}
 	st.compiled.Commit(plan)
 	st.doc, st.in, st.applied = doc, in, true
-	st.c.current.Store(&applied{doc: doc, in: in, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
+	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
 	st.publishPorts()
 	return st.finish(res, start)
 }
@@ -123,37 +126,87 @@ func (st *state) finish(res ApplyResult, start time.Time) ApplyResult {
 	return res
 }
 
-// reload reads the intent file again. An unchanged document is skipped
-// unless forced (SIGHUP); a bad one is refused and everything stays.
+// reload reads the intent file (or the store) again. An unchanged
+// document is skipped unless forced (SIGHUP); a bad one is refused and
+// everything stays.
 func (st *state) reload(ctx context.Context, trigger string, force bool) {
-	doc, err := intent.ReadFile(st.c.cfg.IntentPath)
-	if err != nil {
-		st.c.metrics.reloads.WithLabelValues("unreadable").Inc()
-		st.c.log.Error("intent reload refused; flows unchanged", "trigger", trigger, "error", err)
-		st.c.setStatus(func(s *Status) { s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Error: err.Error()} })
+	if s := st.c.cfg.Store; s != nil {
+		snap, err := s.Read(ctx)
+		if err != nil {
+			st.unreadable(trigger, 0, err)
+			return
+		}
+		st.fromSnapshot(ctx, trigger, snap, force)
 		return
 	}
+	doc, err := intent.ReadFile(st.c.cfg.IntentPath)
+	if err != nil {
+		st.unreadable(trigger, 0, err)
+		return
+	}
+	st.take(ctx, trigger, doc, 0, force)
+}
+
+// unreadable records a reload that found no document to judge.
+func (st *state) unreadable(trigger string, rev int64, err error) {
+	st.c.metrics.reloads.WithLabelValues("unreadable").Inc()
+	st.c.log.Error("intent reload refused; flows unchanged", "trigger", trigger, "error", err)
+	st.c.setStatus(func(s *Status) {
+		s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Revision: rev, Error: err.Error()}
+	})
+}
+
+// take judges a document read from the intent's source (rev is its
+// revision in the store; 0 for the file) and puts it in force if it is
+// valid. An unchanged document is skipped unless forced; a bad one is
+// refused whole and the flows in force stay.
+func (st *state) take(ctx context.Context, trigger string, doc []byte, rev int64, force bool) {
 	if !force && bytes.Equal(doc, st.doc) {
 		st.c.metrics.reloads.WithLabelValues("unchanged").Inc()
+		st.setRevision(rev)
 		return
 	}
 	in, err := intent.Parse(doc)
 	if err != nil {
-		st.c.metrics.reloads.WithLabelValues("invalid").Inc()
-		errs := problemList(err)
-		for _, e := range errs {
-			st.c.log.Error("intent refused; flows unchanged", "file", st.c.cfg.IntentPath, "problem", e)
-		}
-		st.c.setStatus(func(s *Status) {
-			s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Error: "intent refused", Problems: errs}
-		})
+		st.refuse(trigger, rev, err)
 		return
 	}
 	res := st.install(ctx, trigger, doc, in)
+	if res.Result == "applied" || res.Result == "pending" {
+		st.setRevision(rev)
+	}
 	st.c.metrics.reloads.WithLabelValues(res.Result).Inc()
 	st.c.setStatus(func(s *Status) {
-		s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Error: res.Error}
+		s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Revision: rev, Error: res.Error}
 	})
+}
+
+// refuse records a document that did not validate: every problem is
+// logged and reported in the status; nothing changes.
+func (st *state) refuse(trigger string, rev int64, err error) {
+	st.c.metrics.reloads.WithLabelValues("invalid").Inc()
+	errs := problemList(err)
+	for _, e := range errs {
+		st.c.log.Error("intent refused; flows unchanged", "source", st.c.sourceName(), "revision", rev, "problem", e)
+	}
+	st.c.setStatus(func(s *Status) {
+		s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Revision: rev, Error: "intent refused", Problems: errs}
+	})
+}
+
+// setRevision records the store revision of the document in force (file
+// mode: 0, nothing to record).
+func (st *state) setRevision(rev int64) {
+	if rev == 0 || rev == st.revision {
+		return
+	}
+	st.revision = rev
+	if cur := st.c.current.Load(); cur != nil && cur.rev != rev {
+		next := *cur
+		next.rev = rev
+		st.c.current.Store(&next)
+	}
+	st.c.setStatus(func(s *Status) { s.IntentRevision = rev })
 }
 
 // problemList flattens intent errors into "path: reason" lines.

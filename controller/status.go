@@ -2,18 +2,34 @@ package controller
 
 import (
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/flowgate/flowgate/intent"
 )
 
+// sourceName names where the intent comes from: file:PATH [-> TARGET]
+// or etcd://HOSTS/PREFIX.
+func (c *Controller) sourceName() string {
+	if c.cfg.Store != nil {
+		return c.cfg.Store.String()
+	}
+	return intent.Source(c.cfg.IntentPath)
+}
+
 // Status is what GET /v1/status reports.
 type Status struct {
-	Connected      bool          `json:"connected"`       // OpenFlow session to the bridge is up
-	OVSDBConnected bool          `json:"ovsdb_connected"` // OVSDB session is up
-	Bridge         string        `json:"bridge"`
-	IntentSource   string        `json:"intent_source"` // file:PATH [-> TARGET]: the one source of the intent; PUT writes there
-	OpenFlow       string        `json:"openflow"`      // how the switch is reached: connect ADDR or listen ADDR
+	Connected      bool   `json:"connected"`       // OpenFlow session to the bridge is up
+	OVSDBConnected bool   `json:"ovsdb_connected"` // OVSDB session is up
+	Bridge         string `json:"bridge"`
+	IntentSource   string `json:"intent_source"` // file:PATH [-> TARGET] or etcd://HOSTS/PREFIX revision N: the one source of the intent; PUT writes there
+	// IntentRevision is the etcd revision of the intent in force (etcd mode).
+	IntentRevision int64 `json:"intent_revision,omitempty"`
+	// StoreConnected says whether etcd answers (etcd mode only). While it
+	// is false the flows in force stay (fail static); when etcd is back
+	// the controller reads the intent again and follows it from there.
+	StoreConnected *bool         `json:"store_connected,omitempty"`
+	OpenFlow       string        `json:"openflow"` // how the switch is reached: connect ADDR or listen ADDR
 	Datapath       string        `json:"datapath"`
 	PortsBound     []string      `json:"ports_bound"`   // intent ports with an Interface and an ofport
 	PortsUnbound   []string      `json:"ports_unbound"` // intent ports without one (they get no flows)
@@ -41,10 +57,12 @@ type ApplyResult struct {
 	Duration string `json:"duration"`
 }
 
-// ReloadResult describes the latest reload of the intent file.
+// ReloadResult describes the latest reload of the intent from its source
+// (the file, or a revision from etcd).
 type ReloadResult struct {
 	Time     time.Time `json:"time"`
 	Trigger  string    `json:"trigger"`
+	Revision int64     `json:"revision,omitempty"` // etcd mode: the revision read
 	Error    string    `json:"error,omitempty"`
 	Problems []string  `json:"problems,omitempty"` // one per problem in a refused document
 }
@@ -56,12 +74,20 @@ func (c *Controller) Status() Status {
 	c.mu.Unlock()
 	s.PortsBound = slices.Clone(s.PortsBound)
 	s.PortsUnbound = slices.Clone(s.PortsUnbound)
+	if s.StoreConnected != nil {
+		ok := *s.StoreConnected
+		s.StoreConnected = &ok
+	}
 	if session != nil {
 		s.Connected = session.Connected()
 	}
 	if s.IntentSource != "" {
-		// Where the symlinks lead now (a ConfigMap swap re-points them).
-		s.IntentSource = intent.Source(c.cfg.IntentPath)
+		// Where the symlinks lead now (a ConfigMap swap re-points them),
+		// or the revision in force.
+		s.IntentSource = c.sourceName()
+		if c.cfg.Store != nil {
+			s.IntentSource += " revision " + strconv.FormatInt(s.IntentRevision, 10)
+		}
 	}
 	if db != nil {
 		s.OVSDBConnected = db.Connected()

@@ -17,6 +17,10 @@ import (
 // controller runs with.
 type Source struct {
 	OVSDB, Bridge, IntentPath, Rundir string
+	// Intent, when set, is compiled instead of the file at IntentPath:
+	// an intent read from etcd. Name says where it came from.
+	Intent *intent.Intent
+	Name   string
 }
 
 // Snapshot is the intent, the port bindings, what they compile to and
@@ -30,13 +34,17 @@ type Snapshot struct {
 	Stats     []flows.FlowStats // Stats[i] belongs to Installed[i]
 }
 
-// Take reads a snapshot: the intent file, the bindings from OVSDB, and the
+// Take reads a snapshot: the intent (the file, or Source.Intent), the bindings from OVSDB, and the
 // installed flows over the bridge's management socket (no controller
 // target is needed and the controller's own connection is not disturbed).
 func Take(ctx context.Context, src Source) (*Snapshot, error) {
-	in, err := intent.Load(src.IntentPath)
-	if err != nil {
-		return nil, err
+	in, name := src.Intent, src.Name
+	if in == nil {
+		var err error
+		if in, err = intent.Load(src.IntentPath); err != nil {
+			return nil, err
+		}
+		name = src.IntentPath
 	}
 	bridge := src.Bridge
 	if bridge == "" {
@@ -48,7 +56,7 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	}
 	desired, err := pipeline.Compile(in, b)
 	if err != nil {
-		return nil, fmt.Errorf("compile %s: %w", src.IntentPath, err)
+		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	installed, stats, err := dump(ctx, bridge, src.Rundir)
 	if err != nil {

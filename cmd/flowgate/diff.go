@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/flowgate/flowgate/intent"
 )
 
 func init() { rootCmd.AddCommand(newDiffCmd()) }
@@ -29,22 +27,24 @@ result with the bridge's flows:
 
 each followed by the object behind its cookie, then a summary line
 starting "in sync:" or "differ:", and the line "intent source: file:PATH"
-(with " -> TARGET" when PATH is a symlink) naming the file compiled.
+(with " -> TARGET" when PATH is a symlink) naming the file compiled, or
+"intent source: etcd://HOSTS/PREFIX revision N" when the store setting
+names etcd (then the intent is read from there, as the controller does).
 
 Exit status, like diff(1): 0 when the bridge holds exactly the desired
 flows, 1 when they differ. An error (unreadable intent, OVSDB or bridge
 unreachable) also exits 1, with the error on stderr and no summary line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			snap, st, err := takeSnapshot(cmd)
+			snap, source, err := takeSnapshot(cmd)
 			if err != nil {
 				return err
 			}
 			differs := snap.WriteDiff(cmd.OutOrStdout())
-			// The intent file is the one source of the intent (the API
-			// writes through to it); say which file, and where its
-			// symlinks lead.
-			fmt.Fprintf(cmd.OutOrStdout(), "intent source: %s\n", intent.Source(st.Intent))
+			// The intent has one source (the API writes through to it):
+			// say which file, and where its symlinks lead, or which
+			// etcd and revision.
+			fmt.Fprintf(cmd.OutOrStdout(), "intent source: %s\n", source)
 			if differs {
 				return errDiffers
 			}

@@ -29,7 +29,12 @@ type setting struct {
 var settingsTable = []setting{
 	{"ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB endpoint (unix:PATH or tcp:HOST:PORT)"},
 	{"bridge", "br-int", "integration bridge to program"},
-	{"intent", "/etc/flowgate/intent.yaml", "intent file (YAML or JSON), watched for changes"},
+	{"intent", "/etc/flowgate/intent.yaml", "intent file (YAML or JSON), watched for changes; not read when store is set"},
+	{"store", "", "etcd://HOST:PORT[,HOST:PORT...]: the intent lives in etcd instead of the intent file (the controller watches it there, PUT /v1/intent writes there)"},
+	{"store_prefix", "/flowgate/intent/", "etcd key prefix of the intent (one key per object below it)"},
+	{"store_ca", "", "CA certificate (PEM) that etcd's server certificates are checked against; with store_ca or store_cert etcd is reached over TLS"},
+	{"store_cert", "", "client certificate (PEM) for etcd; its common name is the etcd user when etcd runs with --client-cert-auth"},
+	{"store_key", "", "private key (PEM) of store_cert"},
 	{"listen", "", "OpenFlow listener tcp:127.0.0.1:PORT instead of connect; the bridge's controller target points here and only ovs-vswitchd is accepted"},
 	{"connect", "", "OpenFlow address to dial; default unix:OVS_RUNDIR/BRIDGE.mgmt, the bridge's root-only management socket (no controller target)"},
 	{"api", "unix:/run/flowgate/api.sock", "local HTTP API: unix:PATH or a loopback HOST:PORT; empty disables it"},
@@ -43,6 +48,7 @@ var settingsTable = []setting{
 // config file > default.
 type settings struct {
 	OVSDB, Bridge, Intent, Listen, Connect, API, Metrics, OVSRundir string
+	Store, StorePrefix, StoreCA, StoreCert, StoreKey                string
 	LogLevel, LogFormat                                             string
 }
 
@@ -95,6 +101,8 @@ func loadSettings(cmd *cobra.Command) (settings, error) {
 		OVSDB: v.GetString("ovsdb"), Bridge: v.GetString("bridge"), Intent: v.GetString("intent"),
 		Listen: v.GetString("listen"), Connect: v.GetString("connect"), API: v.GetString("api"),
 		Metrics: v.GetString("metrics"), OVSRundir: v.GetString("ovs_rundir"),
+		Store: v.GetString("store"), StorePrefix: v.GetString("store_prefix"),
+		StoreCA: v.GetString("store_ca"), StoreCert: v.GetString("store_cert"), StoreKey: v.GetString("store_key"),
 		LogLevel: v.GetString("log_level"), LogFormat: v.GetString("log_format"),
 	}
 	if st.OVSRundir == "" {
