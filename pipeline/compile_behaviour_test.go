@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/golden"
 )
 
 func mustCompile(t *testing.T, in *intent.Intent, b Bindings) []flows.Flow {
@@ -36,7 +37,7 @@ func TestCompileIsDeterministic(t *testing.T) {
 	a := compileText(t, mustCompile(t, workedExample(), workedBindings()))
 	for range 5 {
 		if b := compileText(t, mustCompile(t, workedExample(), workedBindings())); a != b {
-			t.Fatalf("two compiles differ:\n%s", lineDiff(a, b))
+			t.Fatalf("two compiles differ:\n%s", golden.LineDiff(a, b))
 		}
 	}
 }

@@ -1,13 +1,13 @@
 package pipeline
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/golden"
 )
 
 func compileExampleRouters(t *testing.T, in *intent.Intent, b map[string]uint32) []flows.Flow {
@@ -33,19 +33,7 @@ func flowsText(fs []flows.Flow) string {
 // (docs/router.md explains every flow).
 func TestRouterGolden(t *testing.T) {
 	got := flowsText(compileExampleRouters(t, routerExample(), routerExampleBindings()))
-	path := filepath.Join("testdata", "router_worked_example.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("router flows differ from %s (run with -update if intended):\n%s", path, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "router_worked_example.golden"), []byte(got))
 }
 
 func TestRouterFlowsValidAndDeterministic(t *testing.T) {
