@@ -11,7 +11,9 @@ import (
 // The probes from a chosen source address are for a namespace that plays
 // several outside machines at once (one per loopback alias): the NAT and
 // security-group verdicts depend on which of them is speaking. The source
-// must be one of the host's addresses, or the probe itself fails.
+// must be one of the host's addresses, or the probe itself fails; an
+// invalid src leaves the choice to the host's routes, as the plain probes
+// do.
 
 // TCPConnectFrom is TCPConnect from src.
 func TCPConnectFrom(ctx context.Context, from *Host, src netip.Addr, dst netip.Addr, port uint16) (Result, error) {
