@@ -12,7 +12,7 @@ import (
 	"github.com/flowgate/flowgate/pipeline"
 )
 
-func TestNATCompiledRouter(t *testing.T) {
+func TestNATCompiledRouterOnOVS(t *testing.T) {
 	fs, err := pipeline.Compile(pipeline.RouterExample(), pipeline.RouterExampleBindings())
 	if err != nil {
 		t.Fatal(err)

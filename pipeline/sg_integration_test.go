@@ -143,7 +143,7 @@ func (l *sgLab) session(from, to string, port uint16) *testbed.Session {
 	return s
 }
 
-func TestSecurityGroupsOnRealTraffic(t *testing.T) {
+func TestSecurityGroupsOnOVS(t *testing.T) {
 	in := sgLabIntent()
 	l := newSGLab(t, in)
 	l.serve("db1", 3306, 22)

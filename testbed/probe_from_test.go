@@ -8,7 +8,7 @@ import (
 
 // A probe from an alias address leaves from that address: the server sees
 // it, not the host's eth0 address.
-func TestTCPConnectFromAlias(t *testing.T) {
+func TestTCPConnectFromAliasOnOVS(t *testing.T) {
 	t.Parallel()
 	_, a, b := twoHosts(t, SwitchOpts{})
 	ctx := context.Background()
@@ -35,7 +35,7 @@ func TestTCPConnectFromAlias(t *testing.T) {
 // The UDP echo server answers from the address a datagram was sent to,
 // here a loopback alias, not from its eth0 address: the client's connected
 // socket takes only that reply. From an alias, the server sees the alias.
-func TestUDPEchoAnswersFromAlias(t *testing.T) {
+func TestUDPEchoAnswersFromAliasOnOVS(t *testing.T) {
 	t.Parallel()
 	_, a, b := twoHosts(t, SwitchOpts{})
 	ctx := context.Background()
