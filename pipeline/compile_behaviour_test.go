@@ -34,9 +34,9 @@ func grep(fs []flows.Flow, parts ...string) []string {
 }
 
 func TestCompileIsDeterministic(t *testing.T) {
-	a := compileText(t, mustCompile(t, workedExample(), workedBindings()))
+	a := flowsText(mustCompile(t, workedExample(), workedBindings()))
 	for range 5 {
-		if b := compileText(t, mustCompile(t, workedExample(), workedBindings())); a != b {
+		if b := flowsText(mustCompile(t, workedExample(), workedBindings())); a != b {
 			t.Fatalf("two compiles differ:\n%s", golden.LineDiff(a, b))
 		}
 	}

@@ -9,8 +9,9 @@ import (
 	"github.com/flowgate/flowgate/internal/golden"
 )
 
-func compileText(t *testing.T, fs []flows.Flow) string {
-	t.Helper()
+// flowsText is the flows in ovs-ofctl's add-flows form, one a line: what
+// the goldens hold and what the labs install.
+func flowsText(fs []flows.Flow) string {
 	var b strings.Builder
 	for _, f := range fs {
 		b.WriteString(f.String())
@@ -24,6 +25,6 @@ func TestCompileWorkedExampleGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, filepath.Join("testdata", "worked_example.golden"), []byte(compileText(t, fs)))
+	golden.Check(t, filepath.Join("testdata", "worked_example.golden"), []byte(flowsText(fs)))
 	t.Logf("worked example: %d flows", len(fs))
 }

@@ -6,7 +6,6 @@ package pipeline_test
 // between namespaces.
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/flowgate/flowgate/pipeline"
@@ -17,13 +16,8 @@ func TestNATCompiledRouterOnOVS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var text strings.Builder
-	for _, f := range fs {
-		text.WriteString(f.String())
-		text.WriteByte('\n')
-	}
 	l := newNATLab(t)
-	l.install(t, text.String())
+	l.install(t, pipeline.FlowsText(fs))
 	checkRouterBehaviour(t, l)
 	l.logConntrack(t)
 }

@@ -20,15 +20,6 @@ func compileExampleRouters(t *testing.T, in *intent.Intent, b map[string]uint32)
 	return fs
 }
 
-func flowsText(fs []flows.Flow) string {
-	var b strings.Builder
-	for _, f := range fs {
-		b.WriteString(f.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // TestRouterGolden pins the router stage of the worked example
 // (docs/router.md explains every flow).
 func TestRouterGolden(t *testing.T) {

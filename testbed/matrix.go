@@ -112,25 +112,21 @@ func PingProbe(f Family) Probe {
 
 // TCPProbe connects to port (or the column's own) on the column's address;
 // the destination must run ServeTCP on it.
-func TCPProbe(f Family, port uint16) Probe {
-	return Probe{Name: fmt.Sprintf("tcp%d/%d", f, port), Run: func(ctx context.Context, from Row, to Column) (Result, error) {
-		dst, err := to.dst(f)
-		if err != nil {
-			return Result{}, err
-		}
-		return tcpConnect(ctx, from.Host, dialOpts{src: from.Src}, netip.AddrPortFrom(dst, to.port(port)))
-	}}
-}
+func TCPProbe(f Family, port uint16) Probe { return portProbe("tcp", f, port, tcpConnect) }
 
 // UDPProbe exchanges a datagram with port (or the column's own) on the
 // column's address; the destination must run ServeUDP on it.
-func UDPProbe(f Family, port uint16) Probe {
-	return Probe{Name: fmt.Sprintf("udp%d/%d", f, port), Run: func(ctx context.Context, from Row, to Column) (Result, error) {
+func UDPProbe(f Family, port uint16) Probe { return portProbe("udp", f, port, udpExchange) }
+
+// portProbe is a TCP or UDP probe: exchange with the echo server at the
+// column's address and port.
+func portProbe(proto string, f Family, port uint16, exchange func(context.Context, *Host, dialOpts, netip.AddrPort) (Result, error)) Probe {
+	return Probe{Name: fmt.Sprintf("%s%d/%d", proto, f, port), Run: func(ctx context.Context, from Row, to Column) (Result, error) {
 		dst, err := to.dst(f)
 		if err != nil {
 			return Result{}, err
 		}
-		return udpExchange(ctx, from.Host, dialOpts{src: from.Src}, netip.AddrPortFrom(dst, to.port(port)))
+		return exchange(ctx, from.Host, dialOpts{src: from.Src}, netip.AddrPortFrom(dst, to.port(port)))
 	}}
 }
 
