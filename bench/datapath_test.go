@@ -11,13 +11,13 @@ import (
 	"github.com/flowgate/flowgate/testbed"
 )
 
-// TestDatapathOnPrivateOVS runs the datapath bench briefly on a private
+// TestDatapathOnOVS runs the datapath bench briefly on a private
 // OVS (root, Open vSwitch and iperf3) and checks that it measured
 // something on both bridges and that the flowgate bridge really ran the
 // pipeline: the forbidden connection is dropped there, and its packets
 // went through conntrack (two datapath passes each). Timings are printed,
 // never asserted.
-func TestDatapathOnPrivateOVS(t *testing.T) {
+func TestDatapathOnOVS(t *testing.T) {
 	testbed.RequireRoot(t)
 	if _, err := exec.LookPath("iperf3"); err != nil {
 		if os.Getenv("CI") != "" {

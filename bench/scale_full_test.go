@@ -21,10 +21,10 @@ func BenchmarkCompileScenario(b *testing.B) {
 	}
 }
 
-// BenchmarkSwitchScenario prints the end-to-end figures of the full scale
+// BenchmarkSwitchScenarioOnOVS prints the end-to-end figures of the full scale
 // scenario on a private OVS with 1,000 dummy ports once; `make bench`
 // runs it (as root).
-func BenchmarkSwitchScenario(b *testing.B) {
+func BenchmarkSwitchScenarioOnOVS(b *testing.B) {
 	testbed.RequireRoot(b)
 	r, err := Switch(context.Background(), intentgen.Default(), 100)
 	if err != nil {

@@ -30,10 +30,10 @@ func TestCompileSmallScenario(t *testing.T) {
 	}
 }
 
-// TestSwitchSmallScenario runs the end-to-end measurement on a small
+// TestSwitchSmallScenarioOnOVS runs the end-to-end measurement on a small
 // scenario on a private OVS: every change commits, the port bind is seen,
 // and both installs succeed.
-func TestSwitchSmallScenario(t *testing.T) {
+func TestSwitchSmallScenarioOnOVS(t *testing.T) {
 	testbed.RequireRoot(t)
 	r, err := Switch(context.Background(), intentgen.Params{Ports: 60, Groups: 6, Rules: 200}, 4)
 	if err != nil {

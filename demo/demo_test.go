@@ -19,7 +19,7 @@ const exampleIntent = "../examples/intent.yaml"
 
 // The demo runs to completion with every cell and verdict as the intent
 // says, and nothing of its testbed is left afterwards.
-func TestDemo(t *testing.T) {
+func TestDemoOnOVS(t *testing.T) {
 	testbed.RequireRoot(t)
 	var out bytes.Buffer
 	rep, err := Run(context.Background(), exampleIntent, &out)
@@ -42,7 +42,7 @@ func TestDemo(t *testing.T) {
 
 // Ctrl-C in the middle of the probes (the command's context cancelled)
 // ends the demo with the cancellation and still removes everything.
-func TestDemoCancelled(t *testing.T) {
+func TestDemoCancelledOnOVS(t *testing.T) {
 	testbed.RequireRoot(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -1,9 +1,10 @@
 package demo
 
 import (
-	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/flowgate/flowgate/testbed"
 )
 
 // Every expected table of the worked example is well formed, so a typo
@@ -17,22 +18,25 @@ func TestWorkedExampleExpectationsParse(t *testing.T) {
 		if _, err := parseWant(m, r); err != nil {
 			t.Error(err)
 		}
+		if m.probe.Run == nil {
+			t.Errorf("matrix %s has no probe", m.title)
+		}
 	}
 }
 
 func TestParseWantRefusesMalformedTables(t *testing.T) {
-	cols := []column{{label: "a", dst: netip.MustParseAddr("10.0.0.1")}, {label: "b", dst: netip.MustParseAddr("10.0.0.2")}}
-	two := []row{{label: "a"}, {label: "b"}}
+	cols := []testbed.Column{{Label: "a"}, {Label: "b"}}
+	two := []row{{label: "a"}, {label: "c"}}
 	for _, tc := range []struct {
 		name, want, err string
 	}{
-		{"well formed", "a b\na . ok\nb 192.0.2.10 .", ""},
-		{"missing row", "a b\na . ok", "want a header and 2 rows"},
-		{"header out of order", "b a\na . ok\nb -- .", "does not name the columns"},
-		{"extra column", "a b c\na . ok\nb -- .", "does not name the columns"},
-		{"row out of order", "a b\nb -- .\na . ok", "want a and 2 cells"},
-		{"short row", "a b\na .\nb -- .", "want a and 2 cells"},
-		{"unknown cell", "a b\na . yes\nb -- .", `cell "yes"`},
+		{"well formed", "a b\na . ok\nc 192.0.2.10 .", ""},
+		{"missing row", "a b\na . ok", "are not the rows [a c]"},
+		{"header out of order", "b a\na . ok\nc -- .", "does not name the columns"},
+		{"extra column", "a b d\na . ok --\nc -- . ok", "does not name the columns"},
+		{"row out of order", "a b\nc -- .\na . ok", "are not the rows"},
+		{"short row", "a b\na .\nc -- .", "row a has 1 cells, want 2"},
+		{"unknown cell", "a b\na . yes\nc -- .", `"yes" is not one of`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseWant(matrix{title: "m", cols: cols, want: tc.want}, two)
@@ -48,12 +52,9 @@ func TestParseWantRefusesMalformedTables(t *testing.T) {
 
 // A cell that differs is listed and marked; equal cells are not.
 func TestGridDifferencesAndPrint(t *testing.T) {
-	g := &grid{
-		m:    matrix{title: "tcp/22", cols: []column{{label: "db1"}, {label: "internet"}}},
-		rows: []row{{label: "web1"}},
-		want: [][]string{{"--", "192.0.2.11"}},
-		got:  [][]string{{"ok", "192.0.2.11"}},
-	}
+	want, _ := testbed.ParseTable("db1 internet\nweb1 -- 192.0.2.11")
+	got, _ := testbed.ParseTable("db1 internet\nweb1 ok 192.0.2.11")
+	g := &grid{m: matrix{title: "tcp/22"}, want: want, got: got}
 	diffs := g.differences()
 	if len(diffs) != 1 || diffs[0] != "tcp/22 web1 -> db1: got ok, want --" {
 		t.Errorf("differences %q", diffs)

@@ -1,6 +1,10 @@
 package demo
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/flowgate/flowgate/testbed"
+)
 
 // The rows of a matrix: the three tenant ports, and two machines of the
 // outside world, both played by the "uplink" namespace behind the router
@@ -26,15 +30,18 @@ var (
 )
 
 // Columns shared by the matrices: the tenant ports at their own
-// addresses and the internet server.
-func tenantAndInternet(port uint16) []column {
-	return []column{
-		{label: "web1", dst: netip.MustParseAddr("10.0.0.11"), port: port},
-		{label: "web2", dst: netip.MustParseAddr("10.0.0.12"), port: port},
-		{label: "db1", dst: netip.MustParseAddr("10.0.0.21"), port: port},
-		{label: "internet", dst: internetServer, port: port},
-	}
+// addresses and the internet server, followed by more.
+func tenantAndInternet(more ...testbed.Column) []testbed.Column {
+	return append([]testbed.Column{
+		{Label: "web1", Addr: netip.MustParseAddr("10.0.0.11")},
+		{Label: "web2", Addr: netip.MustParseAddr("10.0.0.12")},
+		{Label: "db1", Addr: netip.MustParseAddr("10.0.0.21")},
+		{Label: "internet", Addr: internetServer},
+	}, more...)
 }
+
+// floatingColumn is web1's floating IP.
+var floatingColumn = testbed.Column{Label: "192.0.2.11", Addr: floatingWeb1}
 
 // servedPorts are the TCP ports every tenant port and the internet server
 // listen on, so that a connection the intent should drop but the switch
@@ -52,7 +59,8 @@ var servedPorts = []uint16{22, 8080, 3306}
 var workedExample = []matrix{
 	{
 		title: "ICMP echo (no group allows ICMP in; everyone may send out)",
-		cols:  append(tenantAndInternet(0), column{label: "192.0.2.11", dst: floatingWeb1}),
+		probe: testbed.PingProbe(testbed.IPv4),
+		cols:  tenantAndInternet(floatingColumn),
 		want: `
 		          web1  web2  db1  internet  192.0.2.11
 		web1      .     --    --   ok        --
@@ -64,9 +72,9 @@ var workedExample = []matrix{
 	},
 	{
 		title: "tcp/22 (ssh only from the admin network 203.0.113.0/24; 192.0.2.10:2222 forwards to db1:22)",
-		cols: append(tenantAndInternet(22),
-			column{label: "192.0.2.11", dst: floatingWeb1, port: 22},
-			column{label: "192.0.2.10:2222", dst: masquerade, port: 2222}),
+		probe: testbed.TCPProbe(testbed.IPv4, 22),
+		cols: tenantAndInternet(floatingColumn,
+			testbed.Column{Label: "192.0.2.10:2222", Addr: masquerade, Port: 2222}),
 		want: `
 		          web1  web2  db1  internet    192.0.2.11  192.0.2.10:2222
 		web1      .     --    --   192.0.2.11  --          --
@@ -78,7 +86,8 @@ var workedExample = []matrix{
 	},
 	{
 		title: "tcp/8080 (web: from anywhere; 192.0.2.11 is web1's floating IP)",
-		cols:  append(tenantAndInternet(8080), column{label: "192.0.2.11", dst: floatingWeb1, port: 8080}),
+		probe: testbed.TCPProbe(testbed.IPv4, 8080),
+		cols:  tenantAndInternet(floatingColumn),
 		note: `web1 -> its own floating IP is not probed: the router would send the packet
 back out of web1's own port, and the pipeline's output:N, like every OpenFlow
 output, never sends a packet back to its in_port (a limit of the router stage)`,
@@ -93,7 +102,8 @@ output, never sends a packet back to its in_port (a limit of the router stage)`,
 	},
 	{
 		title: "tcp/3306 (db: only from members of web)",
-		cols:  tenantAndInternet(3306),
+		probe: testbed.TCPProbe(testbed.IPv4, 3306),
+		cols:  tenantAndInternet(),
 		want: `
 		          web1  web2  db1  internet
 		web1      .     --    ok   192.0.2.11
@@ -107,10 +117,11 @@ output, never sends a packet back to its in_port (a limit of the router stage)`,
 		// The same groups over IPv6; the router does not route IPv6 yet
 		// (docs/router.md), so the outside has no IPv6 to probe from.
 		title: "tcp/3306 over IPv6 (the same groups; a remote group matches members' IPv6 addresses too)",
-		cols: []column{
-			{label: "web1", dst: netip.MustParseAddr("fd00:10::11"), port: 3306},
-			{label: "web2", dst: netip.MustParseAddr("fd00:10::12"), port: 3306},
-			{label: "db1", dst: netip.MustParseAddr("fd00:10::21"), port: 3306},
+		probe: testbed.TCPProbe(testbed.IPv6, 3306),
+		cols: []testbed.Column{
+			{Label: "web1", Addr: netip.MustParseAddr("fd00:10::11")},
+			{Label: "web2", Addr: netip.MustParseAddr("fd00:10::12")},
+			{Label: "db1", Addr: netip.MustParseAddr("fd00:10::21")},
 		},
 		rows: tenantRows,
 		want: `

@@ -46,7 +46,7 @@ func runTraces(ctx context.Context, w io.Writer, in *intent.Intent, tb *testbed.
 		if res.Verdict != tc.verdict {
 			d := fmt.Sprintf("trace %s -> %s tcp/%d: verdict %q, want %q", tc.from, tc.to, tc.dport, res.Verdict, tc.verdict)
 			diffs = append(diffs, d)
-			fmt.Fprintf(w, "  %s differs from the intent: want %q\n", cellDifference, tc.verdict)
+			fmt.Fprintf(w, "  ! differs from the intent: want %q\n", tc.verdict)
 		}
 	}
 	return verdicts, diffs, nil

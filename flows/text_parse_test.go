@@ -1,14 +1,12 @@
 package flows
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+	"github.com/flowgate/flowgate/internal/golden"
+)
 
 func TestParseDumpLineWithStats(t *testing.T) {
 	line := " cookie=0x3, duration=2.658s, table=4, n_packets=5, n_bytes=300, idle_age=3, hard_age=4, priority=5,ct_state=+est+trk,ip actions=ct(table=5,zone=2,nat),output:4"
@@ -100,26 +98,5 @@ func TestTextGolden(t *testing.T) {
 	}
 	Sort(flows)
 	got := strings.Join(flowsText(flows), "\n") + "\n"
-	path := filepath.Join("testdata", "text.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
-		for i := range min(len(gl), len(wl)) {
-			if gl[i] != wl[i] {
-				t.Fatalf("%s line %d differs\n got %s\nwant %s", path, i+1, gl[i], wl[i])
-			}
-		}
-		t.Fatalf("%s: %d lines, want %d", path, len(gl), len(wl))
-	}
+	golden.Check(t, filepath.Join("testdata", "text.golden"), []byte(got))
 }

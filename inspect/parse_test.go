@@ -3,14 +3,13 @@ package inspect
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the parser's output")
+	"github.com/flowgate/flowgate/internal/golden"
+)
 
 // TestParseTraceGolden parses ofproto/trace output captured from the lab
 // (go test -run TestTrace -capture) and compares what the parser reads —
@@ -29,16 +28,7 @@ func TestParseTraceGolden(t *testing.T) {
 			if err := enc.Encode(parseTrace(mustRead(t, file))); err != nil {
 				t.Fatal(err)
 			}
-			got := buf.Bytes()
-			golden := strings.TrimSuffix(file, ".trace") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if want := mustRead(t, golden); string(got) != want {
-				t.Errorf("%s: parse differs from %s (go test ./inspect -run ParseTraceGolden -update)\ngot:\n%s", file, golden, got)
-			}
+			golden.Check(t, strings.TrimSuffix(file, ".trace")+".golden", buf.Bytes())
 		})
 	}
 }

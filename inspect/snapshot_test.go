@@ -28,7 +28,7 @@ func (l *lab) ofctl(args ...string) {
 
 // Real traffic shows up in the counters of the rules that allowed it, and
 // only there; the filters select by group, port and table.
-func TestFlowsAndRuleCounters(t *testing.T) {
+func TestFlowsAndRuleCountersOnOVS(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	if _, err := l.tb.Host("db1").ServeTCP(3306); err != nil {
@@ -112,7 +112,7 @@ func TestFlowsAndRuleCounters(t *testing.T) {
 
 // diff is quiet on a bridge holding what the intent compiles to, and
 // shows a deleted, a changed and a stray flow with their objects.
-func TestDiffFindsHandEdits(t *testing.T) {
+func TestDiffFindsHandEditsOnOVS(t *testing.T) {
 	l := newLab(t)
 	var out bytes.Buffer
 	if l.snapshot().WriteDiff(&out) || !strings.HasPrefix(out.String(), "in sync: ") {

@@ -14,7 +14,7 @@ var capture = flag.Bool("capture", false, "re-capture the existing testdata/<cas
 // The worked example's traces, with the verdict each must give word for
 // word: allowed and dropped, new and established, IPv4 and IPv6, from a
 // port and from the outside through the router (routed, port-forwarded).
-func TestTraceWorkedExample(t *testing.T) {
+func TestTraceWorkedExampleOnOVS(t *testing.T) {
 	l := newLab(t)
 	addr := netip.MustParseAddr
 	for _, tc := range []struct {

@@ -30,7 +30,7 @@ func watch(t *testing.T, o *testbed.OVS, c *ovsdb.Client) (<-chan []ovsdb.Bindin
 // them; a port re-plugged at another ofport, separately or in one
 // transaction, shows the new one; ports without an iface-id or on another
 // bridge never appear; the stream closes when its context ends.
-func TestWatchBindings(t *testing.T) {
+func TestWatchBindingsOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)

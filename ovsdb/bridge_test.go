@@ -69,7 +69,7 @@ func viewBridge(t *testing.T, o *testbed.OVS, name string) bridgeView {
 // "auto" resolves to, with the controller target and in-band control off,
 // as ovs-vsctl and ovs-vswitchd see it; repeating it changes nothing;
 // a new target replaces the Controller row; an empty one removes it.
-func TestEnsureBridge(t *testing.T) {
+func TestEnsureBridgeOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)
@@ -159,7 +159,7 @@ func errString(err error) string {
 // A bridge someone else made (standalone, OpenFlow 1.0 only, in-band on,
 // other_config of its own) is brought into line without losing what it
 // had: same row, its protocol and other_config keys kept.
-func TestEnsureBridgeAdoptsExisting(t *testing.T) {
+func TestEnsureBridgeAdoptsExistingOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)
@@ -189,7 +189,7 @@ func TestEnsureBridgeAdoptsExisting(t *testing.T) {
 	}
 }
 
-func TestEnsureBridgeRejectsUnknownDatapath(t *testing.T) {
+func TestEnsureBridgeRejectsUnknownDatapathOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)
@@ -204,7 +204,7 @@ func TestEnsureBridgeRejectsUnknownDatapath(t *testing.T) {
 
 // Bridge external_ids written through the library are what ovs-vsctl
 // reads and vice versa; overwriting a key replaces it, other keys stay.
-func TestBridgeExternalID(t *testing.T) {
+func TestBridgeExternalIDOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)
@@ -248,7 +248,7 @@ func TestBridgeExternalID(t *testing.T) {
 // flow-restore-wait set by the operator is reported, ClearFlowRestoreWait
 // removes just that key (ovs-vsctl no longer sees it, other keys stay)
 // and clearing it when unset is harmless.
-func TestFlowRestoreWait(t *testing.T) {
+func TestFlowRestoreWaitOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)

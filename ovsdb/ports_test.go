@@ -40,7 +40,7 @@ func vethIntoSwitch(t *testing.T, o *testbed.OVS) string {
 // attached-mac and requested ofport, as ovs-vsctl sees them, and
 // ovs-vswitchd opens them at that ofport; DeletePort takes them out and
 // their rows are gone.
-func TestAddDeletePort(t *testing.T) {
+func TestAddDeletePortOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)
@@ -97,7 +97,7 @@ func TestAddDeletePort(t *testing.T) {
 // The documented errors: deleting a port the bridge does not have fails
 // and changes nothing, even when another bridge has a port of that name;
 // adding to a missing bridge or adding a name twice fails.
-func TestPortErrors(t *testing.T) {
+func TestPortErrorsOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)

@@ -14,7 +14,7 @@ import (
 // reconnects by itself: transactions work again, Connected() is true, and
 // the binding stream goes on, never dropping a port that stayed plugged in
 // and reporting ports plugged in and out after the restart.
-func TestReconnectAfterDBRestart(t *testing.T) {
+func TestReconnectAfterDBRestartOnOVS(t *testing.T) {
 	t.Parallel()
 	o := testbed.NewOVS(t)
 	c := connect(t, o)

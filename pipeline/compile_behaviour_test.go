@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/golden"
 )
 
 func mustCompile(t *testing.T, in *intent.Intent, b Bindings) []flows.Flow {
@@ -33,10 +34,10 @@ func grep(fs []flows.Flow, parts ...string) []string {
 }
 
 func TestCompileIsDeterministic(t *testing.T) {
-	a := compileText(t, mustCompile(t, workedExample(), workedBindings()))
+	a := flowsText(mustCompile(t, workedExample(), workedBindings()))
 	for range 5 {
-		if b := compileText(t, mustCompile(t, workedExample(), workedBindings())); a != b {
-			t.Fatalf("two compiles differ:\n%s", lineDiff(a, b))
+		if b := flowsText(mustCompile(t, workedExample(), workedBindings())); a != b {
+			t.Fatalf("two compiles differ:\n%s", golden.LineDiff(a, b))
 		}
 	}
 }

@@ -1,19 +1,17 @@
 package pipeline
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the compiler's output")
-
-func compileText(t *testing.T, fs []flows.Flow) string {
-	t.Helper()
+// flowsText is the flows in ovs-ofctl's add-flows form, one a line: what
+// the goldens hold and what the labs install.
+func flowsText(fs []flows.Flow) string {
 	var b strings.Builder
 	for _, f := range fs {
 		b.WriteString(f.String())
@@ -27,43 +25,6 @@ func TestCompileWorkedExampleGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := compileText(t, fs)
-	path := filepath.Join("testdata", "worked_example.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("compiled flows differ from %s (run with -update after checking the change):\n%s", path, lineDiff(string(want), got))
-	}
+	golden.Check(t, filepath.Join("testdata", "worked_example.golden"), []byte(flowsText(fs)))
 	t.Logf("worked example: %d flows", len(fs))
-}
-
-// lineDiff lists the lines only in want (-) and only in got (+).
-func lineDiff(want, got string) string {
-	in := func(s string) map[string]bool {
-		m := map[string]bool{}
-		for _, l := range strings.Split(s, "\n") {
-			m[l] = true
-		}
-		return m
-	}
-	w, g := in(want), in(got)
-	var b strings.Builder
-	for _, l := range strings.Split(want, "\n") {
-		if !g[l] {
-			b.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range strings.Split(got, "\n") {
-		if !w[l] {
-			b.WriteString("+ " + l + "\n")
-		}
-	}
-	return b.String()
 }

@@ -6,24 +6,18 @@ package pipeline_test
 // between namespaces.
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/flowgate/flowgate/pipeline"
 )
 
-func TestNATCompiledRouter(t *testing.T) {
+func TestNATCompiledRouterOnOVS(t *testing.T) {
 	fs, err := pipeline.Compile(pipeline.RouterExample(), pipeline.RouterExampleBindings())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var text strings.Builder
-	for _, f := range fs {
-		text.WriteString(f.String())
-		text.WriteByte('\n')
-	}
 	l := newNATLab(t)
-	l.install(t, text.String())
+	l.install(t, pipeline.FlowsText(fs))
 	checkRouterBehaviour(t, l)
 	l.logConntrack(t)
 }

@@ -17,54 +17,97 @@ package pipeline_test
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flowgate/flowgate/testbed"
 )
 
 // natLab is the topology of routerExample (router_example_test.go), started
-// on a private OVS.
+// on a testbed: a private OVS with the intent's netdev datapath.
 type natLab struct {
-	ovs                         *testbed.OVS
-	web1, web2, db1, lab1, outs *nsHost
+	tb                          *testbed.Testbed
+	web1, web2, db1, lab1, outs *testbed.Host
 }
 
 const labBridge = "br-int"
 
+var (
+	internetServer   = netip.MustParseAddr("198.51.100.10")
+	adminWorkstation = netip.MustParseAddr("203.0.113.5")
+)
+
 func newNATLab(t *testing.T) *natLab {
 	t.Helper()
-	o := testbed.NewOVS(t)
+	tb := testbed.New(t, testbed.Options{Datapath: testbed.DatapathNetdev})
 	ctx := context.Background()
-	if _, err := o.Vsctl(ctx, "add-br", labBridge, "--", "set", "Bridge", labBridge,
-		"datapath_type=netdev", "fail_mode=secure", "protocols=OpenFlow13"); err != nil {
-		t.Fatalf("add bridge: %v", err)
+	sw, err := tb.AddSwitch(ctx, labBridge, testbed.SwitchOpts{Secure: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	l := &natLab{ovs: o}
-	l.web1 = addHost(t, o, labBridge, "web1", 1, "02:00:0a:00:00:0b", []string{"10.0.0.11/24"}, "10.0.0.1")
-	l.web2 = addHost(t, o, labBridge, "web2", 2, "02:00:0a:00:00:0c", []string{"10.0.0.12/24"}, "10.0.0.1")
-	l.db1 = addHost(t, o, labBridge, "db1", 3, "02:00:0a:00:00:15", []string{"10.0.0.21/24"}, "10.0.0.1")
-	l.lab1 = addHost(t, o, labBridge, "lab1", 4, "02:00:0a:00:01:05", []string{"10.0.1.5/24"}, "10.0.1.1")
-	l.outs = addHost(t, o, labBridge, "uplink", 10, "02:00:c0:00:02:01", []string{"192.0.2.1/24"}, "")
-	l.outs.exec(t, "ip", "addr", "add", "198.51.100.10/32", "dev", "lo")
-	l.outs.exec(t, "ip", "addr", "add", "203.0.113.5/32", "dev", "lo")
-	// An upstream that routes the internal prefixes to the router, so that
-	// security groups, not a missing route, decide what the outside reaches.
-	l.outs.exec(t, "ip", "route", "add", "10.0.0.0/16", "via", "192.0.2.10")
-
-	l.web1.serveTCP(t, ":8080")
-	l.web1.serveTCP(t, ":22")
-	l.web2.serveTCP(t, ":8080")
-	l.db1.serveTCP(t, ":22")
-	l.db1.serveTCP(t, ":3306")
-	l.db1.serveUDP(t, ":53")
-	l.lab1.serveTCP(t, ":9000")
-	l.outs.serveTCP(t, "198.51.100.10:80")
-	l.outs.serveUDP(t, "198.51.100.10:7")
+	// add plugs a host into the bridge as OpenFlow port ofport, with a
+	// default route via gw when it is not empty.
+	add := func(name string, ofport uint32, mac, ip, gw string) *testbed.Host {
+		t.Helper()
+		hw, err := net.ParseMAC(mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := testbed.HostOpts{MAC: hw, IPv4: netip.MustParsePrefix(ip), OFPort: ofport}
+		if gw != "" {
+			opts.Gateway4 = netip.MustParseAddr(gw)
+		}
+		h, err := tb.AddHost(ctx, name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tb.Link(ctx, h, sw); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	l := &natLab{tb: tb}
+	l.web1 = add("web1", 1, "02:00:0a:00:00:0b", "10.0.0.11/24", "10.0.0.1")
+	l.web2 = add("web2", 2, "02:00:0a:00:00:0c", "10.0.0.12/24", "10.0.0.1")
+	l.db1 = add("db1", 3, "02:00:0a:00:00:15", "10.0.0.21/24", "10.0.0.1")
+	l.lab1 = add("lab1", 4, "02:00:0a:00:01:05", "10.0.1.5/24", "10.0.1.1")
+	l.outs = add("uplink", 10, "02:00:c0:00:02:01", "192.0.2.1/24", "")
+	for _, argv := range [][]string{
+		{"ip", "addr", "add", internetServer.String() + "/32", "dev", "lo"},
+		{"ip", "addr", "add", adminWorkstation.String() + "/32", "dev", "lo"},
+		// An upstream that routes the internal prefixes to the router, so
+		// that security groups, not a missing route, decide what the
+		// outside reaches.
+		{"ip", "route", "add", "10.0.0.0/16", "via", "192.0.2.10"},
+	} {
+		if _, err := l.outs.Exec(ctx, argv...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serve := func(h *testbed.Host, tcp []uint16, udp ...uint16) {
+		t.Helper()
+		for _, p := range tcp {
+			if _, err := h.ServeTCP(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range udp {
+			if _, err := h.ServeUDP(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	serve(l.web1, []uint16{8080, 22})
+	serve(l.web2, []uint16{8080})
+	serve(l.db1, []uint16{22, 3306}, 53)
+	serve(l.lab1, []uint16{9000})
+	serve(l.outs, []uint16{80}, 7) // the internet server's
 	return l
 }
 
@@ -76,14 +119,14 @@ func (l *natLab) install(t *testing.T, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.ovs.Ofctl(context.Background(), "--bundle", "replace-flows", labBridge, path); err != nil {
+	if _, err := l.tb.OVS().Ofctl(context.Background(), "--bundle", "replace-flows", labBridge, path); err != nil {
 		t.Fatalf("install flows: %v", err)
 	}
 }
 
 func (l *natLab) logConntrack(t *testing.T) {
 	t.Helper()
-	out, err := l.ovs.Appctl(context.Background(), "dpctl/dump-conntrack")
+	out, err := l.tb.OVS().Appctl(context.Background(), "dpctl/dump-conntrack")
 	if err != nil {
 		t.Errorf("dump-conntrack: %v", err)
 		return
@@ -97,24 +140,24 @@ func (l *natLab) logConntrack(t *testing.T) {
 // the generalisation (docs/router.md).
 func checkRouterBehaviour(t *testing.T, l *natLab) {
 	t.Run("routing between internal networks", func(t *testing.T) {
-		expectSeenAs(t, l.lab1, "", "10.0.0.11:8080", "10.0.1.5")
-		expectSeenAs(t, l.web1, "", "10.0.1.5:9000", "10.0.0.11")
+		expectSeenAs(t, l.lab1, own, "10.0.0.11:8080", "10.0.1.5")
+		expectSeenAs(t, l.web1, own, "10.0.1.5:9000", "10.0.0.11")
 		// lab1's group accepts only tenant sources on 9000; the router must
 		// not let the outside in just because it routes.
-		expectSeenAs(t, l.outs, "198.51.100.10:0", "10.0.0.11:8080", "198.51.100.10")
-		expectRefused(t, l.outs, "198.51.100.10:0", "10.0.1.5:9000")
+		expectSeenAs(t, l.outs, internetServer, "10.0.0.11:8080", "198.51.100.10")
+		expectRefused(t, l.outs, internetServer, "10.0.1.5:9000")
 		// The router is one hop: TTL 1 dies there, TTL 2 arrives.
-		if c, _, err := l.lab1.dialTCPTTL("", "10.0.0.11:8080", 1); err == nil {
-			c.Close()
-			t.Errorf("lab1 -> web1 with TTL 1 connected; the router must decrement the TTL and drop at zero")
+		web1 := netip.MustParseAddr("10.0.0.11")
+		if res, err := testbed.TCPConnectTTL(probeContext(t), l.lab1, web1, 8080, 1); err != nil || res.Outcome == testbed.OK {
+			t.Errorf("lab1 -> web1 with TTL 1: %s (%v); the router must decrement the TTL and drop at zero", res.Outcome, err)
 		}
-		c, _, err := l.lab1.dialTCPTTL("", "10.0.0.11:8080", 2)
+		if res, err := testbed.TCPConnectTTL(probeContext(t), l.lab1, web1, 8080, 2); err != nil || res.Outcome != testbed.OK {
+			t.Errorf("lab1 -> web1 with TTL 2: %s %s (%v)", res.Outcome, res.Detail, err)
+		}
+		gwMAC, err := l.web1.Exec(context.Background(), "ip", "neigh", "show", "10.0.0.1")
 		if err != nil {
-			t.Errorf("lab1 -> web1 with TTL 2: %v", err)
-		} else {
-			c.Close()
+			t.Fatal(err)
 		}
-		gwMAC := l.web1.exec(t, "ip", "neigh", "show", "10.0.0.1")
 		if !strings.Contains(gwMAC, "02:00:0a:00:00:01") {
 			t.Errorf("web1 resolved its gateway 10.0.0.1 to %q, want the router MAC 02:00:0a:00:00:01", gwMAC)
 		}
@@ -123,26 +166,28 @@ func checkRouterBehaviour(t *testing.T, l *natLab) {
 		// Two hosts at once: both connections are open while the server
 		// records their sources, so both mappings coexist in conntrack.
 		var wg sync.WaitGroup
-		seen := make([]string, 2)
+		seen := make([]netip.AddrPort, 2)
 		errs := make([]error, 2)
-		conns := make([]net.Conn, 2)
-		for i, h := range []*nsHost{l.web2, l.db1} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conns[i], seen[i], errs[i] = h.dialTCP("", "198.51.100.10:80")
-			}()
+		for i, h := range []*testbed.Host{l.web2, l.db1} {
+			wg.Go(func() {
+				s, err := testbed.OpenSession(probeContext(t), h, internetServer, 80)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				t.Cleanup(func() { s.Close() })
+				seen[i] = s.Seen()
+			})
 		}
 		wg.Wait()
-		for i := range conns {
-			if errs[i] != nil {
-				t.Fatalf("masquerade: %v", errs[i])
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("masquerade: %v", err)
 			}
-			defer conns[i].Close()
 		}
 		t.Logf("server saw web2 as %s and db1 as %s", seen[0], seen[1])
 		for _, s := range seen {
-			if host(s) != "192.0.2.10" {
+			if s.Addr().String() != "192.0.2.10" {
 				t.Errorf("server saw %s, want the masquerade address 192.0.2.10", s)
 			}
 		}
@@ -151,35 +196,23 @@ func checkRouterBehaviour(t *testing.T, l *natLab) {
 		}
 	})
 	t.Run("masquerade udp", func(t *testing.T) {
-		got, err := l.web2.askUDP("", "198.51.100.10:7")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if host(got) != "192.0.2.10" {
-			t.Errorf("UDP server saw %s, want 192.0.2.10", got)
-		}
+		expectUDPSeenAs(t, l.web2, own, "198.51.100.10:7", "192.0.2.10")
 	})
 	t.Run("floating ip inbound", func(t *testing.T) {
-		expectSeenAs(t, l.outs, "198.51.100.10:0", "192.0.2.11:8080", "198.51.100.10")
+		expectSeenAs(t, l.outs, internetServer, "192.0.2.11:8080", "198.51.100.10")
 		// web1's group allows ssh only from the admin network.
-		expectSeenAs(t, l.outs, "203.0.113.5:0", "192.0.2.11:22", "203.0.113.5")
-		expectRefused(t, l.outs, "198.51.100.10:0", "192.0.2.11:22")
+		expectSeenAs(t, l.outs, adminWorkstation, "192.0.2.11:22", "203.0.113.5")
+		expectRefused(t, l.outs, internetServer, "192.0.2.11:22")
 	})
 	t.Run("floating ip outbound", func(t *testing.T) {
-		expectSeenAs(t, l.web1, "", "198.51.100.10:80", "192.0.2.11")
+		expectSeenAs(t, l.web1, own, "198.51.100.10:80", "192.0.2.11")
 	})
 	t.Run("port forward", func(t *testing.T) {
-		expectSeenAs(t, l.outs, "203.0.113.5:0", "192.0.2.10:2222", "203.0.113.5")
+		expectSeenAs(t, l.outs, adminWorkstation, "192.0.2.10:2222", "203.0.113.5")
 		// db's group allows 22 only from the admin network.
-		expectRefused(t, l.outs, "198.51.100.10:0", "192.0.2.10:2222")
-		expectSeenAs(t, l.outs, "198.51.100.10:0", "192.0.2.10:8080", "198.51.100.10")
-		got, err := l.outs.askUDP("198.51.100.10:0", "192.0.2.10:5353")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if host(got) != "198.51.100.10" {
-			t.Errorf("db1 saw the UDP forward from %s, want 198.51.100.10", got)
-		}
+		expectRefused(t, l.outs, internetServer, "192.0.2.10:2222")
+		expectSeenAs(t, l.outs, internetServer, "192.0.2.10:8080", "198.51.100.10")
+		expectUDPSeenAs(t, l.outs, internetServer, "192.0.2.10:5353", "198.51.100.10")
 	})
 	t.Run("router answers ping", func(t *testing.T) {
 		for _, c := range []struct {
@@ -212,43 +245,63 @@ func checkRouterBehaviour(t *testing.T, l *natLab) {
 		}
 	})
 	t.Run("hairpin", func(t *testing.T) {
-		expectSeenAs(t, l.web2, "", "192.0.2.11:8080", "192.0.2.10")
-		expectSeenAs(t, l.web1, "", "192.0.2.10:8080", "192.0.2.10")
-		got, err := l.web2.askUDP("", "192.0.2.10:5353")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if host(got) != "192.0.2.10" {
-			t.Errorf("db1 saw the hairpinned UDP forward from %s, want 192.0.2.10", got)
-		}
+		expectSeenAs(t, l.web2, own, "192.0.2.11:8080", "192.0.2.10")
+		expectSeenAs(t, l.web1, own, "192.0.2.10:8080", "192.0.2.10")
+		expectUDPSeenAs(t, l.web2, own, "192.0.2.10:5353", "192.0.2.10")
 	})
 }
 
-func host(hostport string) string {
-	h, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return hostport
-	}
-	return h
+// own, as a probe's source, leaves the choice to the host's routes: its
+// own address.
+var own netip.Addr
+
+// probeTimeout bounds one probe; a dropped one costs this long.
+const probeTimeout = 1500 * time.Millisecond
+
+func probeContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	t.Cleanup(cancel)
+	return ctx
 }
 
-// expectSeenAs connects from h and checks the source address the server saw.
-func expectSeenAs(t *testing.T, h *nsHost, laddr, raddr, wantSrc string) {
+// expectSeenAs connects from h (from src when it is valid) to dst over TCP
+// and checks the source address the echo server saw.
+func expectSeenAs(t *testing.T, h *testbed.Host, src netip.Addr, dst, wantSrc string) {
 	t.Helper()
-	got, err := h.askTCP(laddr, raddr)
-	if err != nil {
-		t.Errorf("%s -> %s: %v", h.Name, raddr, err)
-		return
-	}
-	if host(got) != wantSrc {
-		t.Errorf("%s -> %s: server saw %s, want source %s", h.Name, raddr, got, wantSrc)
+	d := netip.MustParseAddrPort(dst)
+	res, err := testbed.TCPConnectFrom(probeContext(t), h, src, d.Addr(), d.Port())
+	checkSeen(t, h, "tcp "+dst, res, err, wantSrc)
+}
+
+// expectUDPSeenAs is expectSeenAs for a UDP exchange.
+func expectUDPSeenAs(t *testing.T, h *testbed.Host, src netip.Addr, dst, wantSrc string) {
+	t.Helper()
+	d := netip.MustParseAddrPort(dst)
+	res, err := testbed.UDPExchangeFrom(probeContext(t), h, src, d.Addr(), d.Port())
+	checkSeen(t, h, "udp "+dst, res, err, wantSrc)
+}
+
+func checkSeen(t *testing.T, h *testbed.Host, what string, res testbed.Result, err error, wantSrc string) {
+	t.Helper()
+	switch {
+	case err != nil:
+		t.Errorf("%s -> %s: %v", h.Name(), what, err)
+	case res.Outcome != testbed.OK:
+		t.Errorf("%s -> %s: %s (%s), want it answered", h.Name(), what, res.Outcome, res.Detail)
+	case res.Seen.Addr().String() != wantSrc:
+		t.Errorf("%s -> %s: server saw %s, want source %s", h.Name(), what, res.Seen, wantSrc)
 	}
 }
 
-// expectRefused checks that a connection from h to raddr does not complete.
-func expectRefused(t *testing.T, h *nsHost, laddr, raddr string) {
+// expectRefused checks that a TCP connection from h (from src when it is
+// valid) to dst does not complete.
+func expectRefused(t *testing.T, h *testbed.Host, src netip.Addr, dst string) {
 	t.Helper()
-	if got, err := h.askTCP(laddr, raddr); err == nil {
-		t.Errorf("%s -> %s: connected (server saw %s), want it refused", h.Name, raddr, got)
+	d := netip.MustParseAddrPort(dst)
+	res, err := testbed.TCPConnectFrom(probeContext(t), h, src, d.Addr(), d.Port())
+	if err != nil {
+		t.Errorf("%s -> %s: %v", h.Name(), dst, err)
+	} else if res.Outcome == testbed.OK {
+		t.Errorf("%s -> %s: connected (server saw %s), want it refused", h.Name(), dst, res.Seen)
 	}
 }

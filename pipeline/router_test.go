@@ -1,13 +1,13 @@
 package pipeline
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/golden"
 )
 
 func compileExampleRouters(t *testing.T, in *intent.Intent, b map[string]uint32) []flows.Flow {
@@ -20,32 +20,11 @@ func compileExampleRouters(t *testing.T, in *intent.Intent, b map[string]uint32)
 	return fs
 }
 
-func flowsText(fs []flows.Flow) string {
-	var b strings.Builder
-	for _, f := range fs {
-		b.WriteString(f.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // TestRouterGolden pins the router stage of the worked example
 // (docs/router.md explains every flow).
 func TestRouterGolden(t *testing.T) {
 	got := flowsText(compileExampleRouters(t, routerExample(), routerExampleBindings()))
-	path := filepath.Join("testdata", "router_worked_example.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("router flows differ from %s (run with -update if intended):\n%s", path, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "router_worked_example.golden"), []byte(got))
 }
 
 func TestRouterFlowsValidAndDeterministic(t *testing.T) {

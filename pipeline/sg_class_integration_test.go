@@ -14,7 +14,7 @@ import (
 // A port leaving group web loses only its own connections; removing one
 // rule of the class ends the class's connections (they reconnect if a
 // rule still allows them) and leaves other classes' alone.
-func TestRuleClassOnRealTraffic(t *testing.T) {
+func TestRuleClassOnOVS(t *testing.T) {
 	mergeSmallClasses(t)
 	in := sgLabIntent()
 	db := in.SecurityGroup("db")

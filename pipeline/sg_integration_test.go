@@ -90,7 +90,7 @@ func (l *sgLab) install(in *intent.Intent) {
 		l.t.Fatal(err)
 	}
 	path := filepath.Join(l.t.TempDir(), "flows.txt")
-	if err := os.WriteFile(path, []byte(compileText(l.t, fs)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(flowsText(fs)), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
 	if out, err := l.tb.OVS().Ofctl(context.Background(), "--bundle", "replace-flows", "br-sg", path); err != nil {
@@ -143,7 +143,7 @@ func (l *sgLab) session(from, to string, port uint16) *testbed.Session {
 	return s
 }
 
-func TestSecurityGroupsOnRealTraffic(t *testing.T) {
+func TestSecurityGroupsOnOVS(t *testing.T) {
 	in := sgLabIntent()
 	l := newSGLab(t, in)
 	l.serve("db1", 3306, 22)

@@ -33,7 +33,7 @@ func alive(pid int) bool { return pid > 0 && !exited(pid) }
 // Close removes everything: namespaces, interfaces, daemons, the run
 // directory; and the testbed never puts an interface into the caller's
 // namespace in the first place.
-func TestCloseLeavesNothingBehind(t *testing.T) {
+func TestCloseLeavesNothingBehindOnOVS(t *testing.T) {
 	RequireRoot(t)
 	ctx := context.Background()
 	tb, err := Start(ctx, Options{})

@@ -46,10 +46,18 @@ func (h *Host) ServeTCP(port uint16) (*Server, error) {
 	return s, nil
 }
 
-// ServeUDP starts a UDP echo server on port in the host's namespace.
+// ServeUDP starts a UDP echo server on port in the host's namespace. It
+// answers each datagram from the address the datagram was sent to, as a
+// server on a host with several addresses (loopback aliases) must: a
+// reply from another source matches neither the client's connected
+// socket nor the connection's conntrack entry.
 func (h *Host) ServeUDP(port uint16) (*Server, error) {
 	s := &Server{host: h, proto: "udp", port: port}
 	if err := h.in(func() (err error) { s.pc, err = net.ListenPacket("udp", ":"+strconv.Itoa(int(port))); return err }); err != nil {
+		return nil, fmt.Errorf("host %s: serve udp/%d: %w", h.state.Name, port, err)
+	}
+	if err := recvDestination(s.pc.(*net.UDPConn)); err != nil {
+		s.pc.Close()
 		return nil, fmt.Errorf("host %s: serve udp/%d: %w", h.state.Name, port, err)
 	}
 	h.tb.addServer(s)
@@ -132,18 +140,19 @@ func (s *Server) echoTCP(c net.Conn) {
 
 func (s *Server) serveUDP() {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
+	uc := s.pc.(*net.UDPConn)
+	buf, oob := make([]byte, 1500), make([]byte, 256)
 	for {
-		n, addr, err := s.pc.ReadFrom(buf)
+		n, oobn, _, addr, err := uc.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		peer := unmapped(addr.(*net.UDPAddr).AddrPort())
-		reply := fmt.Appendf(nil, "%s %s", buf[:n], peer)
-		_, _ = s.pc.WriteTo(reply, addr) // a lost reply is the client's timeout
+		reply := fmt.Appendf(nil, "%s %s", buf[:n], unmapped(addr))
+		// A lost reply is the client's timeout.
+		_, _, _ = uc.WriteMsgUDPAddrPort(reply, sourceFor(oob[:oobn]), addr)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // Two private instances side by side must each get a working bridge: with
 // the userspace datapath they would collide on the "ovs-netdev" tap if they
 // shared a namespace. Stop must remove the namespace and the run directory.
-func TestPrivateOVSInstancesRunSideBySide(t *testing.T) {
+func TestPrivateOVSInstancesRunSideBySideOnOVS(t *testing.T) {
 	RequireRoot(t)
 	ctx := context.Background()
 	var left []*OVS

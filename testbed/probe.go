@@ -55,6 +55,9 @@ type Result struct {
 	// UDP probes that are OK): the client's own address unless NAT
 	// rewrote it.
 	Seen netip.AddrPort
+	// Local is the client's own address and port (TCP and UDP probes
+	// that are OK): where Seen differs from it, NAT rewrote the source.
+	Local netip.AddrPort
 	// Detail says why a probe was not OK (the error or ping's words).
 	Detail string
 }
@@ -67,6 +70,11 @@ type Result struct {
 // is answered or the timeout passes. Requests go out every 200 ms, so one
 // lost packet (an ARP/ND miss) does not fail a reachable destination.
 func Ping(ctx context.Context, from *Host, dst netip.Addr) (Result, error) {
+	return ping(ctx, from, netip.Addr{}, dst)
+}
+
+// ping is Ping from src when it is valid.
+func ping(ctx context.Context, from *Host, src, dst netip.Addr) (Result, error) {
 	ctx, cancel := probeContext(ctx)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -75,9 +83,11 @@ func Ping(ctx context.Context, from *Host, dst netip.Addr) (Result, error) {
 	secs := max(1, int(math.Ceil(time.Until(deadline).Seconds())))
 	pctx, pcancel := context.WithTimeout(context.Background(), time.Duration(secs+1)*time.Second)
 	defer pcancel()
-	cmd := exec.CommandContext(pctx, "ip", "netns", "exec", from.state.Netns,
-		"ping", "-n", "-c", "1", "-i", "0.2", "-w", strconv.Itoa(secs), dst.String())
-	out, err := cmd.CombinedOutput()
+	argv := []string{"ip", "netns", "exec", from.state.Netns, "ping", "-n", "-c", "1", "-i", "0.2", "-w", strconv.Itoa(secs)}
+	if src.IsValid() {
+		argv = append(argv, "-I", src.String())
+	}
+	out, err := exec.CommandContext(pctx, argv[0], append(argv[1:], dst.String())...).CombinedOutput()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -107,9 +117,14 @@ func pingSummary(report string) string {
 // TCPConnect connects from a host to dst:port and exchanges one line with
 // the echo server there (ServeTCP).
 func TCPConnect(ctx context.Context, from *Host, dst netip.Addr, port uint16) (Result, error) {
+	return tcpConnect(ctx, from, dialOpts{}, netip.AddrPortFrom(dst, port))
+}
+
+// tcpConnect is TCPConnect with the dialer's options.
+func tcpConnect(ctx context.Context, from *Host, opts dialOpts, dst netip.AddrPort) (Result, error) {
 	ctx, cancel := probeContext(ctx)
 	defer cancel()
-	conn, res, err := dialTCP(ctx, from, netip.AddrPortFrom(dst, port))
+	conn, res, err := dialTCP(ctx, from, opts, dst)
 	if err != nil || res.Outcome != OK {
 		return res, err
 	}
@@ -119,17 +134,17 @@ func TCPConnect(ctx context.Context, from *Host, dst netip.Addr, port uint16) (R
 
 // dialTCP connects inside the host's namespace. A connection comes back
 // only with an OK result.
-func dialTCP(ctx context.Context, from *Host, dst netip.AddrPort) (net.Conn, Result, error) {
+func dialTCP(ctx context.Context, from *Host, opts dialOpts, dst netip.AddrPort) (net.Conn, Result, error) {
 	var conn net.Conn
 	var dialErr error
 	if err := from.in(func() error {
-		conn, dialErr = (&net.Dialer{}).DialContext(ctx, "tcp", dst.String())
+		conn, dialErr = opts.dialer("tcp").DialContext(ctx, "tcp", dst.String())
 		return nil
 	}); err != nil {
 		return nil, Result{}, err
 	}
 	if dialErr != nil {
-		res, err := failedProbe(from, "tcp connect "+dst.String(), dialErr)
+		res, err := failedProbe(from, "tcp connect "+dst.String()+opts.String(), dialErr)
 		return nil, res, err
 	}
 	return conn, Result{Outcome: OK}, nil
@@ -155,7 +170,7 @@ func echoTCP(ctx context.Context, from *Host, conn net.Conn, r *bufio.Reader) (R
 	if err != nil {
 		return Result{}, fmt.Errorf("host %s: %s: %w", from.state.Name, what, err)
 	}
-	return Result{Outcome: OK, Seen: seen}, nil
+	return Result{Outcome: OK, Seen: seen, Local: localAddr(conn)}, nil
 }
 
 // udpResend is how often UDPExchange repeats its datagram while it waits,
@@ -165,15 +180,20 @@ const udpResend = 250 * time.Millisecond
 // UDPExchange sends a datagram from a host to dst:port and waits for the
 // echo server there (ServeUDP) to answer it.
 func UDPExchange(ctx context.Context, from *Host, dst netip.Addr, port uint16) (Result, error) {
+	return udpExchange(ctx, from, dialOpts{}, netip.AddrPortFrom(dst, port))
+}
+
+// udpExchange is UDPExchange with the dialer's options.
+func udpExchange(ctx context.Context, from *Host, opts dialOpts, dst netip.AddrPort) (Result, error) {
 	ctx, cancel := probeContext(ctx)
 	defer cancel()
-	target := netip.AddrPortFrom(dst, port).String()
+	target := dst.String()
 	var conn net.Conn
 	if err := from.in(func() (err error) {
-		conn, err = (&net.Dialer{}).DialContext(ctx, "udp", target)
+		conn, err = opts.dialer("udp").DialContext(ctx, "udp", target)
 		return err
 	}); err != nil {
-		return failedProbe(from, "udp "+target, err)
+		return failedProbe(from, "udp "+target+opts.String(), err)
 	}
 	defer conn.Close()
 	deadline, _ := ctx.Deadline()
@@ -194,7 +214,7 @@ func UDPExchange(ctx context.Context, from *Host, dst netip.Addr, port uint16) (
 			if err != nil {
 				return Result{}, fmt.Errorf("host %s: udp %s: %w", from.state.Name, target, err)
 			}
-			return Result{Outcome: OK, Seen: seen}, nil
+			return Result{Outcome: OK, Seen: seen, Local: localAddr(conn)}, nil
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(deadline) {
 			return failedProbe(from, "udp "+target, err)

@@ -62,7 +62,7 @@ func checkProbes(t *testing.T, cases []probeCase) {
 
 // A secure bridge without flows drops everything: every probe times out
 // (which also shows the probes cannot pass without the switch).
-func TestProbesTimeOutOnEmptySecureSwitch(t *testing.T) {
+func TestProbesTimeOutOnEmptySecureSwitchOnOVS(t *testing.T) {
 	t.Parallel()
 	_, a, b := twoHosts(t, SwitchOpts{Secure: true})
 	hosts := []*Host{a, b}
@@ -73,7 +73,7 @@ func TestProbesTimeOutOnEmptySecureSwitch(t *testing.T) {
 
 // A closed port answers: TCP with a RST, UDP with ICMP port unreachable.
 // An open one echoes and reports the client's own address.
-func TestProbeOutcomesOnLearningSwitch(t *testing.T) {
+func TestProbeOutcomesOnLearningSwitchOnOVS(t *testing.T) {
 	t.Parallel()
 	_, a, b := twoHosts(t, SwitchOpts{})
 	checkProbes(t, []probeCase{
@@ -98,7 +98,7 @@ func TestProbeOutcomesOnLearningSwitch(t *testing.T) {
 
 // A session survives while the path is open and is reported cut once a
 // flow drops its packets.
-func TestSessionReportsCut(t *testing.T) {
+func TestSessionReportsCutOnOVS(t *testing.T) {
 	t.Parallel()
 	tb, a, b := twoHosts(t, SwitchOpts{})
 	ctx := context.Background()

@@ -28,7 +28,7 @@ func OpenSession(ctx context.Context, from *Host, dst netip.Addr, port uint16) (
 	pctx, cancel := probeContext(ctx)
 	defer cancel()
 	target := netip.AddrPortFrom(dst, port)
-	conn, res, err := dialTCP(pctx, from, target)
+	conn, res, err := dialTCP(pctx, from, dialOpts{}, target)
 	if err != nil {
 		return nil, err
 	}

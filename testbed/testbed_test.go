@@ -60,7 +60,7 @@ func expectMatrix(t *testing.T, hosts []*Host, p Probe, want *Table) {
 
 // Two NORMAL switches joined by a patch link, two hosts on each: every
 // host reaches every other over ICMP, TCP and UDP, IPv4 and IPv6.
-func TestExampleTopologyFullReachability(t *testing.T) {
+func TestExampleTopologyFullReachabilityOnOVS(t *testing.T) {
 	t.Parallel()
 	tb := startTopology(t, "../examples/topology.yaml")
 	hosts := tb.Hosts()
@@ -76,7 +76,7 @@ func TestExampleTopologyFullReachability(t *testing.T) {
 
 // The switch port of a host is what a controller binds a port to: the
 // iface-id, the attached MAC and the ofport must be there and agree.
-func TestHostSwitchPortIsBound(t *testing.T) {
+func TestHostSwitchPortIsBoundOnOVS(t *testing.T) {
 	t.Parallel()
 	tb := startTopology(t, "../examples/topology.yaml")
 	ctx := context.Background()
@@ -102,7 +102,7 @@ func TestHostSwitchPortIsBound(t *testing.T) {
 // Two testbeds with the same switch names, host names and addresses run at
 // once without noticing each other: each has its own OVS, its own
 // ovs-vswitchd namespace and prefixed host namespaces.
-func TestTwoTestbedsInParallel(t *testing.T) {
+func TestTwoTestbedsInParallelOnOVS(t *testing.T) {
 	for _, name := range []string{"first", "second"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

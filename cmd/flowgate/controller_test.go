@@ -224,7 +224,7 @@ func grepLines(text, sub string) string {
 // The daemon as an operator runs it: started with its four flags, fed a
 // changed file, a broken file and API requests, read through /metrics,
 // stopped with SIGTERM.
-func TestControllerBinary(t *testing.T) {
+func TestControllerBinaryOnOVS(t *testing.T) {
 	bc := startBinController(t)
 	bc.expectTCP(3306, testbed.OK)
 	bc.expectTCP(5432, testbed.TimedOut)

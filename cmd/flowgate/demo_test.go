@@ -18,9 +18,9 @@ import (
 
 // Ctrl-C on `flowgate demo` in the middle of its probes: the binary stops
 // with an error and leaves no namespace, daemon or run directory behind.
-// (demo.TestDemo runs the whole demo in-process; this proves the signal
+// (demo.TestDemoOnOVS runs the whole demo in-process; this proves the signal
 // path through the root command's context.)
-func TestDemoBinaryInterrupted(t *testing.T) {
+func TestDemoBinaryInterruptedOnOVS(t *testing.T) {
 	testbed.RequireRoot(t)
 	bin := buildFlowgate(t)
 	cmd := exec.Command(bin, "demo", "--intent", filepath.Join("..", "..", "examples", "intent.yaml"))

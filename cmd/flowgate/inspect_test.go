@@ -93,7 +93,7 @@ func (l *inspectLab) run(args ...string) (stdout, stderr string, code int) {
 
 // flowgate trace: the verdicts of an allowed, a denied (from a port and
 // from the outside) and an established connection, word for word.
-func TestTraceCommand(t *testing.T) {
+func TestTraceCommandOnOVS(t *testing.T) {
 	l := newInspectLab(t)
 	for _, tc := range []struct {
 		args []string
@@ -135,7 +135,7 @@ func TestTraceCommand(t *testing.T) {
 
 // flowgate diff: exit 0 in sync, 1 with the missing flow named; flowgate
 // flows --group db lists db's rules and nothing of web.
-func TestDiffAndFlowsCommands(t *testing.T) {
+func TestDiffAndFlowsCommandsOnOVS(t *testing.T) {
 	l := newInspectLab(t)
 	out, errOut, code := l.run("diff")
 	if code != 0 || !strings.HasPrefix(out, "in sync: ") || !strings.Contains(out, "\nintent source: file:/") {

@@ -27,7 +27,7 @@ func buildFlowgate(t *testing.T) string {
 
 // The CLI lifecycle a person goes through: up, exec, status, down; then
 // nothing is left.
-func TestTestbedCLIUpExecDown(t *testing.T) {
+func TestTestbedCLIUpExecDownOnOVS(t *testing.T) {
 	testbed.RequireRoot(t)
 	bin := buildFlowgate(t)
 	stateFile := filepath.Join(t.TempDir(), "state.json")
