@@ -73,7 +73,7 @@ func expectedFor(t *testing.T, probe string) *testbed.Table {
 // the worked example's: replies of allowed connections pass (every "ok"
 // is a full echo exchange), the reverse direction cannot open one, and
 // nothing else gets through.
-func TestWorkedExampleMatrix(t *testing.T) {
+func TestWorkedExampleMatrixOnOVS(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	probes := []testbed.Probe{
@@ -104,7 +104,7 @@ func TestWorkedExampleMatrix(t *testing.T) {
 // it allowed (and only those), a port joining a remote group reaches what
 // the group may reach without disturbing anything else, and a broken file
 // is refused with the flows left as they were.
-func TestIntentChangesOnLiveTraffic(t *testing.T) {
+func TestIntentChangesOnLiveTrafficOnOVS(t *testing.T) {
 	l := newLab(t)
 	doc := readTestdata(t, "worked.yaml")
 	adminSSH := l.session("admin", "db1", 22)
@@ -179,7 +179,7 @@ func TestIntentChangesOnLiveTraffic(t *testing.T) {
 
 // Anti-spoofing with crafted traffic: another port's IP, another port's
 // MAC, and answering ARP for another port's address all get nowhere.
-func TestSpoofedTrafficGetsNowhere(t *testing.T) {
+func TestSpoofedTrafficGetsNowhereOnOVS(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	web2 := l.hosts["web2"]
@@ -225,7 +225,7 @@ func TestSpoofedTrafficGetsNowhere(t *testing.T) {
 // A controller restarted with the same intent changes nothing (zero
 // flow-mods), and an ovs-vswitchd killed with SIGKILL gets every flow back
 // when it comes up again.
-func TestRestarts(t *testing.T) {
+func TestRestartsOnOVS(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
 	desired := l.ctrl.Status().FlowsDesired

@@ -61,7 +61,7 @@ func withoutDBSSH(text string) string {
 // written by hand that does not validate (flows unchanged), answers a PUT
 // based on a stale revision with 409, keeps its flows while etcd is
 // stopped (fail static, said in the status) and resyncs when it is back.
-func TestIntentFromEtcd(t *testing.T) {
+func TestIntentFromEtcdOnOVS(t *testing.T) {
 	l := newLabWith(t, labOpts{etcd: true})
 	ctx := context.Background()
 	op := l.openStore() // the operator's connection

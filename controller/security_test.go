@@ -83,7 +83,7 @@ func withoutDB3306(t *testing.T, doc string) string {
 // listener get nothing and never count as connected, flows come back
 // within 1 s of a vswitchd restart while they wait, and while flowgate is
 // stopped a fake controller on the listen address is never connected.
-func TestListenerAcceptsOnlyTheSwitch(t *testing.T) {
+func TestListenerAcceptsOnlyTheSwitchOnOVS(t *testing.T) {
 	l := newLabWith(t, labOpts{listen: true})
 	ctx := context.Background()
 	netns := l.tb.OVS().Netns
@@ -217,7 +217,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // A listening controller whose address is taken refuses to start, and
 // parks the bridge's controller target so that the process holding the
 // address is not connected.
-func TestListenAddressTakenParksTheTarget(t *testing.T) {
+func TestListenAddressTakenParksTheTargetOnOVS(t *testing.T) {
 	testbed.RequireRoot(t)
 	o := testbed.NewOVS(t)
 	ctx := context.Background()
@@ -254,7 +254,7 @@ func TestListenAddressTakenParksTheTarget(t *testing.T) {
 // slow-body clients are closed within the timeouts, a FIFO at the intent
 // path is refused without blocking, and hostile documents are refused
 // with bounded messages and change no flow.
-func TestAPIHardening(t *testing.T) {
+func TestAPIHardeningOnOVS(t *testing.T) {
 	worked := ""
 	// Kubernetes' ConfigMap layout: intent.yaml -> ..data/intent.yaml,
 	// ..data -> ..v1.

@@ -30,7 +30,7 @@ func (c ChangeSet) Empty() bool {
 // A changed cookie cannot be a Modify: in OpenFlow 1.1 and later a modify
 // flow-mod keeps the installed flow's cookie (OVS ignores the cookie
 // unless it is used as a filter, and `ovs-ofctl -O OpenFlow13 mod-flows
-// --strict` leaves it unchanged, see TestModifyKeepsCookie). So the old
+// --strict` leaves it unchanged, see TestModifyKeepsCookieOnOVS). So the old
 // flow is deleted and the new one added; inside a bundle the switch never
 // sees the gap.
 func Diff(desired, installed []Flow) ChangeSet {

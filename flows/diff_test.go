@@ -202,11 +202,11 @@ func TestDedupe(t *testing.T) {
 	}
 }
 
-// TestModifyKeepsCookie pins the OVS behaviour Diff is built on: an
+// TestModifyKeepsCookieOnOVS pins the OVS behaviour Diff is built on: an
 // OpenFlow 1.3 strict modify replaces the actions but keeps the installed
 // cookie, even with a cookie mask, so a cookie change must be a delete and
 // an add.
-func TestModifyKeepsCookie(t *testing.T) {
+func TestModifyKeepsCookieOnOVS(t *testing.T) {
 	o, ctx := newTestBridge(t)
 	old := Flow{Cookie: 1, Priority: 5, Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Output{Port: 1}}}
 	if _, err := o.Ofctl(ctx, "add-flow", "br0", old.String()); err != nil {

@@ -17,7 +17,7 @@ import (
 
 var (
 	roundTripSeed  = flag.Int64("roundtrip.seed", 0, "seed for the generated-flow tests (0: time-based)")
-	roundTripFlows = flag.Int("roundtrip.flows", 400, "flows per TestTextRoundTripOVS run")
+	roundTripFlows = flag.Int("roundtrip.flows", 400, "flows per TestTextRoundTripOnOVS run")
 )
 
 // newTestBridge starts a private OVS with an OpenFlow 1.3 bridge br0 and
@@ -42,10 +42,10 @@ func newTestBridge(t *testing.T) (*testbed.OVS, context.Context) {
 	return o, ctx
 }
 
-// TestTextRoundTripOVS is the acceptance property of the text form: every
+// TestTextRoundTripOnOVS is the acceptance property of the text form: every
 // flow String renders is accepted by `ovs-ofctl add-flows` and dumps back
 // byte-identical, and ParseFlow of the dumped line renders it again.
-func TestTextRoundTripOVS(t *testing.T) {
+func TestTextRoundTripOnOVS(t *testing.T) {
 	o, ctx := newTestBridge(t)
 	g := flowGen{r: newTestRand(t)}
 

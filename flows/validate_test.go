@@ -106,10 +106,10 @@ func TestValidateAcceptsBriefFlows(t *testing.T) {
 	}
 }
 
-// TestValidateMatchesOVS checks the reason behind each rule against a real
+// TestValidateMatchesOnOVS checks the reason behind each rule against a real
 // switch: flows marked ovsRefuses must be refused by ovs-ofctl, flows marked
 // ovsAlters must be installed as something other than their text form.
-func TestValidateMatchesOVS(t *testing.T) {
+func TestValidateMatchesOnOVS(t *testing.T) {
 	o, ctx := newTestBridge(t)
 	for _, tc := range invalidFlows {
 		if tc.ovs == ovsPolicy {

@@ -51,9 +51,9 @@ func sortedLines(lines []string) []string {
 	return out
 }
 
-// TestApplyTenThousandFlows installs 10,000 flows in one bundle; what
+// TestApplyTenThousandFlowsOnOVS installs 10,000 flows in one bundle; what
 // ovs-ofctl prints must be the text form of exactly those flows.
-func TestApplyTenThousandFlows(t *testing.T) {
+func TestApplyTenThousandFlowsOnOVS(t *testing.T) {
 	o := newBridge(t)
 	ctx := testContext(t)
 	s := dialMgmt(t, o)
@@ -79,10 +79,10 @@ func TestApplyTenThousandFlows(t *testing.T) {
 	}
 }
 
-// TestApplyRefusedBundleChangesNothing sends bundles with one flow OVS
+// TestApplyRefusedBundleChangesNothingOnOVS sends bundles with one flow OVS
 // refuses, once when the bundle is filled and once at commit; either way
 // nothing of the bundle may be in force and the error names the flow.
-func TestApplyRefusedBundleChangesNothing(t *testing.T) {
+func TestApplyRefusedBundleChangesNothingOnOVS(t *testing.T) {
 	o := newBridge(t)
 	ctx := testContext(t)
 	s := dialMgmt(t, o)

@@ -168,7 +168,7 @@ func listenForSwitch(t *testing.T, o *testbed.OVS) (net.Listener, string) {
 	return ln, "tcp:" + ln.Addr().String()
 }
 
-func TestSessionPassiveConnect(t *testing.T) {
+func TestSessionPassiveConnectOnOVS(t *testing.T) {
 	o := newBridge(t)
 	ctx := testContext(t)
 	ln, target := listenForSwitch(t, o)
@@ -203,10 +203,10 @@ func TestSessionConfigErrors(t *testing.T) {
 	}
 }
 
-// TestWireRoundTripOVS installs every IR construct on a real switch and
+// TestWireRoundTripOnOVS installs every IR construct on a real switch and
 // reads it back twice: through DumpFlows (must equal the IR exactly) and
 // through ovs-ofctl (must equal the text form, flow for flow).
-func TestWireRoundTripOVS(t *testing.T) {
+func TestWireRoundTripOnOVS(t *testing.T) {
 	o := newBridge(t)
 	ctx := testContext(t)
 	for _, args := range [][]string{

@@ -79,7 +79,7 @@ func bridgeDatapathID(t *testing.T, ctx context.Context, o *testbed.OVS) uint64 
 // another datapath id is refused and never counts as connected, idle
 // strangers cost only their own handshake deadline, and the real switch
 // connects (and, after a crash, gets its flows back) while they wait.
-func TestSessionVetsAcceptedConnections(t *testing.T) {
+func TestSessionVetsAcceptedConnectionsOnOVS(t *testing.T) {
 	o := newBridge(t)
 	ctx := testContext(t)
 	real := bridgeDatapathID(t, ctx, o)

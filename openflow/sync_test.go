@@ -15,10 +15,10 @@ func startSyncer(t *testing.T, s *Session) (*Syncer, func()) {
 	return y, runInBackground(t, "syncer", y.Run)
 }
 
-// TestSyncerRestartIssuesNoFlowMods: a second controller (new session, new
+// TestSyncerRestartIssuesNoFlowModsOnOVS: a second controller (new session, new
 // syncer) with the same desired set finds everything installed and sends
 // nothing; a one-flow change then costs exactly one flow-mod.
-func TestSyncerRestartIssuesNoFlowMods(t *testing.T) {
+func TestSyncerRestartIssuesNoFlowModsOnOVS(t *testing.T) {
 	o := newBridge(t)
 	ctx := testContext(t)
 	desired := manyFlows(3000)
@@ -55,9 +55,9 @@ func TestSyncerRestartIssuesNoFlowMods(t *testing.T) {
 	diffLines(t, "after the change", sortedStrings(changed), sortedLines(ofctlDump(t, o)))
 }
 
-// TestSyncerRefusedSetKeepsView: a desired set the switch refuses leaves
+// TestSyncerRefusedSetKeepsViewOnOVS: a desired set the switch refuses leaves
 // the old table in force, and the next valid set is diffed against it.
-func TestSyncerRefusedSetKeepsView(t *testing.T) {
+func TestSyncerRefusedSetKeepsViewOnOVS(t *testing.T) {
 	o := newBridge(t)
 	ctx := testContext(t)
 	s := dialMgmt(t, o)
@@ -81,10 +81,10 @@ func TestSyncerRefusedSetKeepsView(t *testing.T) {
 	diffLines(t, "table", sortedStrings(more), sortedLines(ofctlDump(t, o)))
 }
 
-// TestSyncerReinstallsAfterVswitchdCrash kills ovs-vswitchd with SIGKILL,
+// TestSyncerReinstallsAfterVswitchdCrashOnOVS kills ovs-vswitchd with SIGKILL,
 // starts it again and waits for the syncer to put every flow back, over
 // the management socket and over a passive TCP connection.
-func TestSyncerReinstallsAfterVswitchdCrash(t *testing.T) {
+func TestSyncerReinstallsAfterVswitchdCrashOnOVS(t *testing.T) {
 	for _, mode := range []string{"active unix", "passive tcp"} {
 		t.Run(mode, func(t *testing.T) {
 			o := newBridge(t)

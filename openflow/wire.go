@@ -15,7 +15,7 @@ package openflow
 // installing flows over the wire and reading them back with
 // `ovs-ofctl -O OpenFlow13 dump-flows br0 --no-stats` (OVS 3.1); OVS keeps
 // the encoding it was given and prints accordingly, so the text form must
-// print exactly this. TestWireRoundTripOVS repeats the experiment for
+// print exactly this. TestWireRoundTripOnOVS repeats the experiment for
 // every construct: DumpFlows must return the IR unchanged and ovs-ofctl
 // must print Flow.String() for each flow.
 //

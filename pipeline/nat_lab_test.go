@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -216,7 +215,7 @@ func checkRouterBehaviour(t *testing.T, l *natLab) {
 	})
 	t.Run("router answers ping", func(t *testing.T) {
 		for _, c := range []struct {
-			h  *nsHost
+			h  *testbed.Host
 			to string
 		}{
 			{l.web1, "10.0.0.1"},   // its gateway
@@ -225,24 +224,21 @@ func checkRouterBehaviour(t *testing.T, l *natLab) {
 			{l.outs, "192.0.2.10"}, // and from outside
 			{l.lab1, "10.0.1.1"},   // the other network's own gateway
 		} {
-			out, err := exec.Command("ip", "netns", "exec", c.h.NS, "ping", "-c", "1", "-W", "2", c.to).CombinedOutput()
+			res, err := testbed.Ping(context.Background(), c.h, netip.MustParseAddr(c.to))
 			if err != nil {
-				t.Errorf("%s: ping %s: %v\n%s", c.h.Name, c.to, err, out)
+				t.Fatal(err)
+			}
+			if res.Outcome != testbed.OK {
+				t.Errorf("%s: ping %s: %v %s", c.h.Name(), c.to, res.Outcome, res.Detail)
 			}
 		}
 	})
 	t.Run("self hairpin", func(t *testing.T) {
 		// A port reaching its own floating IP and its own forward: the
 		// router hands the packet back out of the port it came in on.
-		expectSeenAs(t, l.web1, "", "192.0.2.11:8080", "192.0.2.10")
-		expectSeenAs(t, l.web2, "", "192.0.2.10:8080", "192.0.2.10")
-		got, err := l.db1.askUDP("", "192.0.2.10:5353")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if host(got) != "192.0.2.10" {
-			t.Errorf("db1 saw its own hairpinned UDP forward from %s, want 192.0.2.10", got)
-		}
+		expectSeenAs(t, l.web1, own, "192.0.2.11:8080", "192.0.2.10")
+		expectSeenAs(t, l.web2, own, "192.0.2.10:8080", "192.0.2.10")
+		expectUDPSeenAs(t, l.db1, own, "192.0.2.10:5353", "192.0.2.10")
 	})
 	t.Run("hairpin", func(t *testing.T) {
 		expectSeenAs(t, l.web2, own, "192.0.2.11:8080", "192.0.2.10")

@@ -192,7 +192,7 @@ func intentCommandsTLS(t *testing.T, bin string) {
 // flowgate controller --store on the inspection lab's bridge: the status
 // names etcd and the revision, a change put into etcd is applied, and
 // flowgate diff --store says the bridge is in sync with that revision.
-func TestControllerBinaryWithStore(t *testing.T) {
+func TestControllerBinaryWithStoreOnOVS(t *testing.T) {
 	l := newInspectLab(t)
 	srv := storetest.Start(t, storetest.Options{})
 	dir := t.TempDir()
