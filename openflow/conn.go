@@ -34,10 +34,13 @@ type ofConn struct {
 	wmu sync.Mutex
 	bw  *bufio.Writer
 
-	cur    atomic.Pointer[exchange]
-	closed chan struct{}
-	err    error // why the reader stopped; read after closed
-	once   sync.Once
+	cur atomic.Pointer[exchange]
+	// onPacketIn takes the packet-ins the reader sees; set before the
+	// connection is published, nil until then.
+	onPacketIn func(body []byte)
+	closed     chan struct{}
+	err        error // why the reader stopped; read after closed
+	once       sync.Once
 }
 
 // exchange receives every message whose xid lies in [first, last].
@@ -205,6 +208,12 @@ func (c *ofConn) readLoop(br *bufio.Reader) {
 			if err := c.send(reply); err != nil {
 				c.close(fmt.Errorf("%w: echo reply: %v", errDisconnected, err))
 				return
+			}
+			continue
+		}
+		if m.typ == ofptPacketIn {
+			if f := c.onPacketIn; f != nil {
+				f(m.body)
 			}
 			continue
 		}
