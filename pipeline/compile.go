@@ -20,7 +20,14 @@ type Bindings map[string]uint32
 // every unit (units.go); Incremental gives the same flows at the cost of
 // what changed, and Compile is the reference it is tested against.
 func Compile(in *intent.Intent, b Bindings) ([]flows.Flow, error) {
+	return CompileWith(in, b, nil)
+}
+
+// CompileWith is Compile with the next hops the controller learned for
+// routers without a static gateway_mac (router_nexthop.go).
+func CompileWith(in *intent.Intent, b Bindings, hops NextHops) ([]flows.Flow, error) {
 	c := newCompiler(in, b, nil)
+	c.hops = hops
 	cs := newContributions()
 	for _, u := range c.units() {
 		b, err := u.build()
@@ -37,6 +44,7 @@ func Compile(in *intent.Intent, b Bindings) ([]flows.Flow, error) {
 type compiler struct {
 	in       *intent.Intent
 	bindings Bindings
+	hops     NextHops
 	ids      ids
 	ports    []boundPort // in port order: by OpenFlow port number
 	byName   map[string]boundPort

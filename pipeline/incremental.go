@@ -77,7 +77,13 @@ type Plan struct {
 // Plan compiles in with b against the committed state and returns the
 // change; the state is unchanged until Commit.
 func (x *Incremental) Plan(in *intent.Intent, b Bindings) (*Plan, error) {
+	return x.PlanWith(in, b, nil)
+}
+
+// PlanWith is Plan with the learned next hops (CompileWith).
+func (x *Incremental) PlanWith(in *intent.Intent, b Bindings, hops NextHops) (*Plan, error) {
 	c := newCompiler(in, b, x.classes)
+	c.hops = hops
 	us := c.units()
 	p := &Plan{units: map[unitID]*builtUnit{}, slots: map[string]*slot{}, was: map[string]*flows.Flow{}, Flows: len(x.slots)}
 	seen := make(map[unitID]bool, len(x.units))

@@ -45,19 +45,28 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 				}
 			}
 			x := NewIncremental()
+			var hops NextHops
 			var installed map[string]flows.Flow // what the updates built
 			applied, kinds := 0, map[string]int{}
 			for step := 0; step < base.edits; step++ {
 				next, nextBind, kind := randomEdit(rng, doc, bind)
+				nextHops := hops
+				if rng.IntN(12) == 0 { // the controller learns a next hop, or a new one
+					nextHops = NextHops{}
+					if rng.IntN(3) > 0 {
+						nextHops["edge"] = flows.MAC{2, 0, 0, 0, 9, byte(rng.IntN(3))}
+					}
+					kind += " + next hop"
+				}
 				in, err := next.Validate()
 				if err != nil {
 					continue // an edit validation refuses: nothing to compile
 				}
-				want, err := Compile(in, nextBind)
+				want, err := CompileWith(in, nextBind, nextHops)
 				if err != nil {
 					t.Fatalf("step %d (%s): Compile: %v", step, kind, err)
 				}
-				plan, err := x.Plan(in, nextBind)
+				plan, err := x.PlanWith(in, nextBind, nextHops)
 				if err != nil {
 					t.Fatalf("step %d (%s): Plan: %v", step, kind, err)
 				}
@@ -65,7 +74,7 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 					t.Fatalf("step %d (%s): plan says %d flows, Compile %d", step, kind, plan.Flows, len(want))
 				}
 				x.Commit(plan)
-				doc, bind = next, nextBind
+				doc, bind, hops = next, nextBind, nextHops
 				applied++
 				kinds[kind]++
 				if installed == nil {
@@ -274,7 +283,14 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 			return d, b, "none"
 		}
 		r := &d.Routers[0]
-		switch rng.IntN(3) {
+		switch rng.IntN(4) {
+		case 3: // learn the next hop instead of a static gateway_mac, or back
+			if r.External.GatewayMAC == "" {
+				r.External.GatewayMAC = "02:00:c0:00:02:01"
+			} else {
+				r.External.GatewayMAC = ""
+			}
+			return d, b, "gateway_mac"
 		case 0:
 			if len(r.FloatingIPs) > 0 {
 				r.FloatingIPs = r.FloatingIPs[:len(r.FloatingIPs)-1]

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"fmt"
 	"net/netip"
 
 	"github.com/flowgate/flowgate/flows"
@@ -12,7 +11,7 @@ import (
 // of in (docs/router.md). bindings maps iface-ids (intent ports and
 // uplinks) to OpenFlow ports; an unbound port gets no route and an unbound
 // uplink no way in or out. ids are the intent's, as Compile assigned them.
-func compileRouters(in *intent.Intent, bindings map[string]uint32, ids ids) ([]flows.Flow, error) {
+func compileRouters(in *intent.Intent, bindings map[string]uint32, ids ids, hops NextHops) ([]flows.Flow, error) {
 	if len(in.Routers) == 0 {
 		return nil, nil
 	}
@@ -20,7 +19,7 @@ func compileRouters(in *intent.Intent, bindings map[string]uint32, ids ids) ([]f
 	out := tableMissFlows(true)
 	for i := range in.Routers {
 		r := &in.Routers[i]
-		rc, err := newRouterCompiler(in, r, ids, zones[r.Name], bindings)
+		rc, err := newRouterCompiler(in, r, ids, zones[r.Name], bindings, hops)
 		if err != nil {
 			return nil, err
 		}
@@ -39,20 +38,26 @@ type routerCompiler struct {
 	networks []*intent.Network // the router's internal networks
 	uplink   uint32            // 0: the uplink is not bound
 	extMAC   flows.MAC
-	nextHop  flows.MAC // the external gateway's MAC
+	// nextHop is the external gateway's MAC: the intent's gateway_mac,
+	// else the one the controller learned; learn says it is learned, and
+	// known whether it is known yet.
+	nextHop      flows.MAC
+	learn, known bool
 }
 
-func newRouterCompiler(in *intent.Intent, r *intent.Router, ids ids, zone routerZone, bindings map[string]uint32) (*routerCompiler, error) {
-	if r.External.GatewayMAC == nil {
-		// Without a controller listening for packet-ins the datapath has
-		// no way to send the ARP request that would learn it.
-		return nil, fmt.Errorf("routers[%s].external.gateway_mac: required: the next hop's MAC is not learned yet", r.Name)
-	}
+func newRouterCompiler(in *intent.Intent, r *intent.Router, ids ids, zone routerZone, bindings map[string]uint32, hops NextHops) (*routerCompiler, error) {
 	rc := &routerCompiler{
 		in: in, r: r, ids: ids, zone: zone, bindings: bindings,
-		uplink:  bindings[r.External.Port],
-		extMAC:  flows.MAC(r.External.MAC),
-		nextHop: flows.MAC(*r.External.GatewayMAC),
+		uplink: bindings[r.External.Port],
+		extMAC: flows.MAC(r.External.MAC),
+	}
+	switch mac, learned := hops[r.Name]; {
+	case r.External.GatewayMAC != nil:
+		rc.nextHop, rc.known = flows.MAC(*r.External.GatewayMAC), true
+	case learned:
+		rc.nextHop, rc.known, rc.learn = mac, true, true
+	default:
+		rc.learn = true
 	}
 	for _, name := range r.Networks {
 		rc.networks = append(rc.networks, in.Network(name))
@@ -65,6 +70,7 @@ func (rc *routerCompiler) flows() []flows.Flow {
 	var out []flows.Flow
 	add := func(fs ...flows.Flow) { out = append(out, fs...) }
 	add(rc.uplinkClassifier()...)
+	add(rc.nextHopWatch()...)
 	add(rc.gatewayARPResponders()...)
 	add(rc.externalARPResponders()...)
 	add(rc.replyMarkers()...)

@@ -88,6 +88,9 @@ func (rc *routerCompiler) internalRoutes() []flows.Flow {
 // external destination, on-link ones in the external prefix included,
 // goes through the gateway's MAC: the router does not ARP.
 func (rc *routerCompiler) defaultRoute() flows.Flow {
+	if !rc.known {
+		return rc.resolveNextHop()
+	}
 	return flows.Flow{
 		Table: uint8(TableRouterRoute), Priority: prioRouteBase,
 		Cookie: routerExternal(rc.r).cookie(rc.r.Name),

@@ -12,7 +12,7 @@ import (
 
 func compileExampleRouters(t *testing.T, in *intent.Intent, b map[string]uint32) []flows.Flow {
 	t.Helper()
-	fs, err := compileRouters(in, b, assignIDs(in, nil))
+	fs, err := compileRouters(in, b, assignIDs(in, nil), nil)
 	if err != nil {
 		t.Fatalf("compileRouters: %v", err)
 	}
@@ -100,12 +100,42 @@ func TestRouterZones(t *testing.T) {
 	}
 }
 
-func TestRouterNeedsGatewayMAC(t *testing.T) {
+// Without gateway_mac the router learns its next hop: until the MAC is
+// known the default route sends packets to the controller (which asks
+// for it), and the gateway's ARP answers go up; once learned, the default
+// route sets the learned MAC, as it sets a static one.
+func TestRouterLearnsGatewayMAC(t *testing.T) {
 	in := routerExample()
 	in.Routers[0].External.GatewayMAC = nil
-	_, err := compileRouters(in, routerExampleBindings(), assignIDs(in, nil))
-	if err == nil || !strings.Contains(err.Error(), "routers[edge].external.gateway_mac") {
-		t.Errorf("err = %v, want one naming routers[edge].external.gateway_mac", err)
+	b := routerExampleBindings()
+	unknown, err := compileRouters(in, b, assignIDs(in, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := flowsText(unknown)
+	for _, want := range []string{
+		"table=94, priority=100,ip actions=CONTROLLER:64",
+		"table=90, priority=310,arp,in_port=10,arp_spa=192.0.2.1,arp_op=2 actions=CONTROLLER:65535",
+		"table=90, priority=310,arp,in_port=10,arp_spa=192.0.2.1,arp_tpa=192.0.2.1,arp_op=1 actions=CONTROLLER:65535",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("unresolved next hop: no flow %q in\n%s", want, text)
+		}
+	}
+	learned, err := compileRouters(in, b, assignIDs(in, nil), NextHops{"edge": flows.MustMAC("02:00:c0:00:02:99")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := flowsText(learned); !strings.Contains(text, "set_field:02:00:c0:00:02:99->eth_dst") || strings.Contains(text, "actions=CONTROLLER:64") {
+		t.Errorf("learned next hop: want the default route to set it\n%s", text)
+	}
+	q := NextHopQueries(in, b)
+	if len(q) != 1 || q[0].Router != "edge" || q[0].Uplink != 10 || q[0].Gateway.String() != "192.0.2.1" {
+		t.Errorf("NextHopQueries = %+v", q)
+	}
+	in.Routers[0].External.GatewayMAC = &[6]byte{2, 0, 0xc0, 0, 2, 1}
+	if q := NextHopQueries(in, b); len(q) != 0 {
+		t.Errorf("a static gateway_mac is not learned, got queries %+v", q)
 	}
 }
 

@@ -82,7 +82,7 @@ func (c *compiler) units() []unit {
 	}
 	out = append(out, unit{id: unitID{kind: unitRouters}, fp: c.routersFingerprint(), build: func() (built, error) {
 		fs := c.routerSeamFlows()
-		rs, err := compileRouters(c.in, c.bindings, c.ids)
+		rs, err := compileRouters(c.in, c.bindings, c.ids, c.hops)
 		return built{flows: append(fs, rs...)}, err
 	}})
 	return out
@@ -188,8 +188,8 @@ func (c *compiler) establishedFingerprint(g string) uint64 {
 
 // routersFingerprint covers the router seam and every router: routers
 // and networks as written, the networks' zones, and every port a router
-// routes to or translates for, with its binding; and the uplinks'
-// bindings.
+// routes to or translates for, with its binding; the uplinks' bindings
+// and the learned next hops.
 func (c *compiler) routersFingerprint() uint64 {
 	f := newFingerprint().value(c.in.Routers)
 	if len(c.in.Routers) == 0 {
@@ -212,6 +212,8 @@ func (c *compiler) routersFingerprint() uint64 {
 		}
 		ofport, bound := c.bindings[r.External.Port]
 		f.str(r.External.Port).bool(bound).u64(uint64(ofport))
+		mac, learned := c.hops[r.Name]
+		f.bool(learned).str(string(mac[:]))
 	}
 	for i := range c.in.Ports {
 		p := &c.in.Ports[i]

@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"net/netip"
+
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
+)
+
+// A router without external.gateway_mac learns its next hop's MAC: the
+// controller sends ARP requests for external.gateway out of the uplink
+// (at start, every few seconds, and when a packet finds the MAC unknown)
+// and watches the answers these flows send up. What it learned comes
+// back into the compile as NextHops, like the bindings: the default route
+// then sets the learned MAC, and a new one (failover, VRRP) replaces it
+// in one bundle.
+
+// NextHops are the next hops' MACs the controller learned, by router name.
+type NextHops map[string]flows.MAC
+
+// prioNextHopWatch beats the external ARP responders, so the gateway's
+// answers are seen whatever else matches them.
+const prioNextHopWatch uint16 = prioExternalARP + 10
+
+// nextHopWatch sends the gateway's ARP replies, and its gratuitous ARP,
+// arriving on the uplink to the controller.
+func (rc *routerCompiler) nextHopWatch() []flows.Flow {
+	gw := rc.r.External.Gateway
+	if !rc.learn || rc.uplink == 0 || !gw.Is4() {
+		return nil
+	}
+	cookie := routerExternal(rc.r).cookie(rc.r.Name)
+	up := []flows.Action{flows.Controller{Reason: flows.PacketInAction}}
+	reply := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeARP, ARPOp: flows.U16(2), ARPSpa: addrPrefix(gw)}
+	gratuitous := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeARP, ARPOp: flows.U16(1),
+		ARPSpa: addrPrefix(gw), ARPTpa: addrPrefix(gw)}
+	return []flows.Flow{
+		{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: reply, Actions: up},
+		{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: gratuitous, Actions: up},
+	}
+}
+
+// resolveNextHop is the default route while the next hop's MAC is not
+// known: the packet goes to the controller, which asks for the MAC at
+// once, and is dropped (a TCP client retransmits, by then to the learned
+// MAC). Only the headers go up: they say which router asks.
+func (rc *routerCompiler) resolveNextHop() flows.Flow {
+	return flows.Flow{
+		Table: uint8(TableRouterRoute), Priority: prioRouteBase,
+		Cookie:  routerExternal(rc.r).cookie(rc.r.Name),
+		Match:   flows.Match{EthType: flows.EthTypeIPv4},
+		Actions: []flows.Action{flows.Controller{MaxLen: 64, Reason: flows.PacketInAction}},
+	}
+}
+
+// NextHopQuery is what the controller needs to learn one router's next
+// hop: where to ask (the uplink's OpenFlow port), as whom (the router's
+// external MAC and address) and for what (external.gateway); and the
+// cookie of the flows that send the answers (and the unresolved packets)
+// up.
+type NextHopQuery struct {
+	Router  string
+	Uplink  uint32
+	MAC     flows.MAC
+	IP      netip.Addr
+	Gateway netip.Addr
+	Cookie  uint64
+}
+
+// NextHopQueries lists the routers of in whose next hop is learned and
+// whose uplink is bound in b.
+func NextHopQueries(in *intent.Intent, b Bindings) []NextHopQuery {
+	var out []NextHopQuery
+	for i := range in.Routers {
+		r := &in.Routers[i]
+		uplink, bound := b[r.External.Port]
+		if r.External.GatewayMAC != nil || !bound || !r.External.Gateway.Is4() {
+			continue
+		}
+		out = append(out, NextHopQuery{Router: r.Name, Uplink: uplink, MAC: flows.MAC(r.External.MAC),
+			IP: r.External.IP.Addr(), Gateway: r.External.Gateway, Cookie: routerExternal(r).cookie(r.Name)})
+	}
+	return out
+}
