@@ -162,6 +162,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.mu.Unlock()
 	c.metrics.watchSession(c.session)
 	wg.Go(func() { c.syncer.Run(ctx) })
+	hops := newResolver(session, c.logf("nexthop"))
+	wg.Go(func() { hops.run(ctx) })
 
 	db, err := ovsdb.Connect(ctx, c.cfg.OVSDB)
 	if err != nil {
@@ -195,7 +197,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := &state{c: c, doc: doc, in: in, revision: rev, compiled: pipeline.NewIncremental()}
+	st := &state{c: c, doc: doc, in: in, revision: rev, compiled: pipeline.NewIncremental(), resolver: hops}
 	// The first list is the ports that exist now. Compiling without it
 	// would remove every port's flows on a controller restart.
 	select {
@@ -249,6 +251,8 @@ func (c *Controller) Run(ctx context.Context) error {
 			st.reload(ctx, "SIGHUP", true)
 		case <-c.syncer.Resynced():
 			st.afterResync(ctx)
+		case l := <-hops.learned:
+			st.learnNextHop(ctx, l)
 		case fn := <-c.work:
 			fn(st)
 		}
@@ -343,12 +347,13 @@ func (c *Controller) do(ctx context.Context, fn func(*state)) error {
 }
 
 // WaitSynced returns once the intent in force is installed for the ports
-// bound now and the switch is connected.
+// bound now, the switch is connected and every router that learns its
+// next hop has learned it.
 func (c *Controller) WaitSynced(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if s := c.Status(); s.Synced && s.Connected {
+		if s := c.Status(); s.Synced && s.Connected && nextHopsKnown(s) {
 			return nil
 		}
 		select {
@@ -369,4 +374,14 @@ func (c *Controller) logf(component string) func(string, ...any) {
 func isRefusal(err error) bool {
 	var refused *openflow.ApplyError
 	return errors.As(err, &refused)
+}
+
+// nextHopsKnown reports whether every learned next hop is known.
+func nextHopsKnown(s Status) bool {
+	for _, mac := range s.NextHops {
+		if mac == "" {
+			return false
+		}
+	}
+	return true
 }

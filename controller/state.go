@@ -27,6 +27,10 @@ type state struct {
 	// handed to the Syncer and not refused. It compiles the next change
 	// at the cost of what changed.
 	compiled *pipeline.Incremental
+	// hops are the next hops the resolver learned; resolver is told,
+	// after each install, which routers to learn them for.
+	hops     pipeline.NextHops
+	resolver *resolver
 	applied  bool // a set was handed to the Syncer
 }
 
@@ -66,7 +70,7 @@ func (st *state) apply(ctx context.Context, trigger string) ApplyResult {
 func (st *state) install(ctx context.Context, trigger string, doc []byte, in *intent.Intent) ApplyResult {
 	start := time.Now()
 	res := ApplyResult{Time: start, Trigger: trigger}
-	plan, err := st.compiled.Plan(in, st.bound)
+	plan, err := st.compiled.PlanWith(in, st.bound, st.hops)
 	if err != nil {
 		res.Result, res.Error = "refused", fmt.Sprintf("compile: %v", err)
 		return st.finish(res, start)
@@ -95,6 +99,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 		res.Result, res.Error = "pending", err.Error()
 	}
 	st.compiled.Commit(plan)
+	st.publishNextHops(in)
 	st.doc, st.in, st.applied = doc, in, true
 	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
 	st.publishPorts()
@@ -235,4 +240,38 @@ func (st *state) afterResync(ctx context.Context) {
 		return
 	}
 	st.c.log.Info("flows restored; cleared flow-restore-wait")
+}
+
+// publishNextHops tells the resolver which routers learn their next hop
+// under the intent in force, forgets next hops of routers that no longer
+// do, and reports them in the status ("" while unknown).
+func (st *state) publishNextHops(in *intent.Intent) {
+	qs := pipeline.NextHopQueries(in, st.bound)
+	status := map[string]string{}
+	kept := pipeline.NextHops{}
+	for _, q := range qs {
+		status[q.Router] = ""
+		if mac, ok := st.hops[q.Router]; ok {
+			kept[q.Router], status[q.Router] = mac, mac.String()
+		}
+	}
+	st.hops = kept
+	if st.resolver != nil {
+		st.resolver.setQueries(qs)
+	}
+	st.c.setStatus(func(s *Status) { s.NextHops = status })
+}
+
+// learnNextHop compiles a newly learned next hop in.
+func (st *state) learnNextHop(ctx context.Context, l learnedHop) {
+	hops := maps.Clone(st.hops)
+	if hops == nil {
+		hops = pipeline.NextHops{}
+	}
+	hops[l.router] = l.mac
+	prev := st.hops
+	st.hops = hops
+	if res := st.apply(ctx, "next hop of router "+l.router); res.Result == "refused" {
+		st.hops = prev
+	}
 }

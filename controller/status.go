@@ -28,16 +28,19 @@ type Status struct {
 	// StoreConnected says whether etcd answers (etcd mode only). While it
 	// is false the flows in force stay (fail static); when etcd is back
 	// the controller reads the intent again and follows it from there.
-	StoreConnected *bool         `json:"store_connected,omitempty"`
-	OpenFlow       string        `json:"openflow"` // how the switch is reached: connect ADDR or listen ADDR
-	Datapath       string        `json:"datapath"`
-	PortsBound     []string      `json:"ports_bound"`   // intent ports with an Interface and an ofport
-	PortsUnbound   []string      `json:"ports_unbound"` // intent ports without one (they get no flows)
-	FlowsDesired   int           `json:"flows_desired"`
-	FlowsInstalled *int          `json:"flows_installed,omitempty"` // read from the switch (API only)
-	Synced         bool          `json:"synced"`                    // the flows in force are installed
-	LastApply      *ApplyResult  `json:"last_apply,omitempty"`
-	LastReload     *ReloadResult `json:"last_reload,omitempty"`
+	StoreConnected *bool    `json:"store_connected,omitempty"`
+	OpenFlow       string   `json:"openflow"` // how the switch is reached: connect ADDR or listen ADDR
+	Datapath       string   `json:"datapath"`
+	PortsBound     []string `json:"ports_bound"`   // intent ports with an Interface and an ofport
+	PortsUnbound   []string `json:"ports_unbound"` // intent ports without one (they get no flows)
+	FlowsDesired   int      `json:"flows_desired"`
+	FlowsInstalled *int     `json:"flows_installed,omitempty"` // read from the switch (API only)
+	Synced         bool     `json:"synced"`                    // the flows in force are installed
+	// NextHops are the routers that learn their next hop, with its MAC
+	// ("" while it is being asked for).
+	NextHops   map[string]string `json:"next_hops,omitempty"`
+	LastApply  *ApplyResult      `json:"last_apply,omitempty"`
+	LastReload *ReloadResult     `json:"last_reload,omitempty"`
 }
 
 // ApplyResult describes one attempt to put a flow set in force.

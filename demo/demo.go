@@ -54,17 +54,9 @@ func Run(ctx context.Context, intentPath string, w io.Writer) (rep *Report, err 
 	if err != nil {
 		return rep, err
 	}
-	grids := make([]*grid, len(workedExample))
-	for i, m := range workedExample {
-		r := m.rows
-		if r == nil {
-			r = rows
-		}
-		want, err := parseWant(m, r)
-		if err != nil {
-			return rep, err
-		}
-		grids[i] = &grid{m: m, rows: r, want: want}
+	grids, err := workedGrids()
+	if err != nil {
+		return rep, err
 	}
 
 	fmt.Fprintf(w, "flowgate demo: the worked example (%s) on a private Open vSwitch\n", intentPath)
@@ -141,6 +133,24 @@ probed; ! = differs from the intent
 	}
 	fmt.Fprintf(w, "\nevery connection and trace is what the intent says.\n")
 	return rep, nil
+}
+
+// workedGrids are the worked example's matrices with the cells the intent
+// expects, not probed yet.
+func workedGrids() ([]*grid, error) {
+	grids := make([]*grid, len(workedExample))
+	for i, m := range workedExample {
+		r := m.rows
+		if r == nil {
+			r = rows
+		}
+		want, err := parseWant(m, r)
+		if err != nil {
+			return nil, err
+		}
+		grids[i] = &grid{m: m, rows: r, want: want}
+	}
+	return grids, nil
 }
 
 // startController runs the controller in-process on the testbed's bridge,

@@ -54,13 +54,15 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	desired, err := pipeline.Compile(in, b)
-	if err != nil {
-		return nil, fmt.Errorf("compile %s: %w", name, err)
-	}
 	installed, stats, err := dump(ctx, bridge, src.Rundir)
 	if err != nil {
 		return nil, err
+	}
+	// Next hops the controller learned are not in the intent: the
+	// switch holds them, in the routers' default routes.
+	desired, err := pipeline.CompileWith(in, b, pipeline.InstalledNextHops(in, b, installed))
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	return &Snapshot{Intent: in, namer: pipeline.NewCookieNamer(in), Bindings: b, Desired: desired,
 		Installed: installed, Stats: stats}, nil

@@ -82,3 +82,24 @@ func NextHopQueries(in *intent.Intent, b Bindings) []NextHopQuery {
 	}
 	return out
 }
+
+// InstalledNextHops reads the next hops a controller learned back from
+// installed flows: the MAC each learning router's default route sets.
+// Tools that compile the desired flows without the controller (flowgate
+// diff) use it, so a learned next hop is not reported as a difference.
+func InstalledNextHops(in *intent.Intent, b Bindings, installed []flows.Flow) NextHops {
+	hops := NextHops{}
+	for _, q := range NextHopQueries(in, b) {
+		for _, f := range installed {
+			if f.Table != uint8(TableRouterRoute) || f.Priority != prioRouteBase || f.Cookie != q.Cookie {
+				continue
+			}
+			for _, a := range f.Actions {
+				if set, ok := a.(flows.SetEthDst); ok {
+					hops[q.Router] = set.MAC
+				}
+			}
+		}
+	}
+	return hops
+}

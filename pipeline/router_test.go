@@ -129,6 +129,12 @@ func TestRouterLearnsGatewayMAC(t *testing.T) {
 	if text := flowsText(learned); !strings.Contains(text, "set_field:02:00:c0:00:02:99->eth_dst") || strings.Contains(text, "actions=CONTROLLER:64") {
 		t.Errorf("learned next hop: want the default route to set it\n%s", text)
 	}
+	if got := InstalledNextHops(in, b, learned); got["edge"] != flows.MustMAC("02:00:c0:00:02:99") || len(got) != 1 {
+		t.Errorf("InstalledNextHops = %v, want edge's learned MAC", got)
+	}
+	if got := InstalledNextHops(in, b, unknown); len(got) != 0 {
+		t.Errorf("InstalledNextHops of an unresolved router = %v, want none", got)
+	}
 	q := NextHopQueries(in, b)
 	if len(q) != 1 || q[0].Router != "edge" || q[0].Uplink != 10 || q[0].Gateway.String() != "192.0.2.1" {
 		t.Errorf("NextHopQueries = %+v", q)

@@ -1,0 +1,164 @@
+package controller
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/openflow"
+	"github.com/flowgate/flowgate/pipeline"
+)
+
+// Next-hop resolution for routers without external.gateway_mac: the
+// resolver asks for the gateway's MAC with ARP requests sent out of the
+// uplink (packet-outs) — at once when a router needs one, every
+// nextHopRefresh after, and when a packet finds it unknown — and reads
+// the answers the pipeline sends up (router_nexthop.go). A new MAC goes to
+// the state goroutine, which compiles it in like a new binding: a gateway
+// that fails over to another MAC is followed within one refresh.
+
+const (
+	// nextHopRefresh is how often a learned next hop is asked again.
+	nextHopRefresh = 2 * time.Second
+	// nextHopMinGap bounds the requests per router that unresolved
+	// packets can cause.
+	nextHopMinGap = 200 * time.Millisecond
+)
+
+// learnedHop is a next hop's MAC the resolver saw.
+type learnedHop struct {
+	router string
+	mac    flows.MAC
+}
+
+type resolver struct {
+	session *openflow.Session
+	logf    func(string, ...any)
+	queries atomic.Pointer[[]pipeline.NextHopQuery]
+	poke    chan struct{}
+	learned chan learnedHop
+	asked   map[string]time.Time
+	known   map[string]flows.MAC
+}
+
+func newResolver(session *openflow.Session, logf func(string, ...any)) *resolver {
+	return &resolver{session: session, logf: logf, poke: make(chan struct{}, 1), learned: make(chan learnedHop, 16),
+		asked: map[string]time.Time{}, known: map[string]flows.MAC{}}
+}
+
+// setQueries replaces the routers to resolve; new ones are asked at once.
+func (r *resolver) setQueries(qs []pipeline.NextHopQuery) {
+	r.queries.Store(&qs)
+	select {
+	case r.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (r *resolver) current() []pipeline.NextHopQuery {
+	if qs := r.queries.Load(); qs != nil {
+		return *qs
+	}
+	return nil
+}
+
+// run asks and listens until ctx ends.
+func (r *resolver) run(ctx context.Context) {
+	tick := time.NewTicker(nextHopRefresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for _, q := range r.current() {
+				r.ask(ctx, q, true)
+			}
+		case <-r.poke:
+			live := map[string]bool{}
+			for _, q := range r.current() {
+				live[q.Router] = true
+			}
+			for router := range r.known {
+				if !live[router] {
+					delete(r.known, router) // learned anew if it comes back
+				}
+			}
+			for _, q := range r.current() {
+				if _, ok := r.known[q.Router]; !ok {
+					r.ask(ctx, q, false)
+				}
+			}
+		case p := <-r.session.PacketIns():
+			r.handle(ctx, p)
+		}
+	}
+}
+
+// ask sends an ARP request for q's gateway out of q's uplink, at most once
+// per nextHopMinGap unless refreshing.
+func (r *resolver) ask(ctx context.Context, q pipeline.NextHopQuery, refresh bool) {
+	if last, ok := r.asked[q.Router]; ok && !refresh && time.Since(last) < nextHopMinGap {
+		return
+	}
+	r.asked[q.Router] = time.Now()
+	if err := r.session.PacketOut(ctx, q.Uplink, arpRequest(q.MAC, q.IP, q.Gateway)); err != nil && ctx.Err() == nil {
+		r.logf("router %s: ARP request for next hop %s: %v", q.Router, q.Gateway, err)
+	}
+}
+
+// handle reads a packet the pipeline sent up: an ARP answer from a
+// router's gateway teaches its MAC; any other packet under a router's
+// cookie found the next hop unknown and asks for it.
+func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
+	for _, q := range r.current() {
+		if p.Cookie != q.Cookie || p.InPort == 0 {
+			continue
+		}
+		sender, mac, isARP := arpSender(p.Data)
+		if !isARP {
+			r.ask(ctx, q, false)
+			return
+		}
+		if p.InPort != q.Uplink || sender != q.Gateway {
+			return
+		}
+		if r.known[q.Router] == mac {
+			return
+		}
+		r.known[q.Router] = mac
+		r.logf("router %s: next hop %s is at %s", q.Router, q.Gateway, mac)
+		select {
+		case r.learned <- learnedHop{q.Router, mac}:
+		case <-ctx.Done():
+		}
+		return
+	}
+}
+
+// arpRequest is "who has gateway? tell ip (mac)", broadcast.
+func arpRequest(mac flows.MAC, ip, gateway netip.Addr) []byte {
+	b := make([]byte, 0, 60)
+	b = append(b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	b = append(b, mac[:]...)
+	b = binary.BigEndian.AppendUint16(b, flows.EthTypeARP)
+	b = append(b, 0, 1, 8, 0, 6, 4, 0, 1) // Ethernet, IPv4, request
+	b = append(b, mac[:]...)
+	b = append(b, ip.AsSlice()...)
+	b = append(b, 0, 0, 0, 0, 0, 0)
+	b = append(b, gateway.AsSlice()...)
+	return append(b, make([]byte, 60-len(b))...) // Ethernet minimum
+}
+
+// arpSender returns the sender of an IPv4-over-Ethernet ARP frame.
+func arpSender(frame []byte) (ip netip.Addr, mac flows.MAC, ok bool) {
+	if len(frame) < 42 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeARP ||
+		binary.BigEndian.Uint16(frame[16:]) != 0x0800 || frame[18] != 6 || frame[19] != 4 {
+		return netip.Addr{}, mac, false
+	}
+	copy(mac[:], frame[22:28])
+	return netip.AddrFrom4([4]byte(frame[28:32])), mac, true
+}

@@ -1,0 +1,97 @@
+package demo
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/testbed"
+)
+
+// TestLearnedNextHopOnOVS runs the worked example with its router's
+// gateway_mac removed: the controller learns the upstream router's MAC by
+// ARP, and masquerade, the floating IP, the forward and hairpin give
+// every matrix the intent expects from a fresh start. Then the upstream
+// router's MAC changes (a failover): new connections work again within
+// 10 s, through the newly learned MAC.
+func TestLearnedNextHopOnOVS(t *testing.T) {
+	testbed.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	doc, err := os.ReadFile("../examples/intent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.Contains(line, "gateway_mac:") {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) == strings.Count(string(doc), "\n")+1 {
+		t.Fatal("the worked example has no gateway_mac to remove")
+	}
+	path := filepath.Join(t.TempDir(), "intent.yaml")
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tb := testbed.New(t, testbed.Options{})
+	hosts, err := buildTopology(ctx, tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c, logs, stop, err := startController(ctx, tb, path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("controller log:\n%s", logs)
+		}
+	})
+	if got := c.Status().NextHops["edge"]; got != "02:00:c0:00:02:01" {
+		t.Fatalf("next hop of edge = %q, want the upstream router's 02:00:c0:00:02:01", got)
+	}
+	t.Logf("next hop learned and every flow installed %v after the start", time.Since(start).Round(time.Millisecond))
+
+	grids, err := workedGrids()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := probeAll(ctx, hosts, grids); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range grids {
+		for _, d := range g.differences() {
+			t.Errorf("learned next hop: %s", d)
+		}
+	}
+
+	const failover = "02:00:c0:00:02:77"
+	if _, err := hosts["uplink"].Exec(ctx, "ip", "link", "set", "eth0", "address", failover); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	for {
+		res, err := testbed.TCPConnect(ctx, hosts["web1"], internetServer, 8080)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome == testbed.OK && c.Status().NextHops["edge"] == failover {
+			t.Logf("after the upstream MAC changed, a new connection worked %v later", time.Since(changed).Round(time.Millisecond))
+			break
+		}
+		if time.Since(changed) > 10*time.Second {
+			t.Fatalf("no connection to the internet within 10 s of the upstream MAC change (next hop %q, last %v %s)",
+				c.Status().NextHops["edge"], res.Outcome, res.Detail)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
