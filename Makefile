@@ -13,7 +13,7 @@ GO ?= go
 TEST_PARALLEL ?= 2
 
 DEBIAN_PACKAGES := openvswitch-switch iproute2 ethtool iputils-ping netcat-openbsd \
-	iperf3 iptables conntrack tcpdump
+	iperf3 iptables conntrack tcpdump traceroute
 
 .PHONY: all build deps test vet fmt-check bench bench-go demo clean
 all: build

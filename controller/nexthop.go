@@ -38,6 +38,9 @@ type resolver struct {
 	session *openflow.Session
 	logf    func(string, ...any)
 	queries atomic.Pointer[[]pipeline.NextHopQuery]
+	sides   atomic.Pointer[map[uint32]pipeline.RouterSide] // for ICMP errors
+	// lastICMP spaces the ICMP errors (icmp.go).
+	lastICMP time.Time
 	poke    chan struct{}
 	learned chan learnedHop
 	asked   map[string]time.Time
@@ -49,9 +52,11 @@ func newResolver(session *openflow.Session, logf func(string, ...any)) *resolver
 		asked: map[string]time.Time{}, known: map[string]flows.MAC{}}
 }
 
-// setQueries replaces the routers to resolve; new ones are asked at once.
-func (r *resolver) setQueries(qs []pipeline.NextHopQuery) {
+// setQueries replaces the routers to resolve (new ones are asked at once)
+// and the routers' sides.
+func (r *resolver) setQueries(qs []pipeline.NextHopQuery, sides map[uint32]pipeline.RouterSide) {
 	r.queries.Store(&qs)
+	r.sides.Store(&sides)
 	select {
 	case r.poke <- struct{}{}:
 	default:
@@ -114,6 +119,10 @@ func (r *resolver) ask(ctx context.Context, q pipeline.NextHopQuery, refresh boo
 // router's gateway teaches its MAC; any other packet under a router's
 // cookie found the next hop unknown and asks for it.
 func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
+	if p.Reason == flows.PacketInInvalidTTL {
+		r.timeExceeded(ctx, p)
+		return
+	}
 	for _, q := range r.current() {
 		if p.Cookie != q.Cookie || p.InPort == 0 {
 			continue

@@ -257,7 +257,7 @@ func (st *state) publishNextHops(in *intent.Intent) {
 	}
 	st.hops = kept
 	if st.resolver != nil {
-		st.resolver.setQueries(qs)
+		st.resolver.setQueries(qs, pipeline.RouterSides(in, st.bound))
 	}
 	st.c.setStatus(func(s *Status) { s.NextHops = status })
 }

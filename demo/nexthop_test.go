@@ -14,9 +14,10 @@ import (
 // TestLearnedNextHopOnOVS runs the worked example with its router's
 // gateway_mac removed: the controller learns the upstream router's MAC by
 // ARP, and masquerade, the floating IP, the forward and hairpin give
-// every matrix the intent expects from a fresh start. Then the upstream
-// router's MAC changes (a failover): new connections work again within
-// 10 s, through the newly learned MAC.
+// every matrix the intent expects from a fresh start; traceroute shows
+// the router as a hop. Then the upstream router's MAC changes (a
+// failover): new connections work again within 10 s, through the newly
+// learned MAC.
 func TestLearnedNextHopOnOVS(t *testing.T) {
 	testbed.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -71,6 +72,20 @@ func TestLearnedNextHopOnOVS(t *testing.T) {
 	for _, g := range grids {
 		for _, d := range g.differences() {
 			t.Errorf("learned next hop: %s", d)
+		}
+	}
+
+	// traceroute through the router: the router is hop 1 (its ICMP time
+	// exceeded, from the controller), the internet server hop 2 (its port
+	// unreachable, un-SNATed by the router as related to the probe).
+	out, err := hosts["web1"].Exec(ctx, "traceroute", "-n", "-q", "1", "-w", "2", "-m", "3", internetServer.String())
+	if err != nil {
+		t.Fatalf("traceroute: %v\n%s", err, out)
+	}
+	t.Logf("traceroute from web1:\n%s", out)
+	for _, hop := range []string{" 1  10.0.0.1 ", " 2  198.51.100.10 "} {
+		if !strings.Contains(out, hop) {
+			t.Errorf("traceroute: no hop %q", strings.TrimSpace(hop))
 		}
 	}
 

@@ -111,12 +111,12 @@ func (s *Session) takePacketIn(body []byte) {
 }
 
 // setAsyncPacketIns asks the switch to send this connection packet-ins of
-// flows' controller actions whatever its role: OVS sends a management
-// socket connection ("service" connection) no asynchronous messages
-// unless it asks.
+// flows' controller actions, and of dec_ttl reaching zero (invalid TTL),
+// whatever its role: OVS sends a management socket connection ("service"
+// connection) no asynchronous messages unless it asks.
 func setAsyncPacketIns(xid uint32) []byte {
 	b := ofpHeader(ofptSetAsync, xid)
-	action := uint32(1) << flows.PacketInAction
+	action := uint32(1)<<flows.PacketInAction | uint32(1)<<flows.PacketInInvalidTTL
 	b = binary.BigEndian.AppendUint32(b, action) // packet_in_mask, master/equal
 	b = binary.BigEndian.AppendUint32(b, action) // packet_in_mask, slave
 	b = binary.BigEndian.AppendUint32(b, 0)      // port_status_mask

@@ -213,6 +213,19 @@ func checkRouterBehaviour(t *testing.T, l *natLab) {
 		expectSeenAs(t, l.outs, internetServer, "192.0.2.10:8080", "198.51.100.10")
 		expectUDPSeenAs(t, l.outs, internetServer, "192.0.2.10:5353", "198.51.100.10")
 	})
+	t.Run("icmp errors through nat", func(t *testing.T) {
+		// A masqueraded UDP datagram to a closed port outside: the
+		// outside's port unreachable (to 192.0.2.10) is related to the
+		// connection, un-SNATed to web2's own address and let in, so
+		// web2's socket is refused at once instead of timing out.
+		res, err := testbed.UDPExchange(probeContext(t), l.web2, netip.MustParseAddr("198.51.100.10"), 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != testbed.Refused {
+			t.Errorf("web2 -> udp 198.51.100.10:9 (closed): %s (%s), want refused by the port unreachable", res.Outcome, res.Detail)
+		}
+	})
 	t.Run("router answers ping", func(t *testing.T) {
 		for _, c := range []struct {
 			h  *testbed.Host

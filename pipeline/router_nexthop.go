@@ -103,3 +103,38 @@ func InstalledNextHops(in *intent.Intent, b Bindings, installed []flows.Flow) Ne
 	}
 	return hops
 }
+
+// RouterSide is one port a router's ICMP errors leave by, with the
+// address and MAC the router has on that side: the uplink (external
+// address and MAC), or a bound port of one of its internal networks (the
+// network's gateway and GatewayMAC).
+type RouterSide struct {
+	Router string
+	Port   uint32
+	MAC    flows.MAC
+	IP     netip.Addr
+}
+
+// RouterSides maps the OpenFlow ports of in's routers' sides to them, for
+// the controller's ICMP errors (time exceeded when dec_ttl reaches zero).
+func RouterSides(in *intent.Intent, b Bindings) map[uint32]RouterSide {
+	out := map[uint32]RouterSide{}
+	for i := range in.Routers {
+		r := &in.Routers[i]
+		if up, ok := b[r.External.Port]; ok && r.External.IP.Addr().Is4() {
+			out[up] = RouterSide{Router: r.Name, Port: up, MAC: flows.MAC(r.External.MAC), IP: r.External.IP.Addr()}
+		}
+		for _, name := range r.Networks {
+			n := in.Network(name)
+			if n == nil || !n.Gateway.Is4() {
+				continue
+			}
+			for _, p := range in.Ports {
+				if ofport, ok := b[p.Name]; ok && p.Network == name {
+					out[ofport] = RouterSide{Router: r.Name, Port: ofport, MAC: GatewayMAC(n), IP: n.Gateway}
+				}
+			}
+		}
+	}
+	return out
+}
