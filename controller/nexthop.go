@@ -41,10 +41,10 @@ type resolver struct {
 	sides   atomic.Pointer[map[uint32]pipeline.RouterSide] // for ICMP errors
 	// lastICMP spaces the ICMP errors (icmp.go).
 	lastICMP time.Time
-	poke    chan struct{}
-	learned chan learnedHop
-	asked   map[string]time.Time
-	known   map[string]flows.MAC
+	poke     chan struct{}
+	learned  chan learnedHop
+	asked    map[string]time.Time
+	known    map[string]flows.MAC
 }
 
 func newResolver(session *openflow.Session, logf func(string, ...any)) *resolver {
