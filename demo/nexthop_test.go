@@ -2,12 +2,16 @@ package demo
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/testbed"
 )
 
@@ -26,17 +30,27 @@ func TestLearnedNextHopOnOVS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kept []string
-	for _, line := range strings.Split(string(doc), "\n") {
-		if !strings.Contains(line, "gateway_mac:") {
-			kept = append(kept, line)
+	d, err := intent.Decode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Routers[0].External.GatewayMAC = ""
+	// A forward to a UDP port nobody serves on db1, which db's group lets
+	// in: db1's port unreachable must reach the outside client.
+	closedPort, externalPort := int64(5399), int64(5399)
+	d.Routers[0].PortForwards = append(d.Routers[0].PortForwards, intent.PortForwardDoc{
+		Protocol: "udp", IP: "192.0.2.10", ExternalPort: &externalPort, Port: "db1", InternalPort: &closedPort})
+	for i := range d.SecurityGroups {
+		if d.SecurityGroups[i].Name == "db" {
+			d.SecurityGroups[i].Rules = append(d.SecurityGroups[i].Rules, intent.RuleDoc{Direction: "ingress", Protocol: "udp", Ports: "5399"})
 		}
 	}
-	if len(kept) == strings.Count(string(doc), "\n")+1 {
-		t.Fatal("the worked example has no gateway_mac to remove")
+	data, err := yaml.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "intent.yaml")
-	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tb := testbed.New(t, testbed.Options{})
@@ -87,6 +101,15 @@ func TestLearnedNextHopOnOVS(t *testing.T) {
 		if !strings.Contains(out, hop) {
 			t.Errorf("traceroute: no hop %q", strings.TrimSpace(hop))
 		}
+	}
+
+	// The closed forwarded port: refused at once, not a timeout.
+	res, err := testbed.UDPExchangeFrom(ctx, hosts["uplink"], internetServer, netip.MustParseAddr("192.0.2.10"), 5399)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != testbed.Refused {
+		t.Errorf("internet -> udp 192.0.2.10:5399 (forwarded to a closed port of db1): %s (%s), want refused by db1's port unreachable", res.Outcome, res.Detail)
 	}
 
 	const failover = "02:00:c0:00:02:77"
