@@ -44,6 +44,10 @@ const (
 	// KindService is kept for load-balanced services, which are
 	// validated but not compiled yet.
 	KindService CookieKind = 8
+	// KindPolicyRule flows implement one rule of an admin policy
+	// (policy.go); the id is the policy rule's id, which is also what
+	// ct_label records for connections it allowed.
+	KindPolicyRule CookieKind = 9
 )
 
 // Cookie builds the cookie of an object.
