@@ -160,6 +160,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	wcancel()
 	c.log.Info("bridge ready", "bridge", bridge, "datapath", datapath, "fail_mode", "secure", "controller_target", target)
 	wg.Go(func() { c.session.Run(ctx) })
+	wg.Go(func() { c.answerRejects(ctx) })
 	if target != "" {
 		// While flowgate is stopped, whoever listened on the target's
 		// address would be connected by ovs-vswitchd and own the bridge.

@@ -20,6 +20,7 @@ type metrics struct {
 	reloads       *prometheus.CounterVec
 	portsBound    prometheus.Gauge
 	portsUnbound  prometheus.Gauge
+	rejects       *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -44,8 +45,12 @@ func newMetrics() *metrics {
 		portsUnbound: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flowgate_ports_unbound", Help: "Intent ports without an OVS Interface (they get no flows).",
 		}),
+		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowgate_policy_rejects_total",
+			Help: "Packets admin policies rejected, by answer (answered: a TCP RST or ICMP unreachable was sent; unanswered: none could be; failed: the packet-out failed).",
+		}, []string{"result"}),
 	}
-	m.registry.MustRegister(m.applyDuration, m.applies, m.reloads, m.portsBound, m.portsUnbound)
+	m.registry.MustRegister(m.applyDuration, m.applies, m.reloads, m.portsBound, m.portsUnbound, m.rejects)
 	return m
 }
 
@@ -62,6 +67,8 @@ func (m *metrics) watchSession(s *openflow.Session) {
 			func(st openflow.SessionStats) uint64 { return st.BundlesFailed }),
 		counter("flowgate_flow_mods_total", "Flow-mods sent inside bundles.",
 			func(st openflow.SessionStats) uint64 { return st.FlowMods }),
+		counter("flowgate_packet_ins_dropped_total", "Packet-ins dropped because the controller fell behind.",
+			func(st openflow.SessionStats) uint64 { return st.PacketInsDropped }),
 		counter("flowgate_openflow_connects_total", "OpenFlow connections established with the bridge.",
 			func(st openflow.SessionStats) uint64 { return st.Connects }),
 		counter("flowgate_openflow_reconnects_total", "OpenFlow reconnects (connections after the first).",

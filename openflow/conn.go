@@ -34,7 +34,10 @@ type ofConn struct {
 	wmu sync.Mutex
 	bw  *bufio.Writer
 
-	cur    atomic.Pointer[exchange]
+	cur atomic.Pointer[exchange]
+	// async receives packet-ins; set before the connection is published
+	// and read by the reader only.
+	async  atomic.Pointer[func(ofMsg)]
 	closed chan struct{}
 	err    error // why the reader stopped; read after closed
 	once   sync.Once
@@ -205,6 +208,12 @@ func (c *ofConn) readLoop(br *bufio.Reader) {
 			if err := c.send(reply); err != nil {
 				c.close(fmt.Errorf("%w: echo reply: %v", errDisconnected, err))
 				return
+			}
+			continue
+		}
+		if m.typ == ofptPacketIn {
+			if f := c.async.Load(); f != nil {
+				(*f)(m)
 			}
 			continue
 		}

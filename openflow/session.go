@@ -79,13 +79,15 @@ type Session struct {
 	nextXID  uint32
 	connects chan struct{}
 	stats    sessionCounters
+	// packetIns: PacketIns.
+	packetIns chan PacketIn
 }
 
 // NewSession validates cfg and, in listen mode, binds the port at once so
 // that a wrong address fails here rather than in the background.
 func NewSession(cfg SessionConfig) (*Session, error) {
 	s := &Session{cfg: cfg, ready: make(chan struct{}), nextXID: 16, connects: make(chan struct{}, 1),
-		accepted: make(chan vetted)}
+		accepted: make(chan vetted), packetIns: make(chan PacketIn, packetInQueue)}
 	if s.cfg.HandshakeTimeout <= 0 {
 		s.cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
@@ -186,6 +188,12 @@ func (s *Session) Run(ctx context.Context) error {
 		select {
 		case s.connects <- struct{}{}:
 		default:
+		}
+		deliver := s.deliverPacketIn
+		c.async.Store(&deliver)
+		// Service connections get packet-ins only after this.
+		if err := c.send(setConfigMessage(s.allocXIDs(1))); err != nil {
+			s.logf("openflow %s: set config: %v", s.cfg.Bridge, err)
 		}
 		s.setConn(c)
 		select {
@@ -418,6 +426,7 @@ func IsDisconnected(err error) bool { return errors.Is(err, errDisconnected) }
 // sessionCounters are updated with atomics; Stats copies them.
 type sessionCounters struct {
 	connects, flowMods, bundlesCommitted, bundlesFailed, applies atomic.Uint64
+	packetInsDropped                                             atomic.Uint64
 	applyNanos, lastApplyNanos                                   atomic.Int64
 }
 
@@ -431,6 +440,7 @@ type SessionStats struct {
 	Applies          uint64        // Apply calls that sent a bundle
 	ApplyTime        time.Duration // total time spent in those
 	LastApplyTime    time.Duration // duration of the latest one
+	PacketInsDropped uint64        // packet-ins dropped because the owner fell behind
 }
 
 // Stats returns a snapshot of the counters.
@@ -444,5 +454,6 @@ func (s *Session) Stats() SessionStats {
 		Applies:          c.applies.Load(),
 		ApplyTime:        time.Duration(c.applyNanos.Load()),
 		LastApplyTime:    time.Duration(c.lastApplyNanos.Load()),
+		PacketInsDropped: c.packetInsDropped.Load(),
 	}
 }

@@ -56,7 +56,11 @@ func Cookie(kind CookieKind, object uint64) uint64 {
 }
 
 func cookieKind(cookie uint64) CookieKind { return CookieKind(cookie >> cookieKindShift) }
-func cookieObject(cookie uint64) uint64   { return cookie & cookieObjectMask }
+
+// KindOf is the kind of object a cookie names (for readers of packet-ins
+// and dumps).
+func KindOf(cookie uint64) CookieKind   { return cookieKind(cookie) }
+func cookieObject(cookie uint64) uint64 { return cookie & cookieObjectMask }
 
 func infraCookie(t Table) uint64 { return Cookie(KindInfra, uint64(t)) }
 

@@ -18,7 +18,9 @@ import (
 //	allow   load the rule id for the commit (ct_label records it), go on
 //	        past the groups (pre_lb / commit)
 //	deny    drop
-//	reject  drop (answering with TCP RST / ICMP unreachable is not built)
+//	reject  a new connection's first packet goes to the controller, which
+//	        answers the sender with a TCP RST or an ICMP port unreachable
+//	        (package reject); every other packet drops
 //	pass    set the side's "policies done" flag in reg2, resubmit to the
 //	        ACL table, which now skips the policy entry and applies the
 //	        groups; clear the flag when the resubmit returns, so the next
@@ -137,6 +139,9 @@ func (c *compiler) policyFlows() (built, error) {
 				if err != nil {
 					return built{}, fmt.Errorf("%s: %w", describePolicyRule(p.Name, i, r), err)
 				}
+				if r.Action == intent.ActionReject && !reverse {
+					b.flows = rejectFlows(b.flows)
+				}
 				out.add(b)
 			}
 		}
@@ -152,6 +157,22 @@ func (c *compiler) policyFlows() (built, error) {
 		}
 	}
 	return out, nil
+}
+
+// rejectFlows splits the decision flows of a reject rule (its conj_id
+// flow, or its plain flows) in two: a new connection's packet goes to the
+// controller, which answers it, and drops; any other packet drops.
+func rejectFlows(decided []flows.Flow) []flows.Flow {
+	var out []flows.Flow
+	for _, f := range decided {
+		first, rest := f, f
+		first.Match.CTState.Set |= flows.CTNew
+		first.Actions = []flows.Action{flows.Controller{Reason: flows.PacketInAction}}
+		rest.Match.CTState.Clear |= flows.CTNew
+		rest.Actions = nil
+		out = append(out, first, rest)
+	}
+	return out
 }
 
 func otherSide(s aclSide) aclSide {
