@@ -50,6 +50,10 @@ type SessionConfig struct {
 	// VerifySwitch, when set, decides whether an accepted connection whose
 	// handshake announced datapathID is the bridge's switch.
 	VerifySwitch func(ctx context.Context, datapathID uint64) error
+
+	// PacketInRate is the controller meter's rate in packets per second
+	// (meter.go), set on every connect; 0 means DefaultPacketInRate.
+	PacketInRate uint32
 }
 
 // DefaultHandshakeTimeout bounds the handshake of an accepted connection.
@@ -192,7 +196,7 @@ func (s *Session) Run(ctx context.Context) error {
 		deliver := s.deliverPacketIn
 		c.async.Store(&deliver)
 		// Service connections get packet-ins only after this.
-		if err := c.send(setConfigMessage(s.allocXIDs(1))); err != nil {
+		if err := c.send(append([][]byte{setConfigMessage(s.allocXIDs(1))}, controllerMeterMessages(s)...)...); err != nil {
 			s.logf("openflow %s: set config: %v", s.cfg.Bridge, err)
 		}
 		s.setConn(c)

@@ -18,9 +18,12 @@ import (
 //	allow   load the rule id for the commit (ct_label records it), go on
 //	        past the groups (pre_lb / commit)
 //	deny    drop
-//	reject  a new connection's first packet goes to the controller, which
-//	        answers the sender with a TCP RST or an ICMP port unreachable
-//	        (package reject); every other packet drops
+//	reject  drop; a new connection's first packet goes to the controller,
+//	        which answers the sender with a TCP RST or an ICMP port
+//	        unreachable (package reject)
+//
+// A rule with log: true also sends a new connection's first packet to the
+// controller, which logs it.
 //	pass    set the side's "policies done" flag in reg2, resubmit to the
 //	        ACL table, which now skips the policy entry and applies the
 //	        groups; clear the flag when the resubmit returns, so the next
@@ -139,8 +142,8 @@ func (c *compiler) policyFlows() (built, error) {
 				if err != nil {
 					return built{}, fmt.Errorf("%s: %w", describePolicyRule(p.Name, i, r), err)
 				}
-				if r.Action == intent.ActionReject && !reverse {
-					b.flows = rejectFlows(b.flows)
+				if !reverse && (r.Action == intent.ActionReject || r.Log) {
+					b.flows = newConnectionFlows(b.flows, r)
 				}
 				out.add(b)
 			}
@@ -159,17 +162,20 @@ func (c *compiler) policyFlows() (built, error) {
 	return out, nil
 }
 
-// rejectFlows splits the decision flows of a reject rule (its conj_id
-// flow, or its plain flows) in two: a new connection's packet goes to the
-// controller, which answers it, and drops; any other packet drops.
-func rejectFlows(decided []flows.Flow) []flows.Flow {
+// newConnectionFlows split the decision flows of a rule that tells the
+// controller about new connections (a reject, which the controller
+// answers, or a rule with log: true) in two: a new connection's packet
+// also goes to the controller, any other packet only gets the rule's
+// actions. The controller action comes first, so the controller sees the
+// packet as it arrived; the bridge's controller meter (openflow's
+// PacketInRate) bounds how many reach it.
+func newConnectionFlows(decided []flows.Flow, r intent.PolicyRule) []flows.Flow {
 	var out []flows.Flow
 	for _, f := range decided {
 		first, rest := f, f
 		first.Match.CTState.Set |= flows.CTNew
-		first.Actions = []flows.Action{flows.Controller{Reason: flows.PacketInAction}}
+		first.Actions = append([]flows.Action{flows.Controller{Reason: flows.PacketInAction}}, f.Actions...)
 		rest.Match.CTState.Clear |= flows.CTNew
-		rest.Actions = nil
 		out = append(out, first, rest)
 	}
 	return out

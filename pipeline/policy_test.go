@@ -12,7 +12,7 @@ import (
 )
 
 // policyExample is the worked example with admin policies: the metadata
-// address is closed to everyone, db1 is quarantined from the admin
+// address is closed to everyone (and every attempt logged), db1 is quarantined from the admin
 // network except for ssh, which goes to the groups, the monitoring
 // network always reaches every web port, and web ports may not open
 // connections to 192.0.2.0/24.
@@ -27,7 +27,7 @@ func policyExample() *intent.Intent {
 				RemoteCIDR: pfx("192.0.2.0/24")}},
 		}},
 		{Name: "metadata", Priority: 0, AppliesTo: intent.PolicyTarget{All: true}, Rules: []intent.PolicyRule{
-			{Action: intent.ActionDeny, Match: intent.Rule{Direction: intent.Egress, EtherType: intent.IPv4, Protocol: intent.ProtocolAny,
+			{Action: intent.ActionDeny, Log: true, Match: intent.Rule{Direction: intent.Egress, EtherType: intent.IPv4, Protocol: intent.ProtocolAny,
 				RemoteCIDR: pfx("169.254.169.254/32")}},
 		}},
 		{Name: "quarantine", Priority: 10, AppliesTo: intent.PolicyTarget{Ports: []string{"db1"}}, Rules: []intent.PolicyRule{
