@@ -42,7 +42,7 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			c, err := controller.New(controller.Config{
 				OVSDB: st.OVSDB, Bridge: st.Bridge, IntentPath: st.Intent,
 				Listen: st.Listen, Connect: st.Connect, OVSRundir: st.OVSRundir,
-				API: st.API, Metrics: st.Metrics, Logger: log,
+				API: st.API, Metrics: st.Metrics, Logger: log, PacketInRate: st.PacketInRate,
 			})
 			if err != nil {
 				return err
@@ -50,6 +50,6 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			return c.Run(cmd.Context())
 		},
 	}
-	addSettingsFlags(cmd, "ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format")
+	addSettingsFlags(cmd, "ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format", "packet_in_rate")
 	return cmd
 }
