@@ -125,7 +125,11 @@ func (c *compiler) policyFlows() (built, error) {
 			for _, side := range []aclSide{own, otherSide(own)} {
 				reverse := side.table != own.table
 				service, remoteRule := policyMatch(r.Match, reverse)
-				state := flows.CTStateMatch{Set: flows.CTTrk, Clear: flows.CTInv | flows.CTRpl}
+				// Not +trk: a filtered flood runs each receiver's ACLs in
+				// turn, and after the first commit the later receivers see
+				// the packet untracked (a ct action clears ct_state for the
+				// rest of the translation); they must still be judged.
+				state := flows.CTStateMatch{Clear: flows.CTInv | flows.CTRpl}
 				if reverse {
 					state = flows.CTStateMatch{Set: flows.CTTrk | flows.CTRpl, Clear: flows.CTInv}
 				}

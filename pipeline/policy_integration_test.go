@@ -98,3 +98,37 @@ func TestPoliciesOnRealTraffic(t *testing.T) {
 	l.install(in)
 	l.check([]sgProbe{{"admin", "db1", false, 22, testbed.OK}, {"admin", "db1", false, 3307, testbed.OK}})
 }
+
+// TestFloodWithPoliciesOnRealTraffic: broadcast and multicast reach each
+// receiver as its own policies say, in turn: a pass for one receiver does
+// not leak into the next one's judgement (the flag is cleared when the
+// pass's resubmit returns), a deny keeps a receiver out whatever its
+// group allows, and an allow lets a receiver in whom no group admits.
+func TestFloodWithPoliciesOnRealTraffic(t *testing.T) {
+	in := floodLabIntent()
+	udp := func(a intent.PolicyAction, dir intent.Direction, et intent.EtherType, lo, hi uint16) intent.PolicyRule {
+		return intent.PolicyRule{Action: a, Match: intent.Rule{Direction: dir, EtherType: et, Protocol: intent.ProtoUDP, PortMin: lo, PortMax: hi}}
+	}
+	in.Policies = []intent.Policy{
+		// Everyone passes UDP to the groups, sender and receivers.
+		{Name: "pass-all", Priority: 9, AppliesTo: intent.PolicyTarget{All: true}, Rules: []intent.PolicyRule{
+			udp(intent.ActionPass, intent.Ingress, intent.IPv4, 0, 0), udp(intent.ActionPass, intent.Ingress, intent.IPv6, 0, 0),
+			udp(intent.ActionPass, intent.Egress, intent.IPv4, 0, 0), udp(intent.ActionPass, intent.Egress, intent.IPv6, 0, 0),
+		}},
+		// b (port order before c and d) denies udp/5001, c allows 5001-5002.
+		{Name: "b", Priority: 1, AppliesTo: intent.PolicyTarget{Ports: []string{"b"}}, Rules: []intent.PolicyRule{
+			udp(intent.ActionDeny, intent.Ingress, intent.IPv4, 5001, 5001), udp(intent.ActionDeny, intent.Ingress, intent.IPv6, 5001, 5001),
+		}},
+		{Name: "c", Priority: 2, AppliesTo: intent.PolicyTarget{Ports: []string{"c"}}, Rules: []intent.PolicyRule{
+			udp(intent.ActionAllow, intent.Ingress, intent.IPv4, 5001, 5002), udp(intent.ActionAllow, intent.Ingress, intent.IPv6, 5001, 5002),
+		}},
+	}
+	l := newSGLab(t, in)
+	got := sendFloods(t, l, "a", []string{"b", "c", "d"})
+	for key, received := range got {
+		want := key.host != "b" || key.what == "IPv4 multicast" // b refuses only udp/5001
+		if received != want {
+			t.Errorf("%s received a's %s: %v, want %v", key.host, key.what, received, want)
+		}
+	}
+}
