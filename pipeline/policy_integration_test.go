@@ -97,6 +97,21 @@ func TestPoliciesOnRealTraffic(t *testing.T) {
 	in.Policies = in.Policies[:len(in.Policies)-1]
 	l.install(in)
 	l.check([]sgProbe{{"admin", "db1", false, 22, testbed.OK}, {"admin", "db1", false, 3307, testbed.OK}})
+
+	// Removing the allow ends the connections it allowed (no group
+	// inherits them: their ct_label names the policy rule), and only
+	// those.
+	viaPolicy = l.session("admin", "db1", 3307)
+	viaGroup = l.session("admin", "db1", 22)
+	in.Policies[1].Rules = in.Policies[1].Rules[:1] // db-allow keeps 5000 only
+	l.install(in)
+	if viaPolicy.Alive() {
+		t.Error("admin -> db1:3307 survived the removal of the allow rule that admitted it")
+	}
+	if !viaGroup.Alive() {
+		t.Error("admin -> db1:22 died although nothing that allowed it changed")
+	}
+	l.check([]sgProbe{{"admin", "db1", false, 3307, testbed.TimedOut}})
 }
 
 // TestFloodWithPoliciesOnRealTraffic: broadcast and multicast reach each
