@@ -43,6 +43,11 @@ type Config struct {
 	HTTP    HTTPLimits
 
 	Logger *slog.Logger // nil: discard
+
+	// PacketInRate bounds the packet-ins the bridge sends per second (the
+	// first packets of connections that admin policies reject or log),
+	// with an OpenFlow controller meter; 0: openflow.DefaultPacketInRate.
+	PacketInRate uint32
 }
 
 // HTTPLimits bound what a client of the API or the metrics listener can

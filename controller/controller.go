@@ -139,7 +139,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	scfg := openflow.SessionConfig{
 		Bridge: bridge, Listen: c.cfg.Listen, Listener: c.cfg.Listener, Dial: c.cfg.Connect,
-		Logf: c.logf("openflow"),
+		Logf: c.logf("openflow"), PacketInRate: c.cfg.PacketInRate,
 	}
 	if c.cfg.Connect == "" {
 		// A listener: only ovs-vswitchd, announcing the bridge's
@@ -187,6 +187,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	wcancel()
 	c.log.Info("bridge ready", "bridge", bridge, "datapath", datapath, "fail_mode", "secure", "controller_target", target)
 	wg.Go(func() { c.session.Run(ctx) })
+	wg.Go(func() { c.handlePacketIns(ctx, hops) })
 	if target != "" {
 		// While flowgate is stopped, whoever listened on the target's
 		// address would be connected by ovs-vswitchd and own the bridge.

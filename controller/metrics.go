@@ -20,6 +20,8 @@ type metrics struct {
 	reloads       *prometheus.CounterVec
 	portsBound    prometheus.Gauge
 	portsUnbound  prometheus.Gauge
+	rejects       *prometheus.CounterVec
+	policyLog     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -44,8 +46,16 @@ func newMetrics() *metrics {
 		portsUnbound: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flowgate_ports_unbound", Help: "Intent ports without an OVS Interface (they get no flows).",
 		}),
+		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowgate_policy_rejects_total",
+			Help: "Packets admin policies rejected, by answer (answered: a TCP RST or ICMP unreachable was sent; unanswered: none could be; failed: the packet-out failed).",
+		}, []string{"result"}),
+		policyLog: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowgate_policy_log_total",
+			Help: "New connections decided by admin policy rules with log: true that were logged, by policy, rule and action (the controller meter drops the rest: flowgate_packet_ins_metered_total).",
+		}, []string{"policy", "rule", "action"}),
 	}
-	m.registry.MustRegister(m.applyDuration, m.applies, m.reloads, m.portsBound, m.portsUnbound)
+	m.registry.MustRegister(m.applyDuration, m.applies, m.reloads, m.portsBound, m.portsUnbound, m.rejects, m.policyLog)
 	return m
 }
 
@@ -62,6 +72,20 @@ func (m *metrics) watchSession(s *openflow.Session) {
 			func(st openflow.SessionStats) uint64 { return st.BundlesFailed }),
 		counter("flowgate_flow_mods_total", "Flow-mods sent inside bundles.",
 			func(st openflow.SessionStats) uint64 { return st.FlowMods }),
+		counter("flowgate_packet_ins_dropped_total", "Packet-ins dropped because the controller fell behind.",
+			func(st openflow.SessionStats) uint64 { return st.PacketInsDropped }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "flowgate_packet_ins_metered_total",
+			Help: "Packet-ins (policy rejects and logs) the bridge's controller meter dropped: over the packet-in rate.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			st, err := s.ControllerMeterStats(ctx)
+			if err != nil {
+				return 0
+			}
+			return float64(st.Dropped)
+		}),
 		counter("flowgate_openflow_connects_total", "OpenFlow connections established with the bridge.",
 			func(st openflow.SessionStats) uint64 { return st.Connects }),
 		counter("flowgate_openflow_reconnects_total", "OpenFlow reconnects (connections after the first).",

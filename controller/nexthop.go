@@ -42,14 +42,16 @@ type resolver struct {
 	// lastICMP spaces the ICMP errors (icmp.go).
 	lastICMP time.Time
 	poke     chan struct{}
+	in       chan openflow.PacketIn // from handlePacketIns
 	learned  chan learnedHop
 	asked    map[string]time.Time
 	known    map[string]flows.MAC
 }
 
 func newResolver(session *openflow.Session, logf func(string, ...any)) *resolver {
-	return &resolver{session: session, logf: logf, poke: make(chan struct{}, 1), learned: make(chan learnedHop, 16),
-		asked: map[string]time.Time{}, known: map[string]flows.MAC{}}
+	return &resolver{session: session, logf: logf, poke: make(chan struct{}, 1), in: make(chan openflow.PacketIn, 64),
+		learned: make(chan learnedHop, 16),
+		asked:   map[string]time.Time{}, known: map[string]flows.MAC{}}
 }
 
 // setQueries replaces the routers to resolve (new ones are asked at once)
@@ -97,7 +99,7 @@ func (r *resolver) run(ctx context.Context) {
 					r.ask(ctx, q, false)
 				}
 			}
-		case p := <-r.session.PacketIns():
+		case p := <-r.in:
 			r.handle(ctx, p)
 		}
 	}

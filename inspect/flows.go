@@ -3,11 +3,13 @@ package inspect
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/pipeline"
 )
 
@@ -26,6 +28,8 @@ type FlowFilter struct {
 	// (reg1): the rules' clauses for it, for example.
 	Port  string
 	Table string // a table number or name, e.g. 60 or ingress_acl
+	// Policy selects the flows of an admin policy's rules.
+	Policy string
 }
 
 // InstalledFlow is an installed flow with its counters and the object
@@ -49,6 +53,9 @@ func (s *Snapshot) Flows(f FlowFilter) ([]InstalledFlow, error) {
 	if f.Group != "" && s.Intent.SecurityGroup(f.Group) == nil {
 		return nil, fmt.Errorf("no security group %q in the intent", f.Group)
 	}
+	if f.Policy != "" && !slices.ContainsFunc(s.Intent.Policies, func(p intent.Policy) bool { return p.Name == f.Policy }) {
+		return nil, fmt.Errorf("no policy %q in the intent", f.Policy)
+	}
 	ofport := uint32(0)
 	if f.Port != "" {
 		var ok bool
@@ -63,6 +70,8 @@ func (s *Snapshot) Flows(f FlowFilter) ([]InstalledFlow, error) {
 		case table >= 0 && int(fl.Table) != table:
 			continue
 		case f.Group != "" && !strings.HasPrefix(obj, "security_groups["+f.Group+"]"):
+			continue
+		case f.Policy != "" && !strings.HasPrefix(obj, "policies["+f.Policy+"]"):
 			continue
 		case f.Port != "" && obj != "ports["+f.Port+"]" && (ofport == 0 || !matchesPort(fl.Match, ofport)):
 			continue
@@ -126,12 +135,91 @@ func (s *Snapshot) WriteFlows(w io.Writer, f FlowFilter) error {
 	fmt.Fprintf(w, "%d flows\n", len(fs))
 	groups := s.groupsOf(f)
 	fmt.Fprintf(w, "\nper-rule counters (packets and bytes summed over each rule's flows)\n")
-	for _, c := range s.RuleCounters() {
-		if groups == nil || groups[c.Group] {
-			fmt.Fprintf(w, "  %s  flows=%d packets=%d bytes=%d\n", c.Rule, c.Flows, c.Packets, c.Bytes)
+	if f.Policy == "" {
+		for _, c := range s.RuleCounters() {
+			if groups == nil || groups[c.Group] {
+				fmt.Fprintf(w, "  %s  flows=%d packets=%d bytes=%d\n", c.Rule, c.Flows, c.Packets, c.Bytes)
+			}
+		}
+	}
+	if f.Group == "" {
+		for _, c := range s.PolicyCounters() {
+			if f.Policy == "" || c.Policy == f.Policy {
+				fmt.Fprintf(w, "  %s  flows=%d packets=%d bytes=%d\n", c.Rule, c.Flows, c.Packets, c.Bytes)
+			}
 		}
 	}
 	return nil
+}
+
+// PolicyCounter is the traffic of one admin policy rule, summed over its
+// installed flows (a packet its rule judged counts once on each flow of
+// the conjunction it crossed: the decision flow's counter is the rule's).
+type PolicyCounter struct {
+	Policy string
+	Index  int
+	Rule   string // "policies[p].rules[0] (deny ingress tcp/22 from 10.0.0.0/8)"
+	Flows  int
+	Packets,
+	Bytes uint64
+}
+
+// PolicyCounters returns a counter for every policy rule of the intent,
+// in document order. Only the rule's decision flows (the conj_id flow, or
+// its plain flows) are counted, so a packet counts once.
+func (s *Snapshot) PolicyCounters() []PolicyCounter {
+	var out []PolicyCounter
+	pos := map[uint64]int{}
+	for _, p := range s.Intent.Policies {
+		for i := range p.Rules {
+			out = append(out, PolicyCounter{Policy: p.Name, Index: i})
+		}
+	}
+	index := func(policy string, i int) int {
+		for k, c := range out {
+			if c.Policy == policy && c.Index == i {
+				return k
+			}
+		}
+		return -1
+	}
+	for i, fl := range s.Installed {
+		ref, ok := s.namer.PolicyRule(fl.Cookie)
+		if !ok {
+			continue
+		}
+		k, seen := pos[fl.Cookie]
+		if !seen {
+			k = index(ref.Policy, ref.Index)
+			pos[fl.Cookie] = k
+			out[k].Rule = describe(s.namer, fl.Cookie)
+		}
+		out[k].Flows++
+		if fl.Match.ConjID != nil || !isClause(fl) {
+			out[k].Packets += s.Stats[i].Packets
+			out[k].Bytes += s.Stats[i].Bytes
+		}
+	}
+	for k := range out {
+		if out[k].Rule == "" {
+			out[k].Rule = fmt.Sprintf("policies[%s].rules[%d]", out[k].Policy, out[k].Index)
+		}
+	}
+	return out
+}
+
+// isClause reports whether f is a conjunction clause flow (its actions
+// are all conjunction(...)).
+func isClause(f flows.Flow) bool {
+	if len(f.Actions) == 0 {
+		return false
+	}
+	for _, a := range f.Actions {
+		if _, ok := a.(flows.Conjunction); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // groupsOf is the set of groups whose counters f concerns; nil means all.

@@ -135,8 +135,13 @@ func (p packet) flow(c *conn) string {
 		src, dst = "ipv6_src", "ipv6_dst"
 	}
 	fmt.Fprintf(&b, ",%s=%s,%s=%s,nw_ttl=64", src, p.src, dst, p.dst)
-	if p.proto == "tcp" || p.proto == "udp" {
+	switch p.proto {
+	case "tcp":
 		fmt.Fprintf(&b, ",tp_src=%d,tp_dst=%d", p.sport, p.dport)
+	case "udp":
+		// ofproto/trace reads tp_src as tcp_src, whose prerequisite is
+		// TCP: a UDP flow needs udp_src/udp_dst.
+		fmt.Fprintf(&b, ",udp_src=%d,udp_dst=%d", p.sport, p.dport)
 	}
 	if c == nil {
 		return b.String()

@@ -32,7 +32,7 @@ func TestNewPacketFlow(t *testing.T) {
 		{"same network", TraceRequest{From: "web1", To: addr("10.0.0.21"), Proto: "tcp", DPort: 3306},
 			"in_port=1,dl_src=02:00:0a:00:00:0b,dl_dst=02:00:0a:00:00:15,tcp,nw_src=10.0.0.11,nw_dst=10.0.0.21,nw_ttl=64,tp_src=40000,tp_dst=3306"},
 		{"outside via the gateway MAC", TraceRequest{From: "db1", To: addr("198.51.100.7"), Proto: "udp", SPort: 5353, DPort: 53},
-			"in_port=3,dl_src=02:00:0a:00:00:15,dl_dst=02:00:0a:00:00:01,udp,nw_src=10.0.0.21,nw_dst=198.51.100.7,nw_ttl=64,tp_src=5353,tp_dst=53"},
+			"in_port=3,dl_src=02:00:0a:00:00:15,dl_dst=02:00:0a:00:00:01,udp,nw_src=10.0.0.21,nw_dst=198.51.100.7,nw_ttl=64,udp_src=5353,udp_dst=53"},
 		{"ipv6 icmp", TraceRequest{From: "web2", To: addr("fd00:10::21"), Proto: "icmp6"},
 			"in_port=2,dl_src=02:00:0a:00:00:0c,dl_dst=02:00:0a:00:00:15,icmp6,icmp_type=128,icmp_code=0,ipv6_src=fd00:10::12,ipv6_dst=fd00:10::21,nw_ttl=64"},
 		{"icmp asked as icmp6 follows the family", TraceRequest{From: "web2", To: addr("10.0.0.21"), Proto: "icmp6"},

@@ -38,11 +38,18 @@ func allowedVerdict(namer *pipeline.CookieNamer, steps []Step) string {
 		if _, isRule := namer.Rule(s.Cookie); isRule && isACL(s.Table) {
 			by = append(by, s.Object)
 		}
+		if ref, isPolicy := namer.PolicyRule(s.Cookie); isPolicy && isPolicyTable(s.Table) && ref.Action == intent.ActionAllow {
+			by = append(by, s.Object)
+		}
 	}
 	if len(by) == 0 {
 		return "allowed (no security-group rule was needed: unfiltered port or infrastructure traffic)"
 	}
 	return "allowed by " + strings.Join(by, " and ")
+}
+
+func isPolicyTable(t uint8) bool {
+	return pipeline.Table(t) == pipeline.TableEgressPolicy || pipeline.Table(t) == pipeline.TableIngressPolicy
 }
 
 func isACL(t uint8) bool {
@@ -63,6 +70,15 @@ func droppedVerdict(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOu
 		return "dropped: no flow matched"
 	}
 	last := tr.Steps[len(tr.Steps)-1]
+	if isPolicyTable(last.Table) {
+		if ref, ok := pipeline.NewCookieNamer(in).PolicyRule(last.Cookie); ok {
+			verb := "denied"
+			if ref.Action == intent.ActionReject {
+				verb = "rejected (dropped: reject does not answer yet)"
+			}
+			return fmt.Sprintf("%s by %s", verb, last.Object)
+		}
+	}
 	final := tr.Passes[len(tr.Passes)-1].Final
 	seen := asSeen(p, final)
 	table := pipeline.Table(last.Table)

@@ -14,6 +14,7 @@ type Document struct {
 	Networks       []NetworkDoc       `yaml:"networks,omitempty" json:"networks,omitempty"`
 	Ports          []PortDoc          `yaml:"ports,omitempty" json:"ports,omitempty"`
 	SecurityGroups []SecurityGroupDoc `yaml:"security_groups,omitempty" json:"security_groups,omitempty"`
+	Policies       []PolicyDoc        `yaml:"policies,omitempty" json:"policies,omitempty"`
 	Routers        []RouterDoc        `yaml:"routers,omitempty" json:"routers,omitempty"`
 	Services       []ServiceDoc       `yaml:"services,omitempty" json:"services,omitempty"`
 }
@@ -70,6 +71,42 @@ type RuleDoc struct {
 	ICMPCode    *int64 `yaml:"icmp_code,omitempty" json:"icmp_code,omitempty"`
 	RemoteCIDR  string `yaml:"remote_cidr,omitempty" json:"remote_cidr,omitempty"`
 	RemoteGroup string `yaml:"remote_group,omitempty" json:"remote_group,omitempty"`
+}
+
+// PolicyDoc is an admin policy as written.
+type PolicyDoc struct {
+	Name      string           `yaml:"name" json:"name"`
+	Priority  *int64           `yaml:"priority,omitempty" json:"priority,omitempty"`
+	AppliesTo *PolicyTargetDoc `yaml:"applies_to,omitempty" json:"applies_to,omitempty"`
+	Rules     []PolicyRuleDoc  `yaml:"rules,omitempty" json:"rules,omitempty"`
+}
+
+// PolicyTargetDoc is a policy's applies_to as written.
+type PolicyTargetDoc struct {
+	All            bool     `yaml:"all,omitempty" json:"all,omitempty"`
+	SecurityGroups []string `yaml:"security_groups,omitempty" json:"security_groups,omitempty"`
+	Ports          []string `yaml:"ports,omitempty" json:"ports,omitempty"`
+}
+
+// PolicyRuleDoc is a policy rule as written: an action, the match keys of
+// a security-group rule (RuleDoc) and log.
+type PolicyRuleDoc struct {
+	Action      string `yaml:"action" json:"action"`
+	Direction   string `yaml:"direction" json:"direction"`
+	EtherType   string `yaml:"ethertype,omitempty" json:"ethertype,omitempty"`
+	Protocol    string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	Ports       string `yaml:"ports,omitempty" json:"ports,omitempty"`
+	ICMPType    *int64 `yaml:"icmp_type,omitempty" json:"icmp_type,omitempty"`
+	ICMPCode    *int64 `yaml:"icmp_code,omitempty" json:"icmp_code,omitempty"`
+	RemoteCIDR  string `yaml:"remote_cidr,omitempty" json:"remote_cidr,omitempty"`
+	RemoteGroup string `yaml:"remote_group,omitempty" json:"remote_group,omitempty"`
+	Log         bool   `yaml:"log,omitempty" json:"log,omitempty"`
+}
+
+// match is the rule's match part as a security-group rule.
+func (d *PolicyRuleDoc) match() RuleDoc {
+	return RuleDoc{Direction: d.Direction, EtherType: d.EtherType, Protocol: d.Protocol, Ports: d.Ports,
+		ICMPType: d.ICMPType, ICMPCode: d.ICMPCode, RemoteCIDR: d.RemoteCIDR, RemoteGroup: d.RemoteGroup}
 }
 
 // RouterDoc is a router as written.
@@ -148,6 +185,18 @@ func (d *Document) Clone() *Document {
 		g.Stateful, g.Rules = clonePtr(g.Stateful), slices.Clone(g.Rules)
 		for j := range g.Rules {
 			g.Rules[j].ICMPType, g.Rules[j].ICMPCode = clonePtr(g.Rules[j].ICMPType), clonePtr(g.Rules[j].ICMPCode)
+		}
+	}
+	c.Policies = slices.Clone(d.Policies)
+	for i := range c.Policies {
+		p := &c.Policies[i]
+		p.Priority, p.AppliesTo, p.Rules = clonePtr(p.Priority), clonePtr(p.AppliesTo), slices.Clone(p.Rules)
+		if p.AppliesTo != nil {
+			p.AppliesTo.SecurityGroups = slices.Clone(p.AppliesTo.SecurityGroups)
+			p.AppliesTo.Ports = slices.Clone(p.AppliesTo.Ports)
+		}
+		for j := range p.Rules {
+			p.Rules[j].ICMPType, p.Rules[j].ICMPCode = clonePtr(p.Rules[j].ICMPType), clonePtr(p.Rules[j].ICMPCode)
 		}
 	}
 	c.Routers = slices.Clone(d.Routers)

@@ -19,6 +19,7 @@ type Intent struct {
 	Networks       []Network
 	Ports          []Port
 	SecurityGroups []SecurityGroup
+	Policies       []Policy // document order; the compiler orders them by Priority
 	Routers        []Router
 	Services       []Service
 }
@@ -125,6 +126,42 @@ func (r Rule) Key() RuleKey {
 		k.ICMPCode = int(*r.ICMPCode)
 	}
 	return k
+}
+
+// Policy is an admin policy: ordered rules above the security groups of
+// the ports it applies to (../docs/intent-reference.md, "policies[]").
+type Policy struct {
+	Name string
+	// Priority orders policies: lower is evaluated first. Unique.
+	Priority  uint16
+	AppliesTo PolicyTarget
+	Rules     []PolicyRule
+}
+
+// PolicyTarget says which ports a policy applies to: every filtered,
+// stateful port (All), or the members of Groups and the Ports named.
+type PolicyTarget struct {
+	All    bool
+	Groups []string
+	Ports  []string
+}
+
+// PolicyAction is what a policy rule does with what it matches.
+type PolicyAction string
+
+const (
+	ActionAllow  PolicyAction = "allow"
+	ActionDeny   PolicyAction = "deny"
+	ActionReject PolicyAction = "reject"
+	ActionPass   PolicyAction = "pass"
+)
+
+// PolicyRule is one rule of a policy: an action for what Match matches
+// (the match keys of a security-group rule).
+type PolicyRule struct {
+	Action PolicyAction
+	Match  Rule
+	Log    bool
 }
 
 // Router joins internal networks to an external network and does NAT.

@@ -23,6 +23,11 @@ const (
 	MaxListItems = 65536
 	// MaxRules bounds the rules of all security groups together.
 	MaxRules = 50000
+	// MaxPolicyPriority bounds policies[].priority, and MaxPolicyRules the
+	// rules of one policy: the compiler gives every policy rule its own
+	// OpenFlow priority, derived from both (pipeline/policy.go).
+	MaxPolicyPriority = 249
+	MaxPolicyRules    = 100
 
 	// maxProblems is how many problems a refusal lists; the rest are
 	// counted in one last line.

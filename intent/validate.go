@@ -32,6 +32,7 @@ func (doc *Document) validate(c *collector) (*Intent, error) {
 	v.networkList()
 	v.groupList()
 	v.portList()
+	v.policyList()
 	v.routerList()
 	v.serviceList()
 	if err := v.err(); err != nil {

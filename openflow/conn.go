@@ -35,12 +35,12 @@ type ofConn struct {
 	bw  *bufio.Writer
 
 	cur atomic.Pointer[exchange]
-	// onPacketIn takes the packet-ins the reader sees; set before the
-	// connection is published, nil until then.
-	onPacketIn func(body []byte)
-	closed     chan struct{}
-	err        error // why the reader stopped; read after closed
-	once       sync.Once
+	// async receives packet-ins; set before the connection is published
+	// and read by the reader only.
+	async  atomic.Pointer[func(ofMsg)]
+	closed chan struct{}
+	err    error // why the reader stopped; read after closed
+	once   sync.Once
 }
 
 // exchange receives every message whose xid lies in [first, last].
@@ -212,8 +212,8 @@ func (c *ofConn) readLoop(br *bufio.Reader) {
 			continue
 		}
 		if m.typ == ofptPacketIn {
-			if f := c.onPacketIn; f != nil {
-				f(m.body)
+			if f := c.async.Load(); f != nil {
+				(*f)(m)
 			}
 			continue
 		}

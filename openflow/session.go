@@ -50,6 +50,10 @@ type SessionConfig struct {
 	// VerifySwitch, when set, decides whether an accepted connection whose
 	// handshake announced datapathID is the bridge's switch.
 	VerifySwitch func(ctx context.Context, datapathID uint64) error
+
+	// PacketInRate is the controller meter's rate in packets per second
+	// (meter.go), set on every connect; 0 means DefaultPacketInRate.
+	PacketInRate uint32
 }
 
 // DefaultHandshakeTimeout bounds the handshake of an accepted connection.
@@ -79,7 +83,7 @@ type Session struct {
 	nextXID  uint32
 	connects chan struct{}
 	stats    sessionCounters
-
+	// packetIns: PacketIns.
 	packetIns chan PacketIn
 }
 
@@ -87,7 +91,7 @@ type Session struct {
 // that a wrong address fails here rather than in the background.
 func NewSession(cfg SessionConfig) (*Session, error) {
 	s := &Session{cfg: cfg, ready: make(chan struct{}), nextXID: 16, connects: make(chan struct{}, 1),
-		accepted: make(chan vetted), packetIns: make(chan PacketIn, packetInQueueSize)}
+		accepted: make(chan vetted), packetIns: make(chan PacketIn, packetInQueue)}
 	if s.cfg.HandshakeTimeout <= 0 {
 		s.cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
@@ -189,9 +193,12 @@ func (s *Session) Run(ctx context.Context) error {
 		case s.connects <- struct{}{}:
 		default:
 		}
-		c.onPacketIn = s.takePacketIn
-		if err := c.send(setAsyncPacketIns(s.allocXIDs(1))); err != nil {
-			s.logf("openflow %s: asking for packet-ins: %v", s.cfg.Bridge, err)
+		deliver := s.deliverPacketIn
+		c.async.Store(&deliver)
+		// Service connections get packet-ins only after this.
+		msgs := append([][]byte{setConfigMessage(s.allocXIDs(1)), setAsyncPacketIns(s.allocXIDs(1))}, controllerMeterMessages(s)...)
+		if err := c.send(msgs...); err != nil {
+			s.logf("openflow %s: set config: %v", s.cfg.Bridge, err)
 		}
 		s.setConn(c)
 		select {
@@ -438,7 +445,7 @@ type SessionStats struct {
 	Applies          uint64        // Apply calls that sent a bundle
 	ApplyTime        time.Duration // total time spent in those
 	LastApplyTime    time.Duration // duration of the latest one
-	PacketInsDropped uint64        // packet-ins dropped because PacketIns was full
+	PacketInsDropped uint64        // packet-ins dropped because the owner fell behind
 }
 
 // Stats returns a snapshot of the counters.

@@ -11,6 +11,10 @@ const (
 	// prioACLUnfiltered: ports with port_security:false (and the router)
 	// are not filtered at all.
 	prioACLUnfiltered uint16 = 900
+	// prioACLPolicy: a port that admin policies apply to goes to the
+	// side's policy table first (policy.go), unless its policies already
+	// passed the packet back to the groups.
+	prioACLPolicy uint16 = 850
 	// prioACLInvalid: a stateful port drops what conntrack calls invalid.
 	prioACLInvalid uint16 = 800
 	// prioACLEstablished (+1 for plain flows): established and related
@@ -34,11 +38,18 @@ type aclSide struct {
 	portReg uint8
 	// ruleID is where an allowing rule's id is loaded.
 	ruleID flows.FieldRef
+	// policy is the side's admin policy table, and policiesDone the reg2
+	// flag that its "pass" sets around the resubmit back to table.
+	policy       Table
+	policiesDone flows.FieldRef
+	policiesFlag uint32
 }
 
 var (
-	egressSide  = aclSide{TableEgressACL, TablePreLB, regSrcPort, fieldEgressRuleID}
-	ingressSide = aclSide{TableIngressACL, TableCommit, regDstPort, fieldIngressRuleID}
+	egressSide = aclSide{TableEgressACL, TablePreLB, regSrcPort, fieldEgressRuleID,
+		TableEgressPolicy, fieldEgressPoliciesDone, flagEgressPoliciesDone}
+	ingressSide = aclSide{TableIngressACL, TableCommit, regDstPort, fieldIngressRuleID,
+		TableIngressPolicy, fieldIngressPoliciesDone, flagIngressPoliciesDone}
 )
 
 func (s aclSide) port(ofport uint32) flows.RegMatch { return flows.Reg(s.portReg, ofport, 0) }

@@ -19,6 +19,7 @@ const (
 	conjKindRule         uint32 = 0 << idBits // a rule's new-connection match
 	conjKindRemoteCheck  uint32 = 1 << idBits // established check of a remote-group rule
 	conjKindGroupCheck   uint32 = 2 << idBits // established check of a group's other rules
+	conjKindPolicy       uint32 = 3 << idBits // a policy rule (policy.go)
 	conjPlainPriorityGap uint16 = 1
 )
 

@@ -18,13 +18,21 @@ type CookieNamer struct {
 	names     map[uint64]string  // cookie -> name
 	rules     map[uint64]RuleRef // rule cookie -> its rules
 	ruleOrder []uint64           // rule cookies in document order
+	policies  map[uint64]PolicyRuleRef
+}
+
+// PolicyRuleRef names the admin policy rule behind a cookie.
+type PolicyRuleRef struct {
+	Policy string
+	Index  int
+	Action intent.PolicyAction
 }
 
 // NewCookieNamer indexes every object of in by its cookie. Where two
 // objects would share a cookie, the first in document order names it.
 func NewCookieNamer(in *intent.Intent) *CookieNamer {
 	ids := assignIDs(in, nil)
-	n := &CookieNamer{names: map[uint64]string{}, rules: map[uint64]RuleRef{}}
+	n := &CookieNamer{names: map[uint64]string{}, rules: map[uint64]RuleRef{}, policies: map[uint64]PolicyRuleRef{}}
 	name := func(cookie uint64, format string, args ...any) {
 		if _, seen := n.names[cookie]; !seen {
 			n.names[cookie] = fmt.Sprintf(format, args...)
@@ -49,6 +57,15 @@ func NewCookieNamer(in *intent.Intent) *CookieNamer {
 			}
 		}
 	}
+	for _, p := range in.Policies {
+		for i, r := range p.Rules {
+			cookie := Cookie(KindPolicyRule, uint64(ids.policyRule[policyRuleKey(p.Name, r)]))
+			name(cookie, "%s", describePolicyRule(p.Name, i, r))
+			if _, seen := n.policies[cookie]; !seen {
+				n.policies[cookie] = PolicyRuleRef{Policy: p.Name, Index: i, Action: r.Action}
+			}
+		}
+	}
 	for i := range in.Routers {
 		r := &in.Routers[i]
 		for _, o := range routerObjects(in, r) {
@@ -68,7 +85,7 @@ func (n *CookieNamer) Describe(cookie uint64) string {
 	switch kind := cookieKind(cookie); kind {
 	case KindInfra:
 		return fmt.Sprintf("pipeline table %d (%s)", obj, Table(obj).Name())
-	case KindPort, KindNetwork, KindSecurityGroup, KindRule, KindRouter, KindNAT:
+	case KindPort, KindNetwork, KindSecurityGroup, KindRule, KindRouter, KindNAT, KindPolicyRule:
 		return fmt.Sprintf("cookie %#x: no such object in the intent (kind %d, id %#x)", cookie, kind, obj)
 	default:
 		return fmt.Sprintf("cookie %#x: kind %d is not known to the compiler", cookie, kind)
@@ -88,6 +105,13 @@ func (n *CookieNamer) lookup(cookie uint64) (string, bool) {
 // with identical content are one rule: the first in document order names
 // them. The map is the namer's own; do not modify it.
 func (n *CookieNamer) Rules() map[uint64]RuleRef { return n.rules }
+
+// PolicyRule returns the admin policy rule behind a dumped cookie, if it
+// is a policy rule's.
+func (n *CookieNamer) PolicyRule(cookie uint64) (PolicyRuleRef, bool) {
+	ref, ok := n.policies[cookie]
+	return ref, ok
+}
 
 // Rule returns the rules behind a dumped cookie, if it is a rule cookie.
 func (n *CookieNamer) Rule(cookie uint64) (RuleRef, bool) {

@@ -44,6 +44,10 @@ const (
 	// KindService is kept for load-balanced services, which are
 	// validated but not compiled yet.
 	KindService CookieKind = 8
+	// KindPolicyRule flows implement one rule of an admin policy
+	// (policy.go); the id is the policy rule's id, which is also what
+	// ct_label records for connections it allowed.
+	KindPolicyRule CookieKind = 9
 )
 
 // Cookie builds the cookie of an object.
@@ -52,7 +56,11 @@ func Cookie(kind CookieKind, object uint64) uint64 {
 }
 
 func cookieKind(cookie uint64) CookieKind { return CookieKind(cookie >> cookieKindShift) }
-func cookieObject(cookie uint64) uint64   { return cookie & cookieObjectMask }
+
+// KindOf is the kind of object a cookie names (for readers of packet-ins
+// and dumps).
+func KindOf(cookie uint64) CookieKind   { return cookieKind(cookie) }
+func cookieObject(cookie uint64) uint64 { return cookie & cookieObjectMask }
 
 func infraCookie(t Table) uint64 { return Cookie(KindInfra, uint64(t)) }
 

@@ -15,10 +15,16 @@ import (
 //	reg1          0..31   destination port (OpenFlow port number   l2_lookup,     ingress_acl, commit, output
 //	                      or RouterPort)                           flood tables
 //	reg2          0..15   network id = the network's ct zone       classify       conntrack, l2_lookup, commit, flood tables
-//	reg2          16..31  reserved: per-packet flags of later stages
-//	reg3          0..31   id of the egress rule that allowed a     egress_acl     commit (-> ct_label)
-//	                      new connection (0: none, e.g. the
-//	                      sender is unfiltered)
+//	reg2          bit 16  the sender's policies passed the packet     egress_policy  egress_acl
+//	                      to its groups (set only around the
+//	                      resubmit back to egress_acl, cleared
+//	                      when it returns)
+//	reg2          bit 17  the same for the receiver's policies        ingress_policy ingress_acl
+//	reg2          18..31  reserved: per-packet flags of later stages
+//	reg3          0..31   id of the egress rule that allowed a     egress_acl,    commit (-> ct_label)
+//	                      new connection (0: none, e.g. the       egress_policy
+//	                      sender is unfiltered), or of the
+//	                      allowing policy rule
 //	reg4          0..31   id of the ingress rule that allowed it   ingress_acl    commit (-> ct_label)
 //	reg5          bit 0   the router DNATed this packet in the      router_dnat    router_snat_track,
 //	                      original direction (floating IP or                       router_snat
@@ -91,6 +97,11 @@ const (
 	labelIngressOfs uint16 = 32 // ct_label[32..63]
 	ruleIDBits      uint16 = 32
 
+	// flagEgressPoliciesDone / flagIngressPoliciesDone (reg2 bits 16,
+	// 17): the port's policies passed the packet to the groups.
+	flagEgressPoliciesDone  uint32 = 1 << 16
+	flagIngressPoliciesDone uint32 = 1 << 17
+
 	floodNodeBits uint16 = 16 // reg8[0..15]
 	floodNodeMask uint32 = 1<<floodNodeBits - 1
 	// floodStrideBit marks a stride node; the other bits number the
@@ -115,14 +126,16 @@ const RouterPort uint32 = 0xfff0
 
 // Field references for actions.
 var (
-	fieldSrcPort       = flows.Whole(flows.RegField(regSrcPort))
-	fieldDstPort       = flows.Whole(flows.RegField(regDstPort))
-	fieldNetwork       = flows.Bits(flows.RegField(regNetwork), 0, networkBits)
-	fieldEgressRuleID  = flows.Whole(flows.RegField(regEgressRuleID))
-	fieldIngressRuleID = flows.Whole(flows.RegField(regIngressRuleID))
-	fieldFloodNode     = flows.Bits(flows.RegField(regFloodNode), 0, floodNodeBits)
-	labelEgressRuleID  = flows.Bits(flows.FieldCTLabel, labelEgressOfs, ruleIDBits)
-	labelIngressRuleID = flows.Bits(flows.FieldCTLabel, labelIngressOfs, ruleIDBits)
+	fieldSrcPort             = flows.Whole(flows.RegField(regSrcPort))
+	fieldDstPort             = flows.Whole(flows.RegField(regDstPort))
+	fieldNetwork             = flows.Bits(flows.RegField(regNetwork), 0, networkBits)
+	fieldEgressRuleID        = flows.Whole(flows.RegField(regEgressRuleID))
+	fieldIngressRuleID       = flows.Whole(flows.RegField(regIngressRuleID))
+	fieldFloodNode           = flows.Bits(flows.RegField(regFloodNode), 0, floodNodeBits)
+	fieldEgressPoliciesDone  = flows.Bits(flows.RegField(regNetwork), 16, 1)
+	fieldIngressPoliciesDone = flows.Bits(flows.RegField(regNetwork), 17, 1)
+	labelEgressRuleID        = flows.Bits(flows.FieldCTLabel, labelEgressOfs, ruleIDBits)
+	labelIngressRuleID       = flows.Bits(flows.FieldCTLabel, labelIngressOfs, ruleIDBits)
 )
 
 // Register matches.

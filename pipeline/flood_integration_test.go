@@ -84,6 +84,24 @@ func TestFloodOnRealTraffic(t *testing.T) {
 	}
 
 	// Broadcast and multicast through the receivers' ingress rules.
+	for key, got := range sendFloods(t, l, "a", hosts[1:]) {
+		want := key.host != "c"
+		if got != want {
+			t.Errorf("%s received a's %s: %v, want %v (its group: %s)", key.host, key.what, got, want, in.Port(key.host).SecurityGroups[0])
+		}
+	}
+}
+
+// floodKey is a receiver and a kind of flood.
+type floodKey struct{ host, what string }
+
+// sendFloods sends an IPv4 broadcast (udp/5001), an IPv4 multicast
+// (239.1.2.3 udp/5002) and an IPv6 multicast (ff02::1 udp/5001) from
+// host from, and says which of them each receiver got.
+func sendFloods(t *testing.T, l *sgLab, from string, receivers []string) map[floodKey]bool {
+	t.Helper()
+	ctx := context.Background()
+	a := l.hosts[from]
 	if _, err := a.Exec(ctx, "ip", "route", "add", "224.0.0.0/4", "dev", "eth0"); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +110,7 @@ func TestFloodOnRealTraffic(t *testing.T) {
 		pc         net.PacketConn
 	}
 	var ls []listener
-	for _, h := range hosts[1:] {
+	for _, h := range receivers {
 		for _, kind := range []struct {
 			what string
 			open func() (net.PacketConn, error)
@@ -140,14 +158,12 @@ func TestFloodOnRealTraffic(t *testing.T) {
 			t.Fatalf("send %s to %s: %v", what, dst, err)
 		}
 	}
+	out := map[floodKey]bool{}
 	for _, r := range ls {
-		want := r.host != "c"
-		got := received(r.pc, r.what)
-		if got != want {
-			t.Errorf("%s received a's %s: %v, want %v (its group: %s)", r.host, r.what, got, want, in.Port(r.host).SecurityGroups[0])
-		}
+		out[floodKey{r.host, r.what}] = received(r.pc, r.what)
 		r.pc.Close()
 	}
+	return out
 }
 
 // received reports whether pc receives the datagram msg within a second.

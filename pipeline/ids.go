@@ -28,6 +28,10 @@ type ids struct {
 	// their ids (ct_label, cookie, conjunction ids), ordered by first
 	// rule; a class of one rule has the id of the rule's own ruleKey.
 	classes map[string][]ruleClass
+	// policyRule maps policyRuleKey to the id of an admin policy rule
+	// (cookie object, conjunction id, ct_label of what it allowed). The
+	// ids share the rule classes' space, so a label never names both.
+	policyRule map[string]uint32
 }
 
 // Rule and group ids are 30 bits so that conjunction ids can carry a
@@ -97,6 +101,11 @@ func assignIDs(in *intent.Intent, cache classCache) ids {
 			classKeys = append(classKeys, c.key())
 		}
 	}
+	for _, p := range in.Policies {
+		for _, r := range p.Rules {
+			classKeys = append(classKeys, policyRuleKey(p.Name, r))
+		}
+	}
 	zones := allocate(nets, uint32(firstNetworkZone), uint32(lastNetworkZone))
 	z := make(map[string]uint16, len(zones))
 	for k, v := range zones {
@@ -108,11 +117,20 @@ func assignIDs(in *intent.Intent, cache classCache) ids {
 			cs[i].id = classIDs[cs[i].key()]
 		}
 	}
+	policyRules := map[string]uint32{}
+	for _, p := range in.Policies {
+		for _, r := range p.Rules {
+			k := policyRuleKey(p.Name, r)
+			policyRules[k] = classIDs[k]
+		}
+	}
 	return ids{
 		port:    allocate(ports, 1, 1<<32-1),
 		zone:    z,
 		group:   allocate(groups, 1, 1<<idBits-1),
 		classes: classes,
+
+		policyRule: policyRules,
 	}
 }
 

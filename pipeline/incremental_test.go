@@ -181,7 +181,7 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 		return names
 	}
 	params := intentgen.Params{Groups: max(len(d.SecurityGroups), 1)}
-	switch rng.IntN(12) {
+	switch rng.IntN(14) {
 	case 0, 1:
 		if len(d.SecurityGroups) == 0 {
 			return d, b, "none"
@@ -278,6 +278,8 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 			}
 		}
 		return d, b, "change ip"
+	case 12, 13:
+		return policyEdit(rng, d, b, groupNames())
 	default:
 		if len(d.Routers) == 0 {
 			return d, b, "none"
@@ -311,5 +313,63 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 			}
 			return d, b, "uplink"
 		}
+	}
+}
+
+// policyEdit adds or removes a policy, or adds, removes or changes the
+// action of one of a policy's rules.
+func policyEdit(rng *rand.Rand, d *intent.Document, b Bindings, groups []string) (*intent.Document, Bindings, string) {
+	pick := func(n int) int { return rng.IntN(max(n, 1)) }
+	actions := []string{"allow", "deny", "reject", "pass"}
+	rule := func() intent.PolicyRuleDoc {
+		r := intentgen.Rule(rng, intentgen.Params{Groups: max(len(groups), 1)})
+		if r.RemoteGroup != "" && len(groups) > 0 {
+			r.RemoteGroup = groups[pick(len(groups))]
+		}
+		return intent.PolicyRuleDoc{Action: actions[pick(len(actions))], Direction: r.Direction, EtherType: r.EtherType,
+			Protocol: r.Protocol, Ports: r.Ports, ICMPType: r.ICMPType, ICMPCode: r.ICMPCode,
+			RemoteCIDR: r.RemoteCIDR, RemoteGroup: r.RemoteGroup, Log: rng.IntN(2) == 0}
+	}
+	if len(d.Policies) == 0 || rng.IntN(3) == 0 {
+		if len(d.Policies) > 0 && rng.IntN(2) == 0 {
+			i := pick(len(d.Policies))
+			d.Policies = slices.Delete(d.Policies, i, i+1)
+			return d, b, "remove policy"
+		}
+		prio := int64(pick(intent.MaxPolicyPriority + 1))
+		target := &intent.PolicyTargetDoc{}
+		switch rng.IntN(3) {
+		case 0:
+			target.All = true
+		case 1:
+			if len(groups) > 0 {
+				target.SecurityGroups = []string{groups[pick(len(groups))]}
+			}
+		default:
+			target.Ports = []string{d.Ports[pick(len(d.Ports))].Name}
+		}
+		p := intent.PolicyDoc{Name: fmt.Sprintf("pol%d", rng.IntN(1000)), Priority: &prio, AppliesTo: target}
+		for range 1 + rng.IntN(3) {
+			p.Rules = append(p.Rules, rule())
+		}
+		d.Policies = append(d.Policies, p)
+		return d, b, "add policy"
+	}
+	p := &d.Policies[pick(len(d.Policies))]
+	switch rng.IntN(3) {
+	case 0:
+		p.Rules = append(p.Rules, rule())
+		return d, b, "add policy rule"
+	case 1:
+		if len(p.Rules) > 0 {
+			i := pick(len(p.Rules))
+			p.Rules = slices.Delete(p.Rules, i, i+1)
+		}
+		return d, b, "remove policy rule"
+	default:
+		if len(p.Rules) > 0 {
+			p.Rules[pick(len(p.Rules))].Action = actions[pick(len(actions))]
+		}
+		return d, b, "policy action"
 	}
 }

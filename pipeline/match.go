@@ -72,6 +72,9 @@ func mergeMatch(a, b flows.Match) (flows.Match, error) {
 	if set("tp_dst", a.TPDst != nil, b.TPDst != nil, a.TPDst != nil && b.TPDst != nil && *a.TPDst == *b.TPDst) {
 		a.TPDst = b.TPDst
 	}
+	if set("tp_src", a.TPSrc != nil, b.TPSrc != nil, a.TPSrc != nil && b.TPSrc != nil && *a.TPSrc == *b.TPSrc) {
+		a.TPSrc = b.TPSrc // policies match replies by their source port
+	}
 	if set("icmp_type", a.ICMPType != nil, b.ICMPType != nil, a.ICMPType != nil && b.ICMPType != nil && *a.ICMPType == *b.ICMPType) {
 		a.ICMPType = b.ICMPType
 	}
@@ -79,7 +82,7 @@ func mergeMatch(a, b flows.Match) (flows.Match, error) {
 		a.ICMPCode = b.ICMPCode
 	}
 	if b.ConjID != nil || b.Metadata != nil || b.CTZone != nil || b.CTMark != nil || b.VLANID != nil ||
-		b.TPSrc != nil || b.ARPOp != nil || b.ARPSpa.IsValid() || b.ARPTpa.IsValid() || b.ARPSha != nil ||
+		b.ARPOp != nil || b.ARPSpa.IsValid() || b.ARPTpa.IsValid() || b.ARPSha != nil ||
 		b.ARPTha != nil || b.NDTarget.IsValid() || b.NDSll != nil || b.NDTll != nil {
 		conflict = append(conflict, "a field the ACL builders never combine")
 	}

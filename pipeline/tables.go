@@ -33,6 +33,11 @@ const (
 	TableConntrack Table = 20
 	// TableEgressACL applies the security groups of the sending port.
 	TableEgressACL Table = 30
+	// TableEgressPolicy applies the admin policies of the sending port
+	// (policy.go): egress_acl sends a port that policies apply to here
+	// first; the first matching rule allows (on to pre_lb), drops, or
+	// passes (back to egress_acl, which then applies the groups).
+	TableEgressPolicy Table = 31
 	// TablePreLB is reserved for services (load-balancer DNAT of a VIP
 	// before the destination is looked up). Today it only passes packets on.
 	TablePreLB Table = 40
@@ -52,6 +57,9 @@ const (
 	TableFloodFiltered Table = 54
 	// TableIngressACL applies the security groups of the receiving port.
 	TableIngressACL Table = 60
+	// TableIngressPolicy is TableEgressPolicy for the receiving port,
+	// between ingress_acl and commit.
+	TableIngressPolicy Table = 61
 	// TableCommit commits new connections that a stateful side allowed,
 	// recording the allowing rule ids in ct_label.
 	TableCommit Table = 70
@@ -105,32 +113,38 @@ type tableInfo struct {
 	// when the intent has a router, except router's own (the entry): the
 	// output table's flow for the router points there in every pipeline.
 	Router bool
+	// Policy: a table of the admin policies. Its miss flow ("no rule
+	// matched: pass to the groups") is written by the policies' unit, and
+	// only when the intent has policies.
+	Policy bool
 }
 
 func missTo(t Table) *Table { return &t }
 
 // tables lists every table the compiler writes, in packet order.
 var tables = []tableInfo{
-	{TableClassify, "classify", nil, false},
-	{TablePortSecurity, "port_security", nil, false},
-	{TableConntrack, "conntrack", missTo(TableEgressACL), false}, // non-IP is not tracked
-	{TableEgressACL, "egress_acl", nil, false},
-	{TablePreLB, "pre_lb", missTo(TableL2Lookup), false}, // reserved: no services yet
-	{TableL2Lookup, "l2_lookup", nil, false},             // unknown unicast is dropped
-	{TableFloodDirect, "flood_direct", nil, false},       // no such flood node: drop
-	{TableFloodFiltered, "flood_filtered", nil, false},   // no such flood node: drop
-	{TableIngressACL, "ingress_acl", nil, false},
-	{TableCommit, "commit", missTo(TableOutput), false}, // not new, or no stateful side
-	{TableOutput, "output", nil, false},
-	{TableRouterEntry, "router", nil, true},                                  // not for the router: drop
-	{TableRouterUnSNAT, "router_unsnat", missTo(TableRouterDNATTrack), true}, // not to a router address
-	{TableRouterDNATTrack, "router_dnat_track", nil, true},                   // not IP
-	{TableRouterDNAT, "router_dnat", missTo(TableRouterRoute), true},         // not a floating IP or forward
-	{TableRouterRoute, "router_route", nil, true},                            // no route (not IPv4)
-	{TableRouterNeighbour, "router_neighbour", nil, true},                    // no such internal address
-	{TableRouterSNATTrack, "router_snat_track", missTo(TableRouterOutput), true},
-	{TableRouterSNAT, "router_snat", missTo(TableRouterOutput), true}, // nothing to translate
-	{TableRouterOutput, "router_output", nil, true},
+	{TableClassify, "classify", nil, false, false},
+	{TablePortSecurity, "port_security", nil, false, false},
+	{TableConntrack, "conntrack", missTo(TableEgressACL), false, false}, // non-IP is not tracked
+	{TableEgressACL, "egress_acl", nil, false, false},
+	{TableEgressPolicy, "egress_policy", nil, false, true},      // no rule matched: pass (policy.go)
+	{TablePreLB, "pre_lb", missTo(TableL2Lookup), false, false}, // reserved: no services yet
+	{TableL2Lookup, "l2_lookup", nil, false, false},             // unknown unicast is dropped
+	{TableFloodDirect, "flood_direct", nil, false, false},       // no such flood node: drop
+	{TableFloodFiltered, "flood_filtered", nil, false, false},   // no such flood node: drop
+	{TableIngressACL, "ingress_acl", nil, false, false},
+	{TableIngressPolicy, "ingress_policy", nil, false, true},
+	{TableCommit, "commit", missTo(TableOutput), false, false}, // not new, or no stateful side
+	{TableOutput, "output", nil, false, false},
+	{TableRouterEntry, "router", nil, true, false},                                  // not for the router: drop
+	{TableRouterUnSNAT, "router_unsnat", missTo(TableRouterDNATTrack), true, false}, // not to a router address
+	{TableRouterDNATTrack, "router_dnat_track", nil, true, false},                   // not IP
+	{TableRouterDNAT, "router_dnat", missTo(TableRouterRoute), true, false},         // not a floating IP or forward
+	{TableRouterRoute, "router_route", nil, true, false},                            // no route (not IPv4)
+	{TableRouterNeighbour, "router_neighbour", nil, true, false},                    // no such internal address
+	{TableRouterSNATTrack, "router_snat_track", missTo(TableRouterOutput), true, false},
+	{TableRouterSNAT, "router_snat", missTo(TableRouterOutput), true, false}, // nothing to translate
+	{TableRouterOutput, "router_output", nil, true, false},
 }
 
 // IsRouter reports whether t is a table of the router stage.
@@ -164,7 +178,7 @@ func (t Table) Name() string {
 func tableMissFlows(router bool) []flows.Flow {
 	var out []flows.Flow
 	for _, ti := range tables {
-		if ti.Router != router && ti.Table != TableRouterEntry || router && ti.Table == TableRouterEntry {
+		if ti.Router != router && ti.Table != TableRouterEntry || router && ti.Table == TableRouterEntry || ti.Policy {
 			continue
 		}
 		f := flows.Flow{Table: uint8(ti.Table), Priority: 0, Cookie: infraCookie(ti.Table)}

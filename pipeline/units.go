@@ -28,6 +28,7 @@ const (
 	unitFlood
 	unitRuleClass
 	unitEstablished
+	unitPolicies
 	unitRouters
 )
 
@@ -79,6 +80,9 @@ func (c *compiler) units() []unit {
 				return c.groupEstablishedFlows(g.Name)
 			}})
 		}
+	}
+	if len(c.in.Policies) > 0 {
+		out = append(out, unit{id: unitID{kind: unitPolicies}, fp: c.policiesFingerprint(), build: c.policyFlows})
 	}
 	out = append(out, unit{id: unitID{kind: unitRouters}, fp: c.routersFingerprint(), build: func() (built, error) {
 		fs := c.routerSeamFlows()
@@ -182,6 +186,26 @@ func (c *compiler) establishedFingerprint(g string) uint64 {
 	for _, cl := range c.ids.classes[g] {
 		f.str(cl.key()).u64(uint64(cl.id))
 		c.remotesFingerprint(f, cl)
+	}
+	return f.sum()
+}
+
+// policiesFingerprint covers policyFlows: the policies as written, their
+// rules' ids, the ports each applies to (number, cookie; in port order)
+// and the addresses of the remote groups their rules name.
+func (c *compiler) policiesFingerprint() uint64 {
+	f := newFingerprint().value(c.in.Policies)
+	for _, p := range c.in.Policies {
+		for _, bp := range c.policyPorts(&p) {
+			f.u64(uint64(bp.ofport)).u64(bp.cookie)
+		}
+		f.u64(0) // ends the policy's ports
+		for _, r := range p.Rules {
+			f.u64(uint64(c.ids.policyRule[policyRuleKey(p.Name, r)]))
+			if r.Match.RemoteGroup != "" {
+				f.u64(c.addressesFingerprint(r.Match.RemoteGroup, r.Match.EtherType == intent.IPv6))
+			}
+		}
 	}
 	return f.sum()
 }

@@ -46,7 +46,7 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			cfg := controller.Config{
 				OVSDB: st.OVSDB, Bridge: st.Bridge, IntentPath: st.Intent,
 				Listen: st.Listen, Connect: st.Connect, OVSRundir: st.OVSRundir,
-				API: st.API, Metrics: st.Metrics, Logger: log,
+				API: st.API, Metrics: st.Metrics, Logger: log, PacketInRate: st.PacketInRate,
 			}
 			source := st.Intent
 			if st.Store != "" {
@@ -67,6 +67,6 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			return c.Run(cmd.Context())
 		},
 	}
-	addSettingsFlags(cmd, append([]string{"ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format"}, storeKeys...)...)
+	addSettingsFlags(cmd, append([]string{"ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format", "packet_in_rate"}, storeKeys...)...)
 	return cmd
 }

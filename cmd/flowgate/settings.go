@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -42,6 +43,7 @@ var settingsTable = []setting{
 	{"ovs_rundir", "", "Open vSwitch run directory (sockets, pid files); default: the directory of a unix: ovsdb endpoint, else /var/run/openvswitch"},
 	{"log_level", "info", "log level: debug, info, warn, error"},
 	{"log_format", "text", "log format: text or json"},
+	{"packet_in_rate", "100", "packet-ins per second the bridge may send (admin policies' reject answers and log lines), enforced by an OpenFlow controller meter"},
 }
 
 // settings is the resolved configuration: flag > FLOWGATE_* environment >
@@ -50,6 +52,7 @@ type settings struct {
 	OVSDB, Bridge, Intent, Listen, Connect, API, Metrics, OVSRundir string
 	Store, StorePrefix, StoreCA, StoreCert, StoreKey                string
 	LogLevel, LogFormat                                             string
+	PacketInRate                                                    uint32
 }
 
 // addSettingsFlags registers --config and the flags of the given keys.
@@ -105,6 +108,11 @@ func loadSettings(cmd *cobra.Command) (settings, error) {
 		StoreCA: v.GetString("store_ca"), StoreCert: v.GetString("store_cert"), StoreKey: v.GetString("store_key"),
 		LogLevel: v.GetString("log_level"), LogFormat: v.GetString("log_format"),
 	}
+	rate, err := strconv.ParseUint(v.GetString("packet_in_rate"), 10, 32)
+	if err != nil || rate == 0 {
+		return settings{}, fmt.Errorf("packet_in_rate %q: want a whole number of packets per second, at least 1", v.GetString("packet_in_rate"))
+	}
+	st.PacketInRate = uint32(rate)
 	if st.OVSRundir == "" {
 		st.OVSRundir = "/var/run/openvswitch"
 		if p, ok := strings.CutPrefix(st.OVSDB, "unix:"); ok {

@@ -39,7 +39,7 @@ func TestSettingsPrecedence(t *testing.T) {
 	}
 	want := settings{OVSDB: "unix:/file/db.sock", Bridge: "br-file", Intent: "/env/intent.yaml",
 		Connect: "unix:/file/br-file.mgmt", API: "unix:/run/flowgate/api.sock", Metrics: "127.0.0.1:9464",
-		OVSRundir: "/file", StorePrefix: "/flowgate/intent/", LogLevel: "error", LogFormat: "text"}
+		OVSRundir: "/file", StorePrefix: "/flowgate/intent/", LogLevel: "error", LogFormat: "text", PacketInRate: 100}
 	if st != want {
 		t.Errorf("settings\n got %+v\nwant %+v", st, want)
 	}
