@@ -45,13 +45,13 @@ func floodLabIntent() *intent.Intent {
 	}
 }
 
-// TestFloodOnRealTraffic needs root and Open vSwitch: hosts in network
+// TestFloodOnRealTrafficOnOVS needs root and Open vSwitch: hosts in network
 // namespaces on a private bridge programmed by the compiler. ARP and
 // neighbour solicitations reach every other host (whatever its groups)
 // and never come back to the sender; IPv4 broadcast, IPv4 multicast and
 // IPv6 multicast reach the hosts whose ingress rules allow them and no
 // other.
-func TestFloodOnRealTraffic(t *testing.T) {
+func TestFloodOnRealTrafficOnOVS(t *testing.T) {
 	in := floodLabIntent()
 	l := newSGLab(t, in)
 	ctx := context.Background()
