@@ -26,6 +26,10 @@ const (
 	// nextHopMinGap bounds the requests per router that unresolved
 	// packets can cause.
 	nextHopMinGap = 200 * time.Millisecond
+	// raEvery: unsolicited router advertisements go out every raEvery
+	// refreshes (10 s), and at once after each change; solicitations
+	// are answered at once.
+	raEvery = 5
 )
 
 // learnedHop is a next hop's MAC the resolver saw.
@@ -41,11 +45,13 @@ type resolver struct {
 	sides   atomic.Pointer[map[uint32]pipeline.RouterSide] // for ICMP errors
 	// lastICMP spaces the ICMP errors (icmp.go).
 	lastICMP time.Time
-	poke     chan struct{}
-	in       chan openflow.PacketIn // from handlePacketIns
-	learned  chan learnedHop
-	asked    map[string]time.Time
-	known    map[string]flows.MAC
+	// advertised are the ports that got a router advertisement (ndp.go).
+	advertised map[uint32]bool
+	poke       chan struct{}
+	in         chan openflow.PacketIn // from handlePacketIns
+	learned    chan learnedHop
+	asked      map[string]time.Time
+	known      map[string]flows.MAC
 }
 
 func newResolver(session *openflow.Session, logf func(string, ...any)) *resolver {
@@ -76,6 +82,7 @@ func (r *resolver) current() []pipeline.NextHopQuery {
 func (r *resolver) run(ctx context.Context) {
 	tick := time.NewTicker(nextHopRefresh)
 	defer tick.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -84,7 +91,11 @@ func (r *resolver) run(ctx context.Context) {
 			for _, q := range r.current() {
 				r.ask(ctx, q, true)
 			}
+			if ticks++; ticks%raEvery == 0 {
+				r.advertiseAll(ctx)
+			}
 		case <-r.poke:
+			r.advertiseNew(ctx)
 			live := map[string]bool{}
 			for _, q := range r.current() {
 				live[q.Router] = true
@@ -123,6 +134,9 @@ func (r *resolver) ask(ctx context.Context, q pipeline.NextHopQuery, refresh boo
 func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
 	if p.Reason == flows.PacketInInvalidTTL {
 		r.timeExceeded(ctx, p)
+		return
+	}
+	if r.answerSolicitation(ctx, p) || r.answerRouterSolicitation(ctx, p) {
 		return
 	}
 	for _, q := range r.current() {

@@ -103,6 +103,40 @@ func TestLearnedNextHopOnOVS(t *testing.T) {
 		}
 	}
 
+	// Neighbour discovery for the router's IPv6 gateway: the controller
+	// answers web1's solicitation with the router's MAC on tenant.
+	if _, err := hosts["web1"].Exec(ctx, "ip", "-6", "neigh", "flush", "dev", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	hosts["web1"].Exec(ctx, "ping", "-6", "-c", "1", "-W", "1", "fd00:10::1") // resolves the gateway; the echo itself is not answered
+	neigh, err := hosts["web1"].Exec(ctx, "ip", "-6", "neigh", "show", "fd00:10::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(neigh, "02:00:0a:00:00:01") {
+		t.Errorf("web1 resolved its IPv6 gateway fd00:10::1 to %q, want the router's MAC 02:00:0a:00:00:01", strings.TrimSpace(neigh))
+	}
+
+	// Router advertisements: web1 learns its IPv6 default route from the
+	// router (via its link-local address) without any static route.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		routes, err := hosts["web1"].Exec(ctx, "ip", "-6", "route", "show", "default", "proto", "ra")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(routes, "via fe80::") {
+			t.Logf("web1's IPv6 default route from the router's advertisement: %s", strings.TrimSpace(routes))
+			break
+		}
+		if time.Now().After(deadline) {
+			all, _ := hosts["web1"].Exec(ctx, "ip", "-6", "route")
+			t.Errorf("no IPv6 default route from a router advertisement within 15 s; routes:\n%s", all)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	// The closed forwarded port: refused at once, not a timeout.
 	res, err := testbed.UDPExchangeFrom(ctx, hosts["uplink"], internetServer, netip.MustParseAddr("192.0.2.10"), 5399)
 	if err != nil {

@@ -126,6 +126,8 @@ type ExternalDoc struct {
 	IP         string `yaml:"ip" json:"ip"`
 	Gateway    string `yaml:"gateway" json:"gateway"`
 	GatewayMAC string `yaml:"gateway_mac,omitempty" json:"gateway_mac,omitempty"`
+	IP6        string `yaml:"ip6,omitempty" json:"ip6,omitempty"`
+	Gateway6   string `yaml:"gateway6,omitempty" json:"gateway6,omitempty"`
 }
 
 // SNATDoc is a masquerade entry as written.

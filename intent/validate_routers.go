@@ -110,6 +110,7 @@ func (v *validator) external(d *ExternalDoc, ri *routerInfo) {
 		}
 	}
 
+	v.externalIPv6(path, d, ri)
 	ipOK := v.externalIP(join(path, "ip"), d.IP, ri)
 	if d.Gateway == "" {
 		v.add(join(path, "gateway"), "required (the next hop for everything not internal)")
@@ -134,6 +135,50 @@ func (v *validator) external(d *ExternalDoc, ri *routerInfo) {
 	default:
 		ext.Gateway = gw
 		ri.extOK = true
+	}
+}
+
+// externalIPv6 checks the router's optional IPv6 uplink: its address
+// with its on-link prefix, and the IPv6 next hop.
+func (v *validator) externalIPv6(path string, d *ExternalDoc, ri *routerInfo) {
+	ext := &ri.r.External
+	if d.IP6 == "" {
+		if d.Gateway6 != "" {
+			v.add(join(path, "gateway6"), "needs ip6, the router's IPv6 address on the uplink")
+		}
+		return
+	}
+	p, err := parseInterfacePrefix(d.IP6)
+	if err != nil {
+		v.addErr(join(path, "ip6"), err)
+		return
+	}
+	if !p.Addr().Is6() || p.Addr().Is4In6() {
+		v.add(join(path, "ip6"), "%s is not IPv6", p)
+		return
+	}
+	for _, name := range ri.r.Networks {
+		if n := v.networks[name]; n != nil && overlaps(p.Masked(), n.net.CIDR6) {
+			v.add(join(path, "ip6"), "%s overlaps network %s (%s), which this router joins", p, name, n.net.CIDR6)
+			return
+		}
+	}
+	ext.IP6 = p
+	if d.Gateway6 == "" {
+		return
+	}
+	gw, err := parseAddr(d.Gateway6)
+	switch {
+	case err != nil:
+		v.addErr(join(path, "gateway6"), err)
+	case !gw.Is6() || gw.Is4In6():
+		v.add(join(path, "gateway6"), "%s is not IPv6", gw)
+	case gw == p.Addr():
+		v.add(join(path, "gateway6"), "%s is the router's own address", gw)
+	case !p.Masked().Contains(gw) && !gw.IsLinkLocalUnicast():
+		v.add(join(path, "gateway6"), "%s is neither inside %s nor link-local", gw, p.Masked())
+	default:
+		ext.Gateway6 = gw
 	}
 }
 

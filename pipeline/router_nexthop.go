@@ -113,6 +113,12 @@ type RouterSide struct {
 	Port   uint32
 	MAC    flows.MAC
 	IP     netip.Addr
+	IP6    netip.Addr // the router's IPv6 address there, if any (gateway6, external ip6)
+	// On an internal network with gateway6: the router's link-local
+	// address there (its advertisements' source) and the network's
+	// cidr6 (the prefix it advertises).
+	LinkLocal netip.Addr
+	Prefix6   netip.Prefix
 }
 
 // RouterSides maps the OpenFlow ports of in's routers' sides to them, for
@@ -123,6 +129,11 @@ func RouterSides(in *intent.Intent, b Bindings) map[uint32]RouterSide {
 		r := &in.Routers[i]
 		if up, ok := b[r.External.Port]; ok && r.External.IP.Addr().Is4() {
 			out[up] = RouterSide{Router: r.Name, Port: up, MAC: flows.MAC(r.External.MAC), IP: r.External.IP.Addr()}
+			if r.External.IP6.IsValid() {
+				s := out[up]
+				s.IP6 = r.External.IP6.Addr()
+				out[up] = s
+			}
 		}
 		for _, name := range r.Networks {
 			n := in.Network(name)
@@ -131,7 +142,11 @@ func RouterSides(in *intent.Intent, b Bindings) map[uint32]RouterSide {
 			}
 			for _, p := range in.Ports {
 				if ofport, ok := b[p.Name]; ok && p.Network == name {
-					out[ofport] = RouterSide{Router: r.Name, Port: ofport, MAC: GatewayMAC(n), IP: n.Gateway}
+					s := RouterSide{Router: r.Name, Port: ofport, MAC: GatewayMAC(n), IP: n.Gateway}
+					if n.Gateway6.IsValid() && n.CIDR6.IsValid() {
+						s.IP6, s.LinkLocal, s.Prefix6 = n.Gateway6, linkLocal(s.MAC), n.CIDR6
+					}
+					out[ofport] = s
 				}
 			}
 		}

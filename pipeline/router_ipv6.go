@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"net/netip"
+
+	"github.com/flowgate/flowgate/flows"
+)
+
+// IPv6 is routed, never translated (as Neutron and OVN route it): between
+// the router's networks by their cidr6, and to the outside through the
+// uplink when the router has external.ip6 and gateway6. A routed IPv6
+// packet skips the NAT tables (router → router_route), is routed and
+// resolved to its port as IPv4 is, and re-enters the pipeline in its
+// destination network, whose security groups judge it. Neighbour
+// discovery for the router's own IPv6 addresses (each gateway6, the
+// external ip6) is answered by the controller: these flows send the
+// solicitations up (router_nexthop.go has the same for ARP answers).
+
+// prioGatewayND beats the network's multicast flooding in TableL2Lookup,
+// like the ARP responders.
+const prioGatewayND = prioGatewayARP
+
+// ipv6Entry hands routed IPv6 straight to routing.
+func (rc *routerCompiler) ipv6Entry() []flows.Flow {
+	if !rc.routesIPv6() {
+		return nil
+	}
+	return []flows.Flow{{
+		Table: uint8(TableRouterEntry), Priority: 50, Cookie: routerWhole(rc.r).cookie(rc.r.Name),
+		Match:   flows.Match{EthType: flows.EthTypeIPv6},
+		Actions: []flows.Action{gotoTable(TableRouterRoute)},
+	}}
+}
+
+// routesIPv6 says whether the router has anything IPv6 to route to.
+func (rc *routerCompiler) routesIPv6() bool {
+	for _, n := range rc.networks {
+		if n.CIDR6.IsValid() && n.Gateway6.IsValid() {
+			return true
+		}
+	}
+	return false
+}
+
+// ipv6Routes route to each internal network's cidr6 (longest prefix
+// first) and, with an IPv6 uplink and a known next hop, everything else
+// out of the uplink; packets to the router's own IPv6 addresses are not
+// routed (dropped; their neighbour solicitations are answered).
+func (rc *routerCompiler) ipv6Routes() []flows.Flow {
+	if !rc.routesIPv6() {
+		return nil
+	}
+	var out []flows.Flow
+	for _, n := range rc.networks {
+		if !n.CIDR6.IsValid() || !n.Gateway6.IsValid() {
+			continue
+		}
+		cookie := routerNetwork(rc.r, n).cookie(rc.r.Name)
+		out = append(out, flows.Flow{
+			Table: uint8(TableRouterRoute), Priority: prioRouteBase + uint16(n.CIDR6.Bits()), Cookie: cookie,
+			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: n.CIDR6},
+			Actions: []flows.Action{
+				flows.DecTTL{},
+				flows.SetEthSrc{MAC: GatewayMAC(n)},
+				setOutNetwork(rc.netID(n)),
+				gotoTable(TableRouterNeighbour),
+			},
+		}, flows.Flow{
+			Table: uint8(TableRouterRoute), Priority: prioRouterAddress + uint16(0), Cookie: cookie,
+			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: addrPrefix(n.Gateway6)},
+		})
+	}
+	ext := rc.r.External
+	if ext.IP6.IsValid() {
+		out = append(out, flows.Flow{
+			Table: uint8(TableRouterRoute), Priority: prioRouterAddress, Cookie: routerExternal(rc.r).cookie(rc.r.Name),
+			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: addrPrefix(ext.IP6.Addr())},
+		})
+	}
+	if ext.IP6.IsValid() && ext.Gateway6.IsValid() && rc.uplink != 0 && rc.known {
+		out = append(out, flows.Flow{
+			Table: uint8(TableRouterRoute), Priority: prioRouteBase, Cookie: routerExternal(rc.r).cookie(rc.r.Name),
+			Match: flows.Match{EthType: flows.EthTypeIPv6},
+			Actions: []flows.Action{
+				flows.DecTTL{},
+				flows.SetEthSrc{MAC: rc.extMAC},
+				flows.SetEthDst{MAC: rc.nextHop},
+				setOutNetwork(outUplink),
+				gotoTable(TableRouterSNATTrack),
+			},
+		})
+	}
+	if rc.uplink != 0 && ext.IP6.IsValid() {
+		// From the outside back to the outside: the router does not
+		// forward the outside to itself (the IPv4 rule is in snatTrack).
+		out = append(out, flows.Flow{
+			Table: uint8(TableRouterSNATTrack), Priority: 250, Cookie: routerExternal(rc.r).cookie(rc.r.Name),
+			Match: flows.Match{InPort: rc.uplink, EthType: flows.EthTypeIPv6,
+				Regs: []flows.RegMatch{matchOutNetwork(outUplink)}},
+		})
+	}
+	return out
+}
+
+// ipv6Neighbours resolve each bound port's IPv6 addresses on the router's
+// networks to its MAC.
+func (rc *routerCompiler) ipv6Neighbours() []flows.Flow {
+	var out []flows.Flow
+	for _, n := range rc.networks {
+		if !n.CIDR6.IsValid() || !n.Gateway6.IsValid() {
+			continue
+		}
+		for i := range rc.in.Ports {
+			p := &rc.in.Ports[i]
+			if p.Network != n.Name {
+				continue
+			}
+			if _, bound := rc.bindings[p.Name]; !bound {
+				continue
+			}
+			for _, a := range p.IPs {
+				if !a.Is6() || a.Is4In6() {
+					continue
+				}
+				out = append(out, flows.Flow{
+					Table: uint8(TableRouterNeighbour), Priority: 100,
+					Cookie: routerPortRoute(rc.r, p).cookie(rc.r.Name),
+					Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: addrPrefix(a),
+						Regs: []flows.RegMatch{matchOutNetwork(rc.netID(n))}},
+					Actions: []flows.Action{flows.SetEthDst{MAC: flows.MAC(p.MAC)}, gotoTable(TableRouterSNATTrack)},
+				})
+			}
+		}
+	}
+	return out
+}
+
+// ndSolicitations send neighbour solicitations for the router's own IPv6
+// addresses to the controller, which answers them: each gateway6 on its
+// network (in l2_lookup, where port security vetted the sender), and the
+// external ip6 on the uplink.
+func (rc *routerCompiler) ndSolicitations() []flows.Flow {
+	up := []flows.Action{flows.Controller{Reason: flows.PacketInAction}}
+	ns := func(target flows.Match) flows.Match {
+		target.EthType, target.IPProto, target.ICMPType = flows.EthTypeIPv6, flows.U8(flows.ProtoICMPv6), flows.U8(135)
+		return target
+	}
+	var out []flows.Flow
+	for _, n := range rc.networks {
+		if !n.CIDR6.IsValid() || !n.Gateway6.IsValid() {
+			continue
+		}
+		net := flows.Match{Regs: []flows.RegMatch{matchNetwork(uint16(rc.netID(n)))}}
+		cookie := routerNetwork(rc.r, n).cookie(rc.r.Name)
+		// The gateway and the router's link-local address there, which
+		// its router advertisements come from and hosts route through.
+		for _, target := range []netip.Addr{n.Gateway6, linkLocal(GatewayMAC(n))} {
+			m := ns(net)
+			m.NDTarget = target
+			out = append(out, flows.Flow{Table: uint8(TableL2Lookup), Priority: prioGatewayND, Cookie: cookie, Match: m, Actions: up})
+		}
+		// Router solicitations: the controller answers with an
+		// advertisement at once.
+		rs := net
+		rs.EthType, rs.IPProto, rs.ICMPType = flows.EthTypeIPv6, flows.U8(flows.ProtoICMPv6), flows.U8(133)
+		out = append(out, flows.Flow{Table: uint8(TableL2Lookup), Priority: prioGatewayND, Cookie: cookie, Match: rs, Actions: up})
+	}
+	if ext := rc.r.External; ext.IP6.IsValid() && rc.uplink != 0 {
+		cookie := routerExternal(rc.r).cookie(rc.r.Name)
+		m := ns(flows.Match{InPort: rc.uplink})
+		// The solicitation goes to a multicast address: the uplink's
+		// classifier takes only frames to the router's MAC and ARP.
+		out = append(out, flows.Flow{Table: uint8(TableClassify), Priority: prioUplinkClassify + 1, Cookie: cookie,
+			Match: m, Actions: []flows.Action{flows.Load{Field: fieldSrcPort, Value: uint64(RouterPort)}, gotoTable(TableRouterEntry)}})
+		m.NDTarget = ext.IP6.Addr()
+		out = append(out, flows.Flow{Table: uint8(TableRouterEntry), Priority: prioExternalARP, Cookie: cookie, Match: m, Actions: up})
+	}
+	return out
+}
