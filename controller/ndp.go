@@ -156,8 +156,8 @@ func routerAdvert(side pipeline.RouterSide) []byte {
 	// from the addresses the intent gives it (port security), so hosts
 	// must not configure addresses of their own from the prefix.
 	b = append(b, 3, 4, byte(side.Prefix6.Bits()), 0x80)
-	b = binary.BigEndian.AppendUint32(b, 86400)          // valid lifetime
-	b = binary.BigEndian.AppendUint32(b, 14400)          // preferred lifetime
+	b = binary.BigEndian.AppendUint32(b, 86400) // valid lifetime
+	b = binary.BigEndian.AppendUint32(b, 14400) // preferred lifetime
 	b = append(b, 0, 0, 0, 0)
 	b = append(b, side.Prefix6.Masked().Addr().AsSlice()...)
 	binary.BigEndian.PutUint16(b[icmp+2:], icmpv6Checksum(side.LinkLocal, allNodes, b[icmp:]))

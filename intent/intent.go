@@ -176,16 +176,16 @@ type Router struct {
 
 // External is the router's uplink.
 type External struct {
-	Port       string // iface-id of the uplink port
-	MAC        [6]byte
-	IP         netip.Prefix // address and on-link prefix, e.g. 192.0.2.10/24
-	Gateway    netip.Addr   // next hop for everything not internal
+	Port    string // iface-id of the uplink port
+	MAC     [6]byte
+	IP      netip.Prefix // address and on-link prefix, e.g. 192.0.2.10/24
+	Gateway netip.Addr   // next hop for everything not internal
 	// IP6 and Gateway6 route IPv6 to the outside (optional; never NATed):
 	// the router's address on the uplink and the IPv6 next hop, at the
 	// same MAC as Gateway.
-	IP6      netip.Prefix
-	Gateway6 netip.Addr
-	GatewayMAC *[6]byte     // static next-hop MAC; nil = learn by ARP
+	IP6        netip.Prefix
+	Gateway6   netip.Addr
+	GatewayMAC *[6]byte // static next-hop MAC; nil = learn by ARP
 }
 
 // SNAT is masquerade of a network's sources to one external address.
