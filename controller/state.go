@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
 )
@@ -29,7 +30,9 @@ type state struct {
 	compiled *pipeline.Incremental
 	// hops are the next hops the resolver learned; resolver is told,
 	// after each install, which routers to learn them for.
-	hops     pipeline.NextHops
+	hops pipeline.NextHops
+	// meters are the port meters in force (qos).
+	meters   map[uint32]openflow.MeterSpec
 	resolver *resolver
 	applied  bool // a set was handed to the Syncer
 }
@@ -79,6 +82,12 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 
 	actx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
+	// Meters first: the new flows may use them. Meters the new flows no
+	// longer use go once the bundle committed.
+	meters := portMeterSet(in, st.bound)
+	if err := st.c.session.SetMeters(actx, meters); err != nil {
+		st.c.log.Warn("port meters not sent; they are sent again on the next connect", "error", err)
+	}
 	before := st.c.session.Stats().FlowMods
 	changes, err := st.c.syncer.Update(actx, plan.Updates)
 	res.Added, res.Modified, res.Deleted = changes.Added, changes.Modified, changes.Deleted
@@ -89,6 +98,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 	case isRefusal(err):
 		// The Syncer keeps the previous set in force and desired.
 		res.Result, res.Error = "refused", err.Error()
+		st.c.session.SetMeters(actx, st.meters)
 		return st.finish(res, start)
 	case ctx.Err() != nil:
 		res.Result, res.Error = "cancelled", err.Error()
@@ -99,6 +109,16 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 		res.Result, res.Error = "pending", err.Error()
 	}
 	st.compiled.Commit(plan)
+	var gone []uint32
+	for id := range st.meters {
+		if _, ok := meters[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	if err := st.c.session.DeleteMeters(actx, gone); err != nil {
+		st.c.log.Warn("unused port meters not deleted", "error", err)
+	}
+	st.meters = meters
 	st.publishNextHops(in)
 	st.doc, st.in, st.applied = doc, in, true
 	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
@@ -274,4 +294,13 @@ func (st *state) learnNextHop(ctx context.Context, l learnedHop) {
 	if res := st.apply(ctx, "next hop of router "+l.router); res.Result == "refused" {
 		st.hops = prev
 	}
+}
+
+// portMeterSet is the meters the bound ports' QoS needs, by meter id.
+func portMeterSet(in *intent.Intent, b pipeline.Bindings) map[uint32]openflow.MeterSpec {
+	out := map[uint32]openflow.MeterSpec{}
+	for _, m := range pipeline.PortMeters(in, b) {
+		out[m.ID] = openflow.MeterSpec{Kbps: m.Kbps, BurstKb: m.BurstKb}
+	}
+	return out
 }

@@ -85,6 +85,7 @@ type Session struct {
 	stats    sessionCounters
 	// packetIns: PacketIns.
 	packetIns chan PacketIn
+	meters    portMeters // port_meters.go
 }
 
 // NewSession validates cfg and, in listen mode, binds the port at once so
@@ -197,6 +198,7 @@ func (s *Session) Run(ctx context.Context) error {
 		c.async.Store(&deliver)
 		// Service connections get packet-ins only after this.
 		msgs := append([][]byte{setConfigMessage(s.allocXIDs(1)), setAsyncPacketIns(s.allocXIDs(1))}, controllerMeterMessages(s)...)
+		msgs = append(msgs, s.allPortMeterMessages()...)
 		if err := c.send(msgs...); err != nil {
 			s.logf("openflow %s: set config: %v", s.cfg.Bridge, err)
 		}

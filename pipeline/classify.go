@@ -18,10 +18,10 @@ func classifyPort(p boundPort) flows.Flow {
 		Priority: prioClassifyPort,
 		Cookie:   p.cookie,
 		Match:    flows.Match{InPort: p.ofport},
-		Actions: []flows.Action{
+		Actions: withMeter(p.egressMeter, []flows.Action{
 			flows.Load{Field: fieldSrcPort, Value: uint64(p.ofport)},
 			flows.Load{Field: fieldNetwork, Value: uint64(p.zone)},
 			goTo(next),
-		},
+		}),
 	}
 }

@@ -70,6 +70,6 @@ func outputPort(p boundPort) flows.Flow {
 	return flows.Flow{
 		Table: uint8(TableOutput), Priority: prioOutputPort, Cookie: p.cookie,
 		Match:   flows.Match{Regs: []flows.RegMatch{matchDstPort(p.ofport)}},
-		Actions: []flows.Action{flows.Output{Port: p.ofport}},
+		Actions: withMeter(p.ingressMeter, []flows.Action{flows.Output{Port: p.ofport}}),
 	}
 }

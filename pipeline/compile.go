@@ -77,6 +77,9 @@ type boundPort struct {
 	stateful bool
 	// routed: its network has a router, which may hand its packets back.
 	routed bool
+	// egressMeter and ingressMeter limit what it sends and receives
+	// (qos.go); 0: unlimited.
+	egressMeter, ingressMeter uint32
 }
 
 // newCompiler prepares a compile of in with b. classes, when not nil,
@@ -88,6 +91,7 @@ func newCompiler(in *intent.Intent, b Bindings, classes classCache) *compiler {
 		groupPorts: map[string][]int{}, addresses: map[familyKey][]netip.Prefix{},
 		portDims: map[portDimKey]dimension{}, remoteDims: map[remoteDimKey]dimension{},
 		memberFPs: map[portDimKey]uint64{}, addressFPs: map[familyKey]uint64{}}
+	meters := meterIDs(in)
 	stateful := make(map[string]bool, len(in.SecurityGroups))
 	for _, g := range in.SecurityGroups {
 		stateful[g.Name] = g.Stateful
@@ -113,6 +117,7 @@ func newCompiler(in *intent.Intent, b Bindings, classes classCache) *compiler {
 		if n := in.Network(p.Network); n != nil {
 			bp.routed = c.routed(*n)
 		}
+		bp.egressMeter, bp.ingressMeter = meters[meterKey(p.Name, false)], meters[meterKey(p.Name, true)]
 		c.ports = append(c.ports, bp)
 		c.byName[p.Name] = bp
 	}

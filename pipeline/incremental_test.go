@@ -243,6 +243,10 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 		return d, b, "stateful"
 	case 8:
 		p := &d.Ports[pick(len(d.Ports))]
+		if rng.IntN(2) == 0 { // a rate limit set, changed or removed
+			p.QoS = &intent.QoSDoc{EgressKbps: int64(pick(3) * 1000), IngressKbps: int64(pick(2) * 5000)}
+			return d, b, "qos"
+		}
 		v := p.PortSecurity == nil || *p.PortSecurity
 		v = !v
 		p.PortSecurity = &v

@@ -109,7 +109,7 @@ func portFlows(p boundPort) []flows.Flow {
 // its OpenFlow port, network zone, cookie, mode and whether it is routed.
 func (p boundPort) fingerprint() uint64 {
 	return newFingerprint().value(*p.Port).u64(uint64(p.ofport)).u64(uint64(p.zone)).
-		u64(p.cookie).bool(p.stateful).bool(p.routed).sum()
+		u64(p.cookie).bool(p.stateful).bool(p.routed).u64(uint64(p.egressMeter)).u64(uint64(p.ingressMeter)).sum()
 }
 
 // floodFingerprint covers floodFlows(n): the network, its zone, whether
