@@ -83,7 +83,6 @@ func (rc *routerCompiler) flows() []flows.Flow {
 	add(rc.echoResponders()...)
 	add(rc.ipv6Entry()...)
 	add(rc.ipv6Routes()...)
-	add(rc.ipv6Neighbours()...)
 	add(rc.ndSolicitations()...)
 	add(rc.internalRoutes()...)
 	add(rc.defaultRoute())

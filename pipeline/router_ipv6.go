@@ -102,39 +102,6 @@ func (rc *routerCompiler) ipv6Routes() []flows.Flow {
 	return out
 }
 
-// ipv6Neighbours resolve each bound port's IPv6 addresses on the router's
-// networks to its MAC.
-func (rc *routerCompiler) ipv6Neighbours() []flows.Flow {
-	var out []flows.Flow
-	for _, n := range rc.networks {
-		if !n.CIDR6.IsValid() || !n.Gateway6.IsValid() {
-			continue
-		}
-		for i := range rc.in.Ports {
-			p := &rc.in.Ports[i]
-			if p.Network != n.Name {
-				continue
-			}
-			if _, bound := rc.bindings[p.Name]; !bound {
-				continue
-			}
-			for _, a := range p.IPs {
-				if !a.Is6() || a.Is4In6() {
-					continue
-				}
-				out = append(out, flows.Flow{
-					Table: uint8(TableRouterNeighbour), Priority: 100,
-					Cookie: routerPortRoute(rc.r, p).cookie(rc.r.Name),
-					Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: addrPrefix(a),
-						Regs: []flows.RegMatch{matchOutNetwork(rc.netID(n))}},
-					Actions: []flows.Action{flows.SetEthDst{MAC: flows.MAC(p.MAC)}, gotoTable(TableRouterSNATTrack)},
-				})
-			}
-		}
-	}
-	return out
-}
-
 // ndSolicitations send neighbour solicitations for the router's own IPv6
 // addresses to the controller, which answers them: each gateway6 on its
 // network (in l2_lookup, where port security vetted the sender), and the

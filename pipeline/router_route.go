@@ -105,11 +105,13 @@ func (rc *routerCompiler) defaultRoute() flows.Flow {
 	}
 }
 
-// neighbours resolve each bound port's IPv4 addresses on the router's
-// networks to its MAC. An unbound port has no flow: nobody can send to it.
+// neighbours resolve each bound port's addresses on the router's
+// networks to its MAC: IPv4 always, IPv6 where the network routes it
+// (router_ipv6.go). An unbound port has no flow: nobody can send to it.
 func (rc *routerCompiler) neighbours() []flows.Flow {
 	var out []flows.Flow
 	for _, n := range rc.networks {
+		routes6 := n.CIDR6.IsValid() && n.Gateway6.IsValid()
 		for i := range rc.in.Ports {
 			p := &rc.in.Ports[i]
 			if p.Network != n.Name {
@@ -119,13 +121,18 @@ func (rc *routerCompiler) neighbours() []flows.Flow {
 				continue
 			}
 			for _, a := range p.IPs {
-				if !a.Is4() {
+				ethType := flows.EthTypeIPv4
+				switch {
+				case a.Is4():
+				case routes6 && !a.Is4In6():
+					ethType = flows.EthTypeIPv6
+				default:
 					continue
 				}
 				out = append(out, flows.Flow{
 					Table: uint8(TableRouterNeighbour), Priority: 100,
 					Cookie: routerPortRoute(rc.r, p).cookie(rc.r.Name),
-					Match: flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a),
+					Match: flows.Match{EthType: ethType, IPDst: addrPrefix(a),
 						Regs: []flows.RegMatch{matchOutNetwork(rc.netID(n))}},
 					Actions: []flows.Action{flows.SetEthDst{MAC: flows.MAC(p.MAC)}, gotoTable(TableRouterSNATTrack)},
 				})
