@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"slices"
+
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 )
@@ -113,19 +115,32 @@ func (c *compiler) floodFlows(n intent.Network) []flows.Flow {
 		out = append(out, enter(prioL2FloodDirect, nd, TableFloodDirect))
 	}
 
-	direct := make([][]flows.Action, 0, len(ports)+1)
-	filtered := make([][]flows.Action, 0, len(ports)+1)
+	direct := make([]delivery, 0, len(ports)+1)
+	filtered := make([]delivery, 0, len(ports)+1)
 	for _, p := range ports {
-		direct = append(direct, []flows.Action{flows.Output{Port: p}})
-		filtered = append(filtered, deliverFiltered(p))
+		direct = append(direct, delivery{p, []flows.Action{flows.Output{Port: p}}})
+		filtered = append(filtered, delivery{p, deliverFiltered(p)})
 	}
 	if routed {
-		direct = append(direct, deliverFiltered(RouterPort))
-		filtered = append(filtered, deliverFiltered(RouterPort))
+		// The router comes after every port: the slot after the last.
+		slot := uint32(1)
+		if len(ports) > 0 {
+			slot = slices.Max(ports) + 1
+		}
+		direct = append(direct, delivery{slot, deliverFiltered(RouterPort)})
+		filtered = append(filtered, delivery{slot, deliverFiltered(RouterPort)})
 	}
 	out = append(out, floodTree(TableFloodDirect, zone, cookie, direct)...)
 	out = append(out, floodTree(TableFloodFiltered, zone, cookie, filtered)...)
 	return out
+}
+
+// delivery is one receiver of a flood: its slot (the port's OpenFlow
+// number; the router's is the one after the last port's) places it in the
+// tree.
+type delivery struct {
+	slot    uint32
+	actions []flows.Action
 }
 
 // deliverFiltered hands a flooded packet to receiver port as if it were
@@ -143,9 +158,12 @@ func deliverFiltered(port uint32) []flows.Action {
 func floodStride(s int) uint32 { return floodStrideBit | uint32(s) }
 
 // floodTree is the stride and chunk flows of one network's flood in table
-// t: deliveries, one per receiver in order, cut into chunks of
-// floodChunkPorts, the chunks into strides of floodStrideChunks.
-func floodTree(t Table, zone uint16, cookie uint64, deliveries [][]flows.Action) []flows.Flow {
+// t. A receiver's chunk is (slot-1) / floodChunkPorts and a chunk's stride
+// its number / floodStrideChunks, so a port that comes or goes changes its
+// own chunk's flow (and its stride's, when the chunk appears or empties),
+// not the others'. Only non-empty chunks and strides get flows; a stride
+// chains to the next non-empty one. deliveries are in slot order.
+func floodTree(t Table, zone uint16, cookie uint64, deliveries []delivery) []flows.Flow {
 	node := func(n uint32, actions []flows.Action) flows.Flow {
 		return flows.Flow{
 			Table: uint8(t), Priority: prioFloodNode, Cookie: cookie,
@@ -156,25 +174,43 @@ func floodTree(t Table, zone uint16, cookie uint64, deliveries [][]flows.Action)
 	visit := func(n uint32) []flows.Action {
 		return []flows.Action{flows.Load{Field: fieldFloodNode, Value: uint64(n)}, flows.Resubmit{Table: uint8(t)}}
 	}
-	chunks := (len(deliveries) + floodChunkPorts - 1) / floodChunkPorts
-	strides := (chunks + floodStrideChunks - 1) / floodStrideChunks
-	var out []flows.Flow
-	for s := range strides {
-		var actions []flows.Action
-		for c := s * floodStrideChunks; c < min((s+1)*floodStrideChunks, chunks); c++ {
-			actions = append(actions, visit(uint32(c))...)
+	var chunks []uint32 // non-empty, ascending
+	byChunk := map[uint32][]flows.Action{}
+	for _, d := range deliveries {
+		c := (d.slot - 1) / floodChunkPorts // OpenFlow numbers ports from 1
+		if _, seen := byChunk[c]; !seen {
+			chunks = append(chunks, c)
 		}
-		if s+1 < strides {
-			actions = append(actions, visit(floodStride(s+1))...)
-		}
-		out = append(out, node(floodStride(s), actions))
+		byChunk[c] = append(byChunk[c], d.actions...)
 	}
-	for c := range chunks {
-		var actions []flows.Action
-		for _, d := range deliveries[c*floodChunkPorts : min((c+1)*floodChunkPorts, len(deliveries))] {
-			actions = append(actions, d...)
+	var strides []uint32 // non-empty, ascending
+	byStride := map[uint32][]uint32{}
+	for _, c := range chunks {
+		s := c / floodStrideChunks
+		if _, seen := byStride[s]; !seen {
+			strides = append(strides, s)
 		}
-		out = append(out, node(uint32(c), actions))
+		byStride[s] = append(byStride[s], c)
+	}
+	var out []flows.Flow
+	for i, s := range strides {
+		var actions []flows.Action
+		for _, c := range byStride[s] {
+			actions = append(actions, visit(c)...)
+		}
+		if i+1 < len(strides) {
+			actions = append(actions, visit(floodStride(int(strides[i+1])))...)
+		}
+		// The entry flows start at stride 0: the first non-empty stride
+		// takes that number.
+		n := floodStride(int(s))
+		if i == 0 {
+			n = floodStride(0)
+		}
+		out = append(out, node(n, actions))
+	}
+	for _, c := range chunks {
+		out = append(out, node(c, byChunk[c]))
 	}
 	return out
 }
