@@ -2,13 +2,17 @@ package controller_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowgate/flowgate/controller"
 	"github.com/flowgate/flowgate/testbed"
 )
 
@@ -54,6 +58,54 @@ policies:
 	t.Logf("web1 -> db1 udp/53: %s (%s) in %v", res.Outcome, res.Detail, time.Since(start))
 	if res.Outcome != testbed.Refused {
 		t.Errorf("web1 -> db1 udp/53: %s (%s); want refused (ICMP port unreachable)", res.Outcome, res.Detail)
+	}
+}
+
+// TestPolicyShadowedRuleIsAWarningOnOVS: a policy rule that an earlier
+// rule of its policy covers is accepted with a warning; it never matches
+// (the deny before it decides), the controller logs the warning once per
+// document, /v1/status lists it, a PUT returns it, and a document
+// without it clears the list.
+func TestPolicyShadowedRuleIsAWarningOnOVS(t *testing.T) {
+	l := newLab(t)
+	worked := readTestdata(t, "worked.yaml")
+	const warning = "policies[db-guard].rules[1]: never matches: rules[0] (deny) matches everything it does"
+	doc := worked + `
+policies:
+  - name: db-guard
+    priority: 1
+    applies_to: {ports: [db1]}
+    rules:
+      - {action: deny, direction: ingress, protocol: tcp, ports: "3306", remote_cidr: 10.0.0.0/24}
+      - {action: allow, direction: ingress, protocol: tcp, ports: "3306", remote_cidr: 10.0.0.11}
+`
+	st, _ := l.changeIntent(doc)
+	if st.LastApply == nil || st.LastApply.Result != "applied" || !slices.Equal(st.IntentWarnings, []string{warning}) ||
+		st.LastReload == nil || !slices.Equal(st.LastReload.Warnings, []string{warning}) {
+		t.Fatalf("status after a document with a shadowed rule: apply %+v, intent_warnings %q, last_reload %+v", st.LastApply, st.IntentWarnings, st.LastReload)
+	}
+	l.expectTCP("web1", "db1", false, 3306, testbed.TimedOut) // the shadowed allow never matches
+	if n := countLines(t, l.log, `level=WARN msg="intent warning"`); n != 1 || countLines(t, l.log, `problem="`+warning+`"`) != 1 {
+		t.Errorf("%d intent warning lines in the log, want 1 naming %q", n, warning)
+	}
+
+	code, body := l.api("PUT", "/v1/intent", doc)
+	t.Logf("PUT of the document with a shadowed rule: %d %s", code, body)
+	var res controller.ApplyResult
+	if err := json.Unmarshal([]byte(body), &res); err != nil || code != http.StatusOK || !slices.Equal(res.Warnings, []string{warning}) {
+		t.Errorf("PUT: %d %s (%v); want 200 with the warning", code, body, err)
+	}
+	code, body = l.api("GET", "/v1/status", "")
+	if code != http.StatusOK || !strings.Contains(body, `"intent_warnings": [`) || !strings.Contains(body, warning) {
+		t.Errorf("GET /v1/status: %d %s; want intent_warnings", code, body)
+	}
+
+	st, _ = l.changeIntent(worked)
+	if len(st.IntentWarnings) != 0 || st.LastApply == nil || len(st.LastApply.Warnings) != 0 {
+		t.Errorf("warnings after a document without any: %q, last apply %+v", st.IntentWarnings, st.LastApply)
+	}
+	if n := countLines(t, l.log, `level=WARN msg="intent warning"`); n != 2 { // once at the change, once for the PUT
+		t.Errorf("%d intent warning lines in the log, want 2", n)
 	}
 }
 
