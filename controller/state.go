@@ -35,6 +35,9 @@ type state struct {
 	meters   map[uint32]openflow.MeterSpec
 	resolver *resolver
 	applied  bool // a set was handed to the Syncer
+	// warned is the intent whose warnings were last logged: each
+	// document's warnings are logged once, when it is put in force.
+	warned *intent.Intent
 }
 
 // setBindings takes a new binding list and reports whether the ports the
@@ -72,7 +75,7 @@ func (st *state) apply(ctx context.Context, trigger string) ApplyResult {
 // do not compile, the previous intent and flows stay in force.
 func (st *state) install(ctx context.Context, trigger string, doc []byte, in *intent.Intent) ApplyResult {
 	start := time.Now()
-	res := ApplyResult{Time: start, Trigger: trigger}
+	res := ApplyResult{Time: start, Trigger: trigger, Warnings: warningList(in)}
 	plan, err := st.compiled.PlanWith(in, st.bound, st.hops)
 	if err != nil {
 		res.Result, res.Error = "refused", fmt.Sprintf("compile: %v", err)
@@ -123,7 +126,31 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 	st.doc, st.in, st.applied = doc, in, true
 	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
 	st.publishPorts()
+	st.logWarnings(in)
 	return st.finish(res, start)
+}
+
+// logWarnings logs the warnings of the intent just put in force (once per
+// document) and reports them in the status.
+func (st *state) logWarnings(in *intent.Intent) {
+	if in == st.warned {
+		return
+	}
+	st.warned = in
+	list := warningList(in)
+	for _, w := range list {
+		st.c.log.Warn("intent warning", "source", st.c.sourceName(), "revision", st.revision, "problem", w)
+	}
+	st.c.setStatus(func(s *Status) { s.IntentWarnings = list })
+}
+
+// warningList flattens an intent's warnings into "path: reason" lines.
+func warningList(in *intent.Intent) []string {
+	var out []string
+	for _, w := range in.Warnings {
+		out = append(out, w.Error())
+	}
+	return out
 }
 
 func (st *state) finish(res ApplyResult, start time.Time) ApplyResult {
@@ -202,7 +229,7 @@ func (st *state) take(ctx context.Context, trigger string, doc []byte, rev int64
 	}
 	st.c.metrics.reloads.WithLabelValues(res.Result).Inc()
 	st.c.setStatus(func(s *Status) {
-		s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Revision: rev, Error: res.Error}
+		s.LastReload = &ReloadResult{Time: time.Now(), Trigger: trigger, Revision: rev, Error: res.Error, Warnings: res.Warnings}
 	})
 }
 

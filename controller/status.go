@@ -41,6 +41,9 @@ type Status struct {
 	NextHops   map[string]string `json:"next_hops,omitempty"`
 	LastApply  *ApplyResult      `json:"last_apply,omitempty"`
 	LastReload *ReloadResult     `json:"last_reload,omitempty"`
+	// IntentWarnings are the warnings of the intent in force, one
+	// "path: reason" each (a policy rule that never matches).
+	IntentWarnings []string `json:"intent_warnings,omitempty"`
 }
 
 // ApplyResult describes one attempt to put a flow set in force.
@@ -58,6 +61,9 @@ type ApplyResult struct {
 	Deleted  int    `json:"deleted"`
 	FlowMods uint64 `json:"flow_mods"` // flow-mods actually sent to the switch
 	Duration string `json:"duration"`
+	// Warnings are the document's warnings, one "path: reason" each: it
+	// is valid, but something in it is probably not meant.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ReloadResult describes the latest reload of the intent from its source
@@ -68,6 +74,7 @@ type ReloadResult struct {
 	Revision int64     `json:"revision,omitempty"` // etcd mode: the revision read
 	Error    string    `json:"error,omitempty"`
 	Problems []string  `json:"problems,omitempty"` // one per problem in a refused document
+	Warnings []string  `json:"warnings,omitempty"` // one per warning of an accepted document
 }
 
 // Status returns a snapshot of the controller's state.
@@ -77,6 +84,7 @@ func (c *Controller) Status() Status {
 	c.mu.Unlock()
 	s.PortsBound = slices.Clone(s.PortsBound)
 	s.PortsUnbound = slices.Clone(s.PortsUnbound)
+	s.IntentWarnings = slices.Clone(s.IntentWarnings)
 	if s.StoreConnected != nil {
 		ok := *s.StoreConnected
 		s.StoreConnected = &ok

@@ -39,7 +39,8 @@ func (es Errors) Error() string {
 // "required" would only bury the real error.
 type collector struct {
 	errs   Errors
-	broken []string // paths whose value failed to decode
+	warns  []*FieldError // problems that do not refuse the document
+	broken []string      // paths whose value failed to decode
 }
 
 func (c *collector) add(path, format string, args ...any) {
@@ -47,6 +48,13 @@ func (c *collector) add(path, format string, args ...any) {
 		return
 	}
 	c.errs = append(c.errs, &FieldError{Path: bound(path), Reason: bound(fmt.Sprintf(format, args...))})
+}
+
+// warn records a problem that does not refuse the document: it is valid
+// and means what it says, but probably not what its author meant (a
+// policy rule that an earlier one shadows never matches).
+func (c *collector) warn(path, format string, args ...any) {
+	c.warns = append(c.warns, &FieldError{Path: bound(path), Reason: bound(fmt.Sprintf(format, args...))})
 }
 
 // decodeFailed records a decoding problem and silences validation under path.
@@ -85,4 +93,14 @@ func (c *collector) err() error {
 		return append(list, &FieldError{Reason: fmt.Sprintf("and %d more problems", n)})
 	}
 	return c.errs
+}
+
+// warnings are the warnings gathered, bounded like the errors: the first
+// maxProblems, and a last entry saying how many more there are.
+func (c *collector) warnings() []*FieldError {
+	if n := len(c.warns) - maxProblems; n > 0 {
+		list := append([]*FieldError(nil), c.warns[:maxProblems]...)
+		return append(list, &FieldError{Reason: fmt.Sprintf("and %d more warnings", n)})
+	}
+	return c.warns
 }

@@ -22,6 +22,12 @@ type Intent struct {
 	Policies       []Policy // document order; the compiler orders them by Priority
 	Routers        []Router
 	Services       []Service
+
+	// Warnings are what is valid but probably not meant (a policy rule
+	// shadowed by an earlier one), in document order, at most maxProblems
+	// of them and an entry counting the rest. The document is accepted
+	// with them; the controller logs and reports them.
+	Warnings []*FieldError
 }
 
 // Network is an L2 segment with at most one IPv4 and one IPv6 prefix.
@@ -162,6 +168,9 @@ type PolicyRule struct {
 	Action PolicyAction
 	Match  Rule
 	Log    bool
+	// Shadowed: an earlier rule of the policy matches everything this one
+	// does, so it never decides (a warning); the compiler gives it no flows.
+	Shadowed bool
 }
 
 // Router joins internal networks to an external network and does NAT.

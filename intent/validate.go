@@ -8,6 +8,8 @@ import (
 
 // Validate checks the whole document and returns the typed Intent with
 // defaults filled in, or no Intent and an Errors with one entry per problem.
+// Problems that do not refuse the document (a policy rule that never
+// matches) are the accepted Intent's Warnings.
 // Objects are checked in dependency order (networks and groups before the
 // ports that name them, ports before the routers and services that name
 // them), so each reference is judged against what it refers to.
@@ -38,6 +40,7 @@ func (doc *Document) validate(c *collector) (*Intent, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	v.in.Warnings = v.warnings()
 	return v.in, nil
 }
 

@@ -65,15 +65,19 @@ func (v *validator) policy(d *PolicyDoc, p *Policy, path string, priorities map[
 			continue
 		}
 		// The first match decides, so a rule that an earlier one covers
-		// never decides anything: it is always a mistake (usually the
-		// order is), and there is no warning channel to report it softly.
+		// never decides anything. The document still means something
+		// definite (the rule is simply never reached), so it is accepted
+		// with a warning: usually the order is the mistake.
 		for _, j := range good {
 			if covers(p.Rules[j].Match, r.Match) {
-				v.add(rulePath, "never matches: rules[%d] (%s) matches everything it does", j, p.Rules[j].Action)
+				v.warn(rulePath, "never matches: rules[%d] (%s) matches everything it does", j, p.Rules[j].Action)
+				r.Shadowed = true
 				break
 			}
 		}
-		good = append(good, i)
+		if !r.Shadowed {
+			good = append(good, i)
+		}
 	}
 }
 

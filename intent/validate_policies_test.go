@@ -1,9 +1,11 @@
 package intent
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -58,12 +60,6 @@ func TestValidatePolicies(t *testing.T) {
 			[]string{`policies[p].rules[0].action: required (allow, deny, reject or pass)`, `policies[p].rules[1].action: "drop" is not allow, deny, reject or pass`}},
 		{"rule keys as in groups", policyDoc("{name: p, priority: 1, applies_to: {all: true}, rules: [{action: deny, direction: up, ports: '80', remote_group: nope}]}"),
 			[]string{`policies[p].rules[0].direction: "up" is not ingress or egress`, `policies[p].rules[0].remote_group: unknown group "nope"`, `policies[p].rules[0].ports: only tcp, udp and sctp have ports, not any`}},
-		{"shadowed", policyDoc("{name: p, priority: 1, applies_to: {all: true}, rules: [" +
-			"{action: deny, direction: ingress, protocol: tcp, remote_cidr: 10.0.0.0/8}, " +
-			"{action: allow, direction: ingress, protocol: tcp, ports: '22-23', remote_cidr: 10.1.0.0/16}, " +
-			"{action: allow, direction: ingress, protocol: udp, remote_cidr: 10.1.0.0/16}, " +
-			"{action: pass, direction: ingress, protocol: tcp, ports: '22', remote_cidr: 10.1.2.3}]}"),
-			[]string{`policies[p].rules[1]: never matches: rules[0] (deny) matches everything it does`, `policies[p].rules[3]: never matches: rules[0] (deny) matches everything it does`}},
 		{"too many rules", policyDoc("{name: p, priority: 1, applies_to: {all: true}, rules: [" + manyRules(101) + "]}"),
 			[]string{`policies[p].rules: 101 rules; at most 100`}},
 	}
@@ -75,6 +71,98 @@ func TestValidatePolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPolicyWarnings: a rule that an earlier rule of its policy covers
+// completely never matches; the document is accepted with a warning per
+// such rule (path and reason, like an error), the rule marked Shadowed.
+func TestPolicyWarnings(t *testing.T) {
+	one := func(rules ...string) string {
+		return policyDoc("{name: p, priority: 1, applies_to: {all: true}, rules: [" + strings.Join(rules, ", ") + "]}")
+	}
+	cases := []struct {
+		name     string
+		doc      string
+		want     []string
+		shadowed []int // indices of policies[0].rules marked Shadowed
+	}{
+		{"none", one(
+			"{action: deny, direction: ingress, protocol: tcp, ports: '22', remote_cidr: 10.0.0.0/8}",
+			"{action: allow, direction: ingress, protocol: tcp, ports: '21-22', remote_cidr: 10.0.0.0/8}",
+			"{action: allow, direction: ingress, protocol: tcp, remote_cidr: 10.0.0.0/8}", // wider, after
+			"{action: allow, direction: egress, protocol: tcp, ports: '22', remote_cidr: 10.0.0.0/8}",
+			"{action: allow, direction: ingress, protocol: udp, ports: '22', remote_cidr: 10.0.0.0/8}",
+			"{action: allow, direction: ingress, protocol: tcp, ports: '22', remote_cidr: 'fd00::/8'}",
+			"{action: allow, direction: ingress, protocol: tcp, ports: '22', remote_cidr: 10.0.0.0/7}"), nil, nil},
+		{"narrower cidr and ports", one(
+			"{action: deny, direction: ingress, protocol: tcp, remote_cidr: 10.0.0.0/8}",
+			"{action: allow, direction: ingress, protocol: tcp, ports: '22-23', remote_cidr: 10.1.0.0/16}",
+			"{action: allow, direction: ingress, protocol: udp, remote_cidr: 10.1.0.0/16}",
+			"{action: pass, direction: ingress, protocol: tcp, ports: '22', remote_cidr: 10.1.2.3}"),
+			[]string{`policies[p].rules[1]: never matches: rules[0] (deny) matches everything it does`,
+				`policies[p].rules[3]: never matches: rules[0] (deny) matches everything it does`}, []int{1, 3}},
+		{"identical", one(
+			"{action: deny, direction: egress, remote_cidr: 169.254.169.254}",
+			"{action: deny, direction: egress, remote_cidr: 169.254.169.254, log: true}"),
+			[]string{`policies[p].rules[1]: never matches: rules[0] (deny) matches everything it does`}, []int{1}},
+		{"any protocol covers icmp", one(
+			"{action: allow, direction: ingress, remote_group: g}",
+			"{action: deny, direction: ingress, protocol: icmp, icmp_type: 8, remote_group: g}"),
+			[]string{`policies[p].rules[1]: never matches: rules[0] (allow) matches everything it does`}, []int{1}},
+		{"any remote covers a group", one(
+			"{action: reject, direction: ingress, protocol: tcp, ports: '80'}",
+			"{action: allow, direction: ingress, protocol: tcp, ports: '80', remote_group: g}"),
+			[]string{`policies[p].rules[1]: never matches: rules[0] (reject) matches everything it does`}, []int{1}},
+		{"first covering rule named", one(
+			"{action: deny, direction: ingress, protocol: udp}",
+			"{action: allow, direction: ingress, protocol: udp, ports: '53'}",
+			"{action: pass, direction: ingress, protocol: udp, ports: '53', remote_cidr: 10.0.0.0/24}"),
+			[]string{`policies[p].rules[1]: never matches: rules[0] (deny) matches everything it does`,
+				`policies[p].rules[2]: never matches: rules[0] (deny) matches everything it does`}, []int{1, 2}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := mustParse(t, tc.doc)
+			var got []string
+			for _, w := range in.Warnings {
+				got = append(got, w.Error())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("warnings:\n got  %q\n want %q", got, tc.want)
+			}
+			var shadowed []int
+			for i, r := range in.Policies[0].Rules {
+				if r.Shadowed {
+					shadowed = append(shadowed, i)
+				}
+			}
+			if !slices.Equal(shadowed, tc.shadowed) {
+				t.Errorf("shadowed rules %v, want %v", shadowed, tc.shadowed)
+			}
+		})
+	}
+}
+
+// TestPolicyWarningsBounded: warnings are bounded like errors, the last
+// entry counting the rest; errors still refuse a document with warnings.
+func TestPolicyWarningsBounded(t *testing.T) {
+	var items []string
+	for p := range 3 {
+		items = append(items, fmt.Sprintf("{name: p%d, priority: %d, applies_to: {all: true}, rules: [%s]}", p, p, sameRules(50)))
+	}
+	in := mustParse(t, policyDoc(items...))
+	if len(in.Warnings) != 101 || in.Warnings[100].Error() != "and 47 more warnings" ||
+		in.Warnings[0].Error() != "policies[p0].rules[1]: never matches: rules[0] (deny) matches everything it does" {
+		t.Errorf("%d warnings, first %v, last %v", len(in.Warnings), in.Warnings[0], in.Warnings[len(in.Warnings)-1])
+	}
+	bad := policyDoc("{name: p, priority: 1, applies_to: {all: true}, rules: [" + sameRules(2) + ", {action: drop, direction: egress}]}")
+	if got := problems(t, bad); !slices.Equal(got, []string{`policies[p].rules[2].action: "drop" is not allow, deny, reject or pass`}) {
+		t.Errorf("errors %q", got)
+	}
+}
+
+func sameRules(n int) string {
+	return strings.TrimSuffix(strings.Repeat("{action: deny, direction: ingress, protocol: tcp, ports: '22'}, ", n), ", ")
 }
 
 func manyRules(n int) string {

@@ -55,8 +55,9 @@ func policyRulePriority(p *intent.Policy, i int) uint16 {
 }
 
 // policyRuleKey identifies a policy rule by its policy and content (not
-// its index): its id, cookie and ct_label. Validation refuses a rule that
-// an earlier one covers, so the content is unique within a policy.
+// its index): its id, cookie and ct_label. Two rules of a policy with the
+// same content share it; validation marks the later one Shadowed (with a
+// warning) and it gets no flows, so the key names one live rule.
 func policyRuleKey(policy string, r intent.PolicyRule) string {
 	return "\x01policy\x00" + policy + "\x00" + string(r.Action) + " " + describeRule(r.Match)
 }
@@ -120,6 +121,9 @@ func (c *compiler) policyFlows() (built, error) {
 			portDims[side.table] = d
 		}
 		for i, r := range p.Rules {
+			if r.Shadowed {
+				continue // an earlier rule matches all it does: it never decides
+			}
 			id := c.ids.policyRule[policyRuleKey(p.Name, r)]
 			own := sideOf(r.Match)
 			for _, side := range []aclSide{own, otherSide(own)} {

@@ -29,7 +29,9 @@ each followed by the object behind its cookie, then a summary line
 starting "in sync:" or "differ:", and the line "intent source: file:PATH"
 (with " -> TARGET" when PATH is a symlink) naming the file compiled, or
 "intent source: etcd://HOSTS/PREFIX revision N" when the store setting
-names etcd (then the intent is read from there, as the controller does).
+names etcd (then the intent is read from there, as the controller does),
+and one line "intent warning: PATH: REASON" per warning of the intent
+(valid, but probably not meant: a policy rule that never matches).
 
 Exit status, like diff(1): 0 when the bridge holds exactly the desired
 flows, 1 when they differ. An error (unreadable intent, OVSDB or bridge
@@ -45,6 +47,9 @@ unreachable) also exits 1, with the error on stderr and no summary line.`,
 			// say which file, and where its symlinks lead, or which
 			// etcd and revision.
 			fmt.Fprintf(cmd.OutOrStdout(), "intent source: %s\n", source)
+			for _, w := range snap.Intent.Warnings {
+				fmt.Fprintf(cmd.OutOrStdout(), "intent warning: %s\n", w)
+			}
 			if differs {
 				return errDiffers
 			}

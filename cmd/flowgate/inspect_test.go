@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,7 +76,10 @@ func newInspectLab(t *testing.T) *inspectLab {
 // stderr and exit status.
 func (l *inspectLab) run(args ...string) (stdout, stderr string, code int) {
 	l.t.Helper()
-	args = append(args, "--config", "/dev/null", "--ovsdb", l.tb.OVS().DBEndpoint(), "--intent", workedExample)
+	args = append(args, "--config", "/dev/null", "--ovsdb", l.tb.OVS().DBEndpoint())
+	if !slices.Contains(args, "--intent") {
+		args = append(args, "--intent", workedExample)
+	}
 	cmd := exec.Command(l.bin, args...)
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -165,6 +169,32 @@ func TestDiffAndFlowsCommandsOnOVS(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "+ cookie=0x20000144d2ef7, table=80, priority=100,reg1=0x3 actions=output:3\n    # ports[db1]\n") ||
 		!strings.Contains(out, "differ: ") || !strings.Contains(out, "1 to add, 0 to modify, 0 to delete") {
 		t.Errorf("diff with a missing flow: exit %d, want 1 and the flow of ports[db1]", code)
+	}
+
+	// A policy rule shadowed by an earlier one is a warning: the intent
+	// is compiled (its live rule's flows are missing here) and the
+	// warning printed.
+	doc, err := os.ReadFile(workedExample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shadowed := filepath.Join(t.TempDir(), "intent.yaml")
+	if err := os.WriteFile(shadowed, append(doc, []byte(`
+policies:
+  - name: meta
+    priority: 0
+    applies_to: {all: true}
+    rules:
+      - {action: deny, direction: egress, remote_cidr: 169.254.169.254}
+      - {action: deny, direction: egress, protocol: tcp, ports: "80", remote_cidr: 169.254.169.254}
+`)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = l.run("diff", "--intent", shadowed)
+	t.Logf("flowgate diff with a shadowed policy rule:\n%s", out)
+	if code != 1 || !strings.Contains(out, "\nintent warning: policies[meta].rules[1]: never matches: rules[0] (deny) matches everything it does\n") ||
+		!strings.Contains(out, "policies[meta].rules[0]") || strings.Contains(out, "# policies[meta].rules[1]") {
+		t.Errorf("diff with a shadowed rule: exit %d, stderr %q; want 1, rules[0]'s flows to add and the warning", code, errOut)
 	}
 
 	// Without the bridge's management socket the error says where it looked.
