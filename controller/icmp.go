@@ -2,12 +2,10 @@ package controller
 
 import (
 	"context"
-	"encoding/binary"
 	"time"
 
-	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/openflow"
-	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/packets"
 )
 
 // ICMP errors the router sends: when a routed packet's TTL runs out, the
@@ -32,7 +30,7 @@ func (r *resolver) timeExceeded(ctx context.Context, p openflow.PacketIn) {
 	if !ok || time.Since(r.lastICMP) < icmpErrorGap {
 		return
 	}
-	frame, ok := icmpTimeExceeded(side, p.Data)
+	frame, ok := packets.TimeExceeded(side.MAC, side.IP, p.Data)
 	if !ok {
 		return
 	}
@@ -40,56 +38,4 @@ func (r *resolver) timeExceeded(ctx context.Context, p openflow.PacketIn) {
 	if err := r.session.PacketOut(ctx, p.InPort, frame); err != nil && ctx.Err() == nil {
 		r.logf("router %s: ICMP time exceeded: %v", side.Router, err)
 	}
-}
-
-// icmpTimeExceeded builds the ICMP time exceeded (RFC 792) for an expired
-// IPv4 frame, from side's MAC and address to the frame's sender: the
-// original IP header and the first 8 bytes of its payload follow the
-// ICMP header. ok is false for anything but IPv4 (and for ICMP errors,
-// which never get errors back).
-func icmpTimeExceeded(side pipeline.RouterSide, frame []byte) ([]byte, bool) {
-	if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv4 || frame[14]>>4 != 4 {
-		return nil, false
-	}
-	ip := frame[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	if ihl < 20 || len(ip) < ihl {
-		return nil, false
-	}
-	if ip[9] == flows.ProtoICMP && len(ip) > ihl && ip[ihl] != 0 && ip[ihl] != 8 {
-		return nil, false // an ICMP error (not an echo): never answered with another
-	}
-	quote := ip[:min(len(ip), ihl+8)]
-	b := make([]byte, 0, 14+20+8+len(quote))
-	b = append(b, frame[6:12]...) // to the sender's MAC
-	b = append(b, side.MAC[:]...)
-	b = binary.BigEndian.AppendUint16(b, flows.EthTypeIPv4)
-	h := len(b)
-	b = append(b, 0x45, 0)
-	b = binary.BigEndian.AppendUint16(b, uint16(20+8+len(quote)))
-	b = append(b, 0, 0, 0, 0, 64, flows.ProtoICMP, 0, 0)
-	b = append(b, side.IP.AsSlice()...)
-	b = append(b, ip[12:16]...) // to the expired packet's source
-	binary.BigEndian.PutUint16(b[h+10:], checksum(b[h:h+20]))
-	c := len(b)
-	b = append(b, 11, 0, 0, 0, 0, 0, 0, 0) // time exceeded in transit
-	b = append(b, quote...)
-	binary.BigEndian.PutUint16(b[c+2:], checksum(b[c:]))
-	return b, true
-}
-
-// checksum is the Internet checksum (RFC 1071).
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for len(b) >= 2 {
-		sum += uint32(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
 }

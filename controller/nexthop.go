@@ -2,13 +2,12 @@ package controller
 
 import (
 	"context"
-	"encoding/binary"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/openflow"
+	"github.com/flowgate/flowgate/packets"
 	"github.com/flowgate/flowgate/pipeline"
 )
 
@@ -123,7 +122,7 @@ func (r *resolver) ask(ctx context.Context, q pipeline.NextHopQuery, refresh boo
 		return
 	}
 	r.asked[q.Router] = time.Now()
-	if err := r.session.PacketOut(ctx, q.Uplink, arpRequest(q.MAC, q.IP, q.Gateway)); err != nil && ctx.Err() == nil {
+	if err := r.session.PacketOut(ctx, q.Uplink, packets.ARPRequest(q.MAC, q.IP, q.Gateway)); err != nil && ctx.Err() == nil {
 		r.logf("router %s: ARP request for next hop %s: %v", q.Router, q.Gateway, err)
 	}
 }
@@ -143,7 +142,7 @@ func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
 		if p.Cookie != q.Cookie || p.InPort == 0 {
 			continue
 		}
-		sender, mac, isARP := arpSender(p.Data)
+		sender, mac, isARP := packets.ARPSender(p.Data)
 		if !isARP {
 			r.ask(ctx, q, false)
 			return
@@ -162,28 +161,4 @@ func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
 		}
 		return
 	}
-}
-
-// arpRequest is "who has gateway? tell ip (mac)", broadcast.
-func arpRequest(mac flows.MAC, ip, gateway netip.Addr) []byte {
-	b := make([]byte, 0, 60)
-	b = append(b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	b = append(b, mac[:]...)
-	b = binary.BigEndian.AppendUint16(b, flows.EthTypeARP)
-	b = append(b, 0, 1, 8, 0, 6, 4, 0, 1) // Ethernet, IPv4, request
-	b = append(b, mac[:]...)
-	b = append(b, ip.AsSlice()...)
-	b = append(b, 0, 0, 0, 0, 0, 0)
-	b = append(b, gateway.AsSlice()...)
-	return append(b, make([]byte, 60-len(b))...) // Ethernet minimum
-}
-
-// arpSender returns the sender of an IPv4-over-Ethernet ARP frame.
-func arpSender(frame []byte) (ip netip.Addr, mac flows.MAC, ok bool) {
-	if len(frame) < 42 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeARP ||
-		binary.BigEndian.Uint16(frame[16:]) != 0x0800 || frame[18] != 6 || frame[19] != 4 {
-		return netip.Addr{}, mac, false
-	}
-	copy(mac[:], frame[22:28])
-	return netip.AddrFrom4([4]byte(frame[28:32])), mac, true
 }

@@ -8,6 +8,8 @@ package reject
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/flowgate/flowgate/packets"
 )
 
 const (
@@ -88,7 +90,7 @@ func answer4(p []byte) ([]byte, bool) {
 		// Port unreachable with the IP header and 8 bytes of what follows.
 		quoted := p[:min(len(p), ihl+8)]
 		body = append([]byte{3, 3, 0, 0, 0, 0, 0, 0}, quoted...)
-		binary.BigEndian.PutUint16(body[2:4], checksum(0, body))
+		binary.BigEndian.PutUint16(body[2:4], packets.Checksum(0, body))
 		proto = protoICMP
 	}
 	h := make([]byte, 20, 20+len(body))
@@ -97,7 +99,7 @@ func answer4(p []byte) ([]byte, bool) {
 	h[8], h[9] = ttl, proto
 	copy(h[12:16], p[16:20]) // from the address it was sent to
 	copy(h[16:20], p[12:16])
-	binary.BigEndian.PutUint16(h[10:12], checksum(0, h))
+	binary.BigEndian.PutUint16(h[10:12], packets.Checksum(0, h))
 	return append(h, body...), true
 }
 
@@ -136,7 +138,7 @@ func answer6(p []byte) ([]byte, bool) {
 	default:
 		quoted := p[:min(len(p), minIPv6MTU-40-8)]
 		body = append([]byte{1, 4, 0, 0, 0, 0, 0, 0}, quoted...) // port unreachable
-		binary.BigEndian.PutUint16(body[2:4], checksum(pseudo(dst, src, protoICMPv6, len(body)), body))
+		binary.BigEndian.PutUint16(body[2:4], packets.Checksum(packets.Pseudo(dst, src, protoICMPv6, len(body)), body))
 		next = protoICMPv6
 	}
 	h := make([]byte, 40, 40+len(body))
@@ -178,32 +180,6 @@ func rst(seg []byte, from, to netip.Addr) ([]byte, bool) {
 		r[13] = tcpRST | tcpACK
 	}
 	r[12] = 5 << 4
-	binary.BigEndian.PutUint16(r[16:18], checksum(pseudo(from, to, protoTCP, len(r)), r))
+	binary.BigEndian.PutUint16(r[16:18], packets.Checksum(packets.Pseudo(from, to, protoTCP, len(r)), r))
 	return r, true
-}
-
-// pseudo is the sum of the TCP/UDP/ICMPv6 pseudo-header.
-func pseudo(src, dst netip.Addr, proto uint8, n int) uint32 {
-	var sum uint32
-	for _, a := range []netip.Addr{src, dst} {
-		b := a.AsSlice()
-		for i := 0; i < len(b); i += 2 {
-			sum += uint32(b[i])<<8 | uint32(b[i+1])
-		}
-	}
-	return sum + uint32(proto) + uint32(n)&0xffff + uint32(n)>>16
-}
-
-// checksum is the Internet checksum of b, starting from sum.
-func checksum(sum uint32, b []byte) uint16 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
 }

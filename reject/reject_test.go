@@ -2,6 +2,7 @@ package reject
 
 import (
 	"encoding/binary"
+	"github.com/flowgate/flowgate/packets"
 	"net/netip"
 	"testing"
 )
@@ -26,7 +27,7 @@ func ipv4(proto uint8, l4 []byte) []byte {
 	binary.BigEndian.PutUint16(h[2:4], uint16(20+len(l4)))
 	copy(h[12:16], client4.AsSlice())
 	copy(h[16:20], server4.AsSlice())
-	binary.BigEndian.PutUint16(h[10:12], checksum(0, h))
+	binary.BigEndian.PutUint16(h[10:12], packets.Checksum(0, h))
 	return append(h, l4...)
 }
 
@@ -64,7 +65,7 @@ func TestRSTForSYN(t *testing.T) {
 			t.Errorf("v6=%v: MACs %x -> %x, want back to the client", v6, out[6:12], out[0:6])
 		}
 		ip := out[ethHeaderLen:]
-		if !v6 && checksum(0, ip[:20]) != 0 {
+		if !v6 && packets.Checksum(0, ip[:20]) != 0 {
 			t.Errorf("IPv4 header checksum is wrong")
 		}
 		seg := ip[ipLen:]
@@ -74,7 +75,7 @@ func TestRSTForSYN(t *testing.T) {
 		if seg[13] != tcpRST|tcpACK || binary.BigEndian.Uint32(seg[8:12]) != 1001 || binary.BigEndian.Uint32(seg[4:8]) != 0 {
 			t.Errorf("v6=%v: flags %#x seq %d ack %d, want RST|ACK 0 1001", v6, seg[13], binary.BigEndian.Uint32(seg[4:8]), binary.BigEndian.Uint32(seg[8:12]))
 		}
-		if checksum(pseudo(dst, src, protoTCP, len(seg)), seg) != 0 {
+		if packets.Checksum(packets.Pseudo(dst, src, protoTCP, len(seg)), seg) != 0 {
 			t.Errorf("v6=%v: TCP checksum is wrong", v6)
 		}
 	}
@@ -99,7 +100,7 @@ func TestUnreachableForUDP(t *testing.T) {
 	}
 	ip := out[ethHeaderLen:]
 	icmp := ip[20:]
-	if ip[9] != protoICMP || icmp[0] != 3 || icmp[1] != 3 || checksum(0, icmp) != 0 || len(icmp) != 8+20+8 {
+	if ip[9] != protoICMP || icmp[0] != 3 || icmp[1] != 3 || packets.Checksum(0, icmp) != 0 || len(icmp) != 8+20+8 {
 		t.Errorf("answer %x: want ICMP port unreachable quoting the header and 8 bytes", ip)
 	}
 	out, ok = Answer(frame(etherTypeIPv6, ipv6(protoUDP, udp)))
@@ -107,7 +108,7 @@ func TestUnreachableForUDP(t *testing.T) {
 		t.Fatal("no IPv6 answer")
 	}
 	icmp6 := out[ethHeaderLen+40:]
-	if out[ethHeaderLen+6] != protoICMPv6 || icmp6[0] != 1 || icmp6[1] != 4 || checksum(pseudo(server6, client6, protoICMPv6, len(icmp6)), icmp6) != 0 {
+	if out[ethHeaderLen+6] != protoICMPv6 || icmp6[0] != 1 || icmp6[1] != 4 || packets.Checksum(packets.Pseudo(server6, client6, protoICMPv6, len(icmp6)), icmp6) != 0 {
 		t.Errorf("answer %x: want ICMPv6 port unreachable", out)
 	}
 }

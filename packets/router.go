@@ -1,0 +1,160 @@
+package packets
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/flowgate/flowgate/flows"
+)
+
+// ARPRequest is "who has gateway? tell ip (mac)", broadcast.
+func ARPRequest(mac flows.MAC, ip, gateway netip.Addr) []byte {
+	b := make([]byte, 0, 60)
+	b = append(b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	b = append(b, mac[:]...)
+	b = binary.BigEndian.AppendUint16(b, flows.EthTypeARP)
+	b = append(b, 0, 1, 8, 0, 6, 4, 0, 1) // Ethernet, IPv4, request
+	b = append(b, mac[:]...)
+	b = append(b, ip.AsSlice()...)
+	b = append(b, 0, 0, 0, 0, 0, 0)
+	b = append(b, gateway.AsSlice()...)
+	return append(b, make([]byte, 60-len(b))...) // Ethernet minimum
+}
+
+// ARPSender returns the sender of an IPv4-over-Ethernet ARP frame.
+func ARPSender(frame []byte) (ip netip.Addr, mac flows.MAC, ok bool) {
+	if len(frame) < 42 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeARP ||
+		binary.BigEndian.Uint16(frame[16:]) != 0x0800 || frame[18] != 6 || frame[19] != 4 {
+		return netip.Addr{}, mac, false
+	}
+	copy(mac[:], frame[22:28])
+	return netip.AddrFrom4([4]byte(frame[28:32])), mac, true
+}
+
+// TimeExceeded builds the ICMP time exceeded (RFC 792) for an expired
+// IPv4 frame, from mac and ip (the router on the side the frame came
+// from) to the frame's sender: the
+// original IP header and the first 8 bytes of its payload follow the
+// ICMP header. ok is false for anything but IPv4 (and for ICMP errors,
+// which never get errors back).
+func TimeExceeded(mac flows.MAC, ip4 netip.Addr, frame []byte) ([]byte, bool) {
+	if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv4 || frame[14]>>4 != 4 {
+		return nil, false
+	}
+	ip := frame[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	if ihl < 20 || len(ip) < ihl {
+		return nil, false
+	}
+	if ip[9] == flows.ProtoICMP && len(ip) > ihl && ip[ihl] != 0 && ip[ihl] != 8 {
+		return nil, false // an ICMP error (not an echo): never answered with another
+	}
+	quote := ip[:min(len(ip), ihl+8)]
+	b := make([]byte, 0, 14+20+8+len(quote))
+	b = append(b, frame[6:12]...) // to the sender's MAC
+	b = append(b, mac[:]...)
+	b = binary.BigEndian.AppendUint16(b, flows.EthTypeIPv4)
+	h := len(b)
+	b = append(b, 0x45, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(20+8+len(quote)))
+	b = append(b, 0, 0, 0, 0, 64, flows.ProtoICMP, 0, 0)
+	b = append(b, ip4.AsSlice()...)
+	b = append(b, ip[12:16]...) // to the expired packet's source
+	binary.BigEndian.PutUint16(b[h+10:], Checksum(0, b[h:h+20]))
+	c := len(b)
+	b = append(b, 11, 0, 0, 0, 0, 0, 0, 0) // time exceeded in transit
+	b = append(b, quote...)
+	binary.BigEndian.PutUint16(b[c+2:], Checksum(0, b[c:]))
+	return b, true
+}
+
+// IsRouterSolicitation reports whether frame is an Ethernet/IPv6/ICMPv6
+// router solicitation.
+func IsRouterSolicitation(frame []byte) bool { return icmpv6Type(frame, 8) == 133 }
+
+// icmpv6Type is the type of an Ethernet/IPv6/ICMPv6 frame with at least
+// n bytes of ICMPv6, or 0.
+func icmpv6Type(frame []byte, n int) uint8 {
+	const ipv6, icmp = 14, 14 + 40
+	if len(frame) < icmp+n || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv6 || frame[ipv6+6] != flows.ProtoICMPv6 {
+		return 0
+	}
+	return frame[icmp]
+}
+
+// NeighbourSolicitation reads an Ethernet/IPv6/ICMPv6 neighbour solicitation.
+func NeighbourSolicitation(frame []byte) (src netip.Addr, srcMAC flows.MAC, target netip.Addr, ok bool) {
+	const ipv6, icmp = 14, 14 + 40
+	if icmpv6Type(frame, 24) != 135 {
+		return src, srcMAC, target, false
+	}
+	copy(srcMAC[:], frame[6:12])
+	src = netip.AddrFrom16([16]byte(frame[ipv6+8 : ipv6+24]))
+	target = netip.AddrFrom16([16]byte(frame[icmp+8 : icmp+24]))
+	return src, srcMAC, target, true
+}
+
+// NeighbourAdvert is "target is at mac" (router, solicited,
+// override) to the solicitor, or to all nodes for a duplicate address
+// check (unspecified source), with the target link-layer option.
+func NeighbourAdvert(mac flows.MAC, target, to netip.Addr, toMAC flows.MAC) []byte {
+	flags := byte(0xe0) // router, solicited, override
+	dst := to
+	if !to.IsValid() || to.IsUnspecified() {
+		dst, toMAC, flags = netip.MustParseAddr("ff02::1"), flows.MAC{0x33, 0x33, 0, 0, 0, 1}, 0xa0
+	}
+	b := make([]byte, 0, 14+40+32)
+	b = append(b, toMAC[:]...)
+	b = append(b, mac[:]...)
+	b = binary.BigEndian.AppendUint16(b, flows.EthTypeIPv6)
+	b = append(b, 0x60, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, 32) // ICMPv6 NA with one option
+	b = append(b, flows.ProtoICMPv6, 255)
+	b = append(b, target.AsSlice()...)
+	b = append(b, dst.AsSlice()...)
+	icmp := len(b)
+	b = append(b, 136, 0, 0, 0, flags, 0, 0, 0)
+	b = append(b, target.AsSlice()...)
+	b = append(b, 2, 1) // target link-layer address, 8 bytes
+	b = append(b, mac[:]...)
+	binary.BigEndian.PutUint16(b[icmp+2:], icmpv6Checksum(target, dst, b[icmp:]))
+	return b
+}
+
+// RouterAdvert advertises a router (mac, from its link-local address) as
+// the default router of a network and prefix as on-link (RFC 4861 4.2),
+// to all nodes, for lifetime seconds.
+func RouterAdvert(mac flows.MAC, linkLocal netip.Addr, prefix netip.Prefix, lifetime uint16) []byte {
+	allNodes := netip.MustParseAddr("ff02::1")
+	b := make([]byte, 0, 14+40+56)
+	b = append(b, 0x33, 0x33, 0, 0, 0, 1)
+	b = append(b, mac[:]...)
+	b = binary.BigEndian.AppendUint16(b, flows.EthTypeIPv6)
+	b = append(b, 0x60, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, 16+8+32) // RA, source link-layer, prefix information
+	b = append(b, flows.ProtoICMPv6, 255)
+	b = append(b, linkLocal.AsSlice()...)
+	b = append(b, allNodes.AsSlice()...)
+	icmp := len(b)
+	b = append(b, 134, 0, 0, 0, 64, 0) // type, code, checksum, cur hop limit, flags
+	b = binary.BigEndian.AppendUint16(b, lifetime)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0) // reachable time, retrans timer: unspecified
+	b = append(b, 1, 1)                   // source link-layer address
+	b = append(b, mac[:]...)
+	// Prefix information: on-link, not autonomous. A port may send only
+	// from the addresses the intent gives it (port security), so hosts
+	// must not configure addresses of their own from the prefix.
+	b = append(b, 3, 4, byte(prefix.Bits()), 0x80)
+	b = binary.BigEndian.AppendUint32(b, 86400) // valid lifetime
+	b = binary.BigEndian.AppendUint32(b, 14400) // preferred lifetime
+	b = append(b, 0, 0, 0, 0)
+	b = append(b, prefix.Masked().Addr().AsSlice()...)
+	binary.BigEndian.PutUint16(b[icmp+2:], icmpv6Checksum(linkLocal, allNodes, b[icmp:]))
+	return b
+}
+
+// icmpv6Checksum is the ICMPv6 checksum over the IPv6 pseudo-header and
+// the message (RFC 4443).
+func icmpv6Checksum(src, dst netip.Addr, msg []byte) uint16 {
+	return Checksum(Pseudo(src, dst, flows.ProtoICMPv6, len(msg)), msg)
+}

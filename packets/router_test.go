@@ -1,0 +1,86 @@
+package packets
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/flowgate/flowgate/flows"
+)
+
+var (
+	routerMAC = flows.MustMAC("02:00:0a:00:00:01")
+	hostMAC   = flows.MustMAC("02:00:0a:00:00:0b")
+)
+
+func TestARPRequestAndSender(t *testing.T) {
+	f := ARPRequest(routerMAC, netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.1"))
+	if len(f) != 60 || binary.BigEndian.Uint16(f[20:]) != 1 {
+		t.Fatalf("not a 60-byte ARP request: %x", f)
+	}
+	ip, mac, ok := ARPSender(f)
+	if !ok || ip != netip.MustParseAddr("192.0.2.10") || mac != routerMAC {
+		t.Errorf("ARPSender = %v %v %v", ip, mac, ok)
+	}
+	if _, _, ok := ARPSender(f[:30]); ok {
+		t.Error("a short frame read as ARP")
+	}
+}
+
+// ipv4UDP is a frame from the host 10.0.0.11 to 198.51.100.10, TTL 1.
+func ipv4UDP() []byte {
+	f := append(append(append([]byte{}, routerMAC[:]...), hostMAC[:]...), 0x08, 0x00)
+	ip := []byte{0x45, 0, 0, 28, 0, 0, 0, 0, 1, 17, 0, 0, 10, 0, 0, 11, 198, 51, 100, 10}
+	binary.BigEndian.PutUint16(ip[10:], Checksum(0, ip))
+	return append(append(f, ip...), 0x9c, 0x40, 0x82, 0x9b, 0, 8, 0, 0)
+}
+
+func TestTimeExceeded(t *testing.T) {
+	out, ok := TimeExceeded(routerMAC, netip.MustParseAddr("10.0.0.1"), ipv4UDP())
+	if !ok {
+		t.Fatal("no answer")
+	}
+	ip, icmp := out[14:34], out[34:]
+	if Checksum(0, ip) != 0 || Checksum(0, icmp) != 0 {
+		t.Error("bad IPv4 or ICMP checksum")
+	}
+	if icmp[0] != 11 || netip.AddrFrom4([4]byte(ip[12:16])).String() != "10.0.0.1" || netip.AddrFrom4([4]byte(ip[16:20])).String() != "10.0.0.11" {
+		t.Errorf("not a time exceeded from 10.0.0.1 to 10.0.0.11: %x", out)
+	}
+	if len(icmp) != 8+20+8 {
+		t.Errorf("quoted %d bytes, want the header and 8 more", len(icmp)-8)
+	}
+	// An ICMP error is never answered with another.
+	f := ipv4UDP()
+	f[14+9], f[34] = flows.ProtoICMP, 3
+	if _, ok := TimeExceeded(routerMAC, netip.MustParseAddr("10.0.0.1"), f); ok {
+		t.Error("answered an ICMP error")
+	}
+}
+
+func TestNeighbourAndRouterAdverts(t *testing.T) {
+	gw, host := netip.MustParseAddr("fd00:10::1"), netip.MustParseAddr("fd00:10::11")
+	na := NeighbourAdvert(routerMAC, gw, host, hostMAC)
+	icmp := na[14+40:]
+	if Checksum(Pseudo(gw, host, flows.ProtoICMPv6, len(icmp)), icmp) != 0 || icmp[0] != 136 || icmp[4] != 0xe0 {
+		t.Errorf("bad neighbour advertisement: %x", na)
+	}
+	// A solicitation built from the advert's layout reads back.
+	ns := append([]byte{}, na...)
+	ns[14+40] = 135
+	if src, mac, target, ok := NeighbourSolicitation(ns); !ok || src != gw || mac != routerMAC || target != gw {
+		t.Errorf("NeighbourSolicitation = %v %v %v %v", src, mac, target, ok)
+	}
+	ll := netip.MustParseAddr("fe80::aff:fe00:1")
+	ra := RouterAdvert(routerMAC, ll, netip.MustParsePrefix("fd00:10::/64"), 1800)
+	icmp = ra[14+40:]
+	if Checksum(Pseudo(ll, netip.MustParseAddr("ff02::1"), flows.ProtoICMPv6, len(icmp)), icmp) != 0 || icmp[0] != 134 {
+		t.Errorf("bad router advertisement: %x", ra)
+	}
+	if icmp[24+2] != 64 || icmp[24+3] != 0x80 {
+		t.Errorf("prefix option: length %d flags %#x, want /64 on-link only", icmp[24+2], icmp[24+3])
+	}
+	if IsRouterSolicitation(ra) || !IsRouterSolicitation(append(append([]byte{}, ra[:54]...), 133, 0, 0, 0, 0, 0, 0, 0)) {
+		t.Error("IsRouterSolicitation")
+	}
+}
