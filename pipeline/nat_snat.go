@@ -47,8 +47,8 @@ func (rc *routerCompiler) snatTrack() []flows.Flow {
 		Actions: []flows.Action{ctTrack(rc.zone.SNAT, TableRouterSNAT)},
 	}}
 	if rc.uplink != 0 {
-		fromUplink := toUplink
-		fromUplink.InPort = rc.uplink
+		// Either family: the outside is never routed back to itself.
+		fromUplink := flows.Match{InPort: rc.uplink, Regs: toUplink.Regs}
 		out = append(out, flows.Flow{Table: uint8(TableRouterSNATTrack), Priority: 250, Cookie: cookie, Match: fromUplink})
 	}
 	return out

@@ -77,27 +77,8 @@ func (rc *routerCompiler) ipv6Routes() []flows.Flow {
 			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: addrPrefix(ext.IP6.Addr())},
 		})
 	}
-	if ext.IP6.IsValid() && ext.Gateway6.IsValid() && rc.uplink != 0 && rc.known {
-		out = append(out, flows.Flow{
-			Table: uint8(TableRouterRoute), Priority: prioRouteBase, Cookie: routerExternal(rc.r).cookie(rc.r.Name),
-			Match: flows.Match{EthType: flows.EthTypeIPv6},
-			Actions: []flows.Action{
-				flows.DecTTL{},
-				flows.SetEthSrc{MAC: rc.extMAC},
-				flows.SetEthDst{MAC: rc.nextHop},
-				setOutNetwork(outUplink),
-				gotoTable(TableRouterSNATTrack),
-			},
-		})
-	}
-	if rc.uplink != 0 && ext.IP6.IsValid() {
-		// From the outside back to the outside: the router does not
-		// forward the outside to itself (the IPv4 rule is in snatTrack).
-		out = append(out, flows.Flow{
-			Table: uint8(TableRouterSNATTrack), Priority: 250, Cookie: routerExternal(rc.r).cookie(rc.r.Name),
-			Match: flows.Match{InPort: rc.uplink, EthType: flows.EthTypeIPv6,
-				Regs: []flows.RegMatch{matchOutNetwork(outUplink)}},
-		})
+	if ext.IP6.IsValid() && ext.Gateway6.IsValid() && rc.uplink != 0 {
+		out = append(out, rc.uplinkRoute(flows.EthTypeIPv6))
 	}
 	return out
 }

@@ -44,11 +44,11 @@ func (rc *routerCompiler) nextHopWatch() []flows.Flow {
 // known: the packet goes to the controller, which asks for the MAC at
 // once, and is dropped (a TCP client retransmits, by then to the learned
 // MAC). Only the headers go up: they say which router asks.
-func (rc *routerCompiler) resolveNextHop() flows.Flow {
+func (rc *routerCompiler) resolveNextHop(ethType uint16) flows.Flow {
 	return flows.Flow{
 		Table: uint8(TableRouterRoute), Priority: prioRouteBase,
 		Cookie:  routerExternal(rc.r).cookie(rc.r.Name),
-		Match:   flows.Match{EthType: flows.EthTypeIPv4},
+		Match:   flows.Match{EthType: ethType},
 		Actions: []flows.Action{flows.Controller{MaxLen: 64, Reason: flows.PacketInAction}},
 	}
 }

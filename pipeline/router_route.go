@@ -87,14 +87,19 @@ func (rc *routerCompiler) internalRoutes() []flows.Flow {
 // defaultRoute sends everything else to the external gateway. Every
 // external destination, on-link ones in the external prefix included,
 // goes through the gateway's MAC: the router does not ARP.
-func (rc *routerCompiler) defaultRoute() flows.Flow {
+func (rc *routerCompiler) defaultRoute() flows.Flow { return rc.uplinkRoute(flows.EthTypeIPv4) }
+
+// uplinkRoute is the default route of one family (IPv4, or IPv6 with an
+// IPv6 uplink, router_ipv6.go): out of the uplink to the next hop's MAC,
+// or to the controller while that MAC is not known (resolveNextHop).
+func (rc *routerCompiler) uplinkRoute(ethType uint16) flows.Flow {
 	if !rc.known {
-		return rc.resolveNextHop()
+		return rc.resolveNextHop(ethType)
 	}
 	return flows.Flow{
 		Table: uint8(TableRouterRoute), Priority: prioRouteBase,
 		Cookie: routerExternal(rc.r).cookie(rc.r.Name),
-		Match:  flows.Match{EthType: flows.EthTypeIPv4},
+		Match:  flows.Match{EthType: ethType},
 		Actions: []flows.Action{
 			flows.DecTTL{},
 			flows.SetEthSrc{MAC: rc.extMAC},
