@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowgate/flowgate/controller"
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/inspect"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/intent/intentgen"
 	"github.com/flowgate/flowgate/openflow"
@@ -232,7 +233,11 @@ func Switch(ctx context.Context, p intentgen.Params, repeat int) (r SwitchResult
 	r.HeapAfter = ms.HeapAlloc
 
 	// Install the same flows into an empty bridge, both ways.
-	desired, err := pipeline.Compile(in, boundPorts(ctx, o, bridge))
+	b, err := inspect.ReadBindings(ctx, o.DBEndpoint(), bridge)
+	if err != nil {
+		return r, err
+	}
+	desired, err := pipeline.Compile(in, b)
 	if err != nil {
 		return r, err
 	}
@@ -298,28 +303,6 @@ func addDummyPorts(ctx context.Context, o *testbed.OVS, bridge string, from, to 
 		}
 	}
 	return nil
-}
-
-// boundPorts reads iface-id -> ofport of the bridge's interfaces.
-func boundPorts(ctx context.Context, o *testbed.OVS, bridge string) pipeline.Bindings {
-	out, _ := o.Vsctl(ctx, "--format=csv", "--no-headings", "--columns=external_ids,ofport", "list", "interface")
-	b := pipeline.Bindings{}
-	for _, line := range strings.Split(out, "\n") {
-		i := strings.Index(line, "iface-id=")
-		j := strings.LastIndexByte(line, ',')
-		if i < 0 || j < i {
-			continue
-		}
-		id := strings.Trim(line[i+len("iface-id="):j], `"}`)
-		id = strings.TrimSuffix(id, `"`)
-		if k := strings.IndexAny(id, `",}`); k >= 0 {
-			id = id[:k]
-		}
-		if n, err := strconv.Atoi(strings.TrimSpace(line[j+1:])); err == nil && n > 0 {
-			b[id] = uint32(n)
-		}
-	}
-	return b
 }
 
 // installBoth installs fs into an empty secure bridge with flowgate's
