@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/flowgate/flowgate/flows"
 )
 
 // Packet-ins and packet-outs: the switch punts a packet with a flow's
@@ -15,6 +17,7 @@ const (
 	ofptPacketIn  uint8 = 10
 	ofptPacketOut uint8 = 13
 	ofptSetConfig uint8 = 9
+	ofptSetAsync  uint8 = 28
 
 	ofppController uint32 = 0xfffffffd // OFPP_CONTROLLER
 
@@ -78,6 +81,23 @@ func setConfigMessage(xid uint32) []byte {
 	b = binary.BigEndian.AppendUint16(b, ofpcmlNoBuffer)
 	m, _ := finishMessage(b)
 	return m
+}
+
+// setAsyncPacketIns chooses the packet-ins this connection gets, whatever
+// its role: those of flows' controller actions, and those of dec_ttl
+// reaching zero (invalid TTL), which the router answers with ICMP time
+// exceeded. setConfigMessage turns packet-ins on; this says which.
+func setAsyncPacketIns(xid uint32) []byte {
+	b := ofpHeader(ofptSetAsync, xid)
+	action := uint32(1)<<flows.PacketInAction | uint32(1)<<flows.PacketInInvalidTTL
+	b = binary.BigEndian.AppendUint32(b, action) // packet_in_mask, master/equal
+	b = binary.BigEndian.AppendUint32(b, action) // packet_in_mask, slave
+	b = binary.BigEndian.AppendUint32(b, 0)      // port_status_mask
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint32(b, 0) // flow_removed_mask
+	b = binary.BigEndian.AppendUint32(b, 0)
+	out, _ := finishMessage(b) // fixed size
+	return out
 }
 
 // packetOutMessage outputs data to port.
