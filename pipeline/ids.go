@@ -101,6 +101,11 @@ func assignIDs(in *intent.Intent, cache classCache) ids {
 			classKeys = append(classKeys, c.key())
 		}
 	}
+	for name := range cache {
+		if _, live := classes[name]; !live {
+			delete(cache, name) // a group that is gone: keep the cache the intent's size
+		}
+	}
 	for _, p := range in.Policies {
 		for _, r := range p.Rules {
 			classKeys = append(classKeys, policyRuleKey(p.Name, r))
