@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"slices"
 	"text/tabwriter"
@@ -90,7 +91,7 @@ func Compile(p intentgen.Params, rounds int) (CompileResult, error) {
 		var best Change
 		for i := 0; i < r.Rounds; i++ {
 			d := doc.Clone()
-			b := maps(bind)
+			b := maps.Clone(bind)
 			edit(d, b)
 			start := time.Now()
 			nin, err := d.Validate()
@@ -155,14 +156,6 @@ func remoteGroupTarget(in *intent.Intent) string {
 		}
 	}
 	return best
-}
-
-func maps(b pipeline.Bindings) pipeline.Bindings {
-	out := make(pipeline.Bindings, len(b))
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }
 
 // Print writes the result as a table.

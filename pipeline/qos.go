@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/flowgate/flowgate/flows"
@@ -66,7 +67,7 @@ func PortMeters(in *intent.Intent, b Bindings) []PortMeter {
 			out = append(out, PortMeter{ID: ids[meterKey(p.Name, true)], Port: p.Name, Ingress: true, Kbps: p.QoS.IngressKbps, BurstKb: p.QoS.BurstKb})
 		}
 	}
-	slices.SortFunc(out, func(a, b PortMeter) int { return int(int64(a.ID) - int64(b.ID)) })
+	slices.SortFunc(out, func(a, b PortMeter) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
