@@ -66,7 +66,7 @@ func (rc *routerCompiler) ipv6Routes() []flows.Flow {
 				gotoTable(TableRouterNeighbour),
 			},
 		}, flows.Flow{
-			Table: uint8(TableRouterRoute), Priority: prioRouterAddress + uint16(0), Cookie: cookie,
+			Table: uint8(TableRouterRoute), Priority: prioRouterAddress, Cookie: cookie,
 			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: addrPrefix(n.Gateway6)},
 		})
 	}
