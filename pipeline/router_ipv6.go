@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
 )
 
 // IPv6 is routed, never translated (as Neutron and OVN route it): between
@@ -35,37 +36,37 @@ func (rc *routerCompiler) ipv6Entry() []flows.Flow {
 // routesIPv6 says whether the router has anything IPv6 to route to.
 func (rc *routerCompiler) routesIPv6() bool {
 	for _, n := range rc.networks {
-		if n.CIDR6.IsValid() && n.Gateway6.IsValid() {
+		if rc.routedPrefix6(n).IsValid() {
 			return true
 		}
 	}
 	return false
 }
 
-// ipv6Routes route to each internal network's cidr6 (longest prefix
-// first) and, with an IPv6 uplink and a known next hop, everything else
-// out of the uplink; packets to the router's own IPv6 addresses are not
-// routed (dropped; their neighbour solicitations are answered).
+// routedPrefix6 is the cidr6 the router routes to on n: only a network
+// with a gateway6 has the router on its IPv6 side.
+func (rc *routerCompiler) routedPrefix6(n *intent.Network) netip.Prefix {
+	if !n.Gateway6.IsValid() {
+		return netip.Prefix{}
+	}
+	return n.CIDR6
+}
+
+// ipv6Routes complete the internal routes (internalRoutes) for IPv6: with
+// an IPv6 uplink, everything else goes out of it; packets to the router's
+// own IPv6 addresses are not routed (dropped; their neighbour
+// solicitations are answered).
 func (rc *routerCompiler) ipv6Routes() []flows.Flow {
 	if !rc.routesIPv6() {
 		return nil
 	}
 	var out []flows.Flow
 	for _, n := range rc.networks {
-		if !n.CIDR6.IsValid() || !n.Gateway6.IsValid() {
+		if !rc.routedPrefix6(n).IsValid() {
 			continue
 		}
 		cookie := routerNetwork(rc.r, n).cookie(rc.r.Name)
 		out = append(out, flows.Flow{
-			Table: uint8(TableRouterRoute), Priority: prioRouteBase + uint16(n.CIDR6.Bits()), Cookie: cookie,
-			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: n.CIDR6},
-			Actions: []flows.Action{
-				flows.DecTTL{},
-				flows.SetEthSrc{MAC: GatewayMAC(n)},
-				setOutNetwork(rc.netID(n)),
-				gotoTable(TableRouterNeighbour),
-			},
-		}, flows.Flow{
 			Table: uint8(TableRouterRoute), Priority: prioRouterAddress, Cookie: cookie,
 			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: addrPrefix(n.Gateway6)},
 		})
@@ -95,7 +96,7 @@ func (rc *routerCompiler) ndSolicitations() []flows.Flow {
 	}
 	var out []flows.Flow
 	for _, n := range rc.networks {
-		if !n.CIDR6.IsValid() || !n.Gateway6.IsValid() {
+		if !rc.routedPrefix6(n).IsValid() {
 			continue
 		}
 		net := flows.Match{Regs: []flows.RegMatch{matchNetwork(uint16(rc.netID(n)))}}

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"net/netip"
+
 	"github.com/flowgate/flowgate/flows"
 )
 
@@ -62,24 +64,31 @@ func (rc *routerCompiler) routerAddressDrops() []flows.Flow {
 
 // internalRoutes route to each internal network: decrement the TTL (a
 // routing loop dies), leave with the router's MAC on that network, and
-// look up the destination's MAC in TableRouterNeighbour.
+// look up the destination's MAC in TableRouterNeighbour. IPv4 by cidr,
+// and IPv6 by cidr6 where the network has a gateway6 (router_ipv6.go).
 func (rc *routerCompiler) internalRoutes() []flows.Flow {
 	var out []flows.Flow
 	for _, n := range rc.networks {
-		if !n.CIDR.IsValid() {
-			continue
+		for _, prefix := range []netip.Prefix{n.CIDR, rc.routedPrefix6(n)} {
+			if !prefix.IsValid() {
+				continue
+			}
+			ethType := flows.EthTypeIPv4
+			if prefix.Addr().Is6() {
+				ethType = flows.EthTypeIPv6
+			}
+			out = append(out, flows.Flow{
+				Table: uint8(TableRouterRoute), Priority: prioRouteBase + uint16(prefix.Bits()),
+				Cookie: routerNetwork(rc.r, n).cookie(rc.r.Name),
+				Match:  flows.Match{EthType: ethType, IPDst: prefix},
+				Actions: []flows.Action{
+					flows.DecTTL{},
+					flows.SetEthSrc{MAC: GatewayMAC(n)},
+					setOutNetwork(rc.netID(n)),
+					gotoTable(TableRouterNeighbour),
+				},
+			})
 		}
-		out = append(out, flows.Flow{
-			Table: uint8(TableRouterRoute), Priority: prioRouteBase + uint16(n.CIDR.Bits()),
-			Cookie: routerNetwork(rc.r, n).cookie(rc.r.Name),
-			Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: n.CIDR},
-			Actions: []flows.Action{
-				flows.DecTTL{},
-				flows.SetEthSrc{MAC: GatewayMAC(n)},
-				setOutNetwork(rc.netID(n)),
-				gotoTable(TableRouterNeighbour),
-			},
-		})
 	}
 	return out
 }
@@ -116,7 +125,7 @@ func (rc *routerCompiler) uplinkRoute(ethType uint16) flows.Flow {
 func (rc *routerCompiler) neighbours() []flows.Flow {
 	var out []flows.Flow
 	for _, n := range rc.networks {
-		routes6 := n.CIDR6.IsValid() && n.Gateway6.IsValid()
+		routes6 := rc.routedPrefix6(n).IsValid()
 		for i := range rc.in.Ports {
 			p := &rc.in.Ports[i]
 			if p.Network != n.Name {
