@@ -7,6 +7,7 @@ package intentgen
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 
 	"github.com/flowgate/flowgate/intent"
 )
@@ -144,24 +145,13 @@ func Rule(rng *rand.Rand, p Params) intent.RuleDoc {
 		r.RemoteGroup = GroupName(rng.IntN(p.Groups))
 	case n < p.RemoteGroupPct+p.CIDRPct:
 		bits := 16 + rng.IntN(17)
-		addr := fmt.Sprintf("%d.%d.%d.%d", 100+rng.IntN(100), rng.IntN(256), rng.IntN(256), rng.IntN(256))
-		r.RemoteCIDR = canonical(addr, bits)
+		addr := netip.AddrFrom4([4]byte{byte(100 + rng.IntN(100)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+		// Host bits cleared: validation refuses a CIDR with them set.
+		r.RemoteCIDR = netip.PrefixFrom(addr, bits).Masked().String()
 	}
 	return r
 }
 
-// canonical is addr/bits with the host bits cleared (validation refuses
-// a CIDR with host bits set).
-func canonical(addr string, bits int) string {
-	var a [4]int
-	fmt.Sscanf(addr, "%d.%d.%d.%d", &a[0], &a[1], &a[2], &a[3])
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	v &^= 1<<(32-bits) - 1
-	if bits == 32 {
-		v = uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	}
-	return fmt.Sprintf("%d.%d.%d.%d/%d", v>>24, v>>16&0xff, v>>8&0xff, v&0xff, bits)
-}
 
 // Intent generates and validates the intent for p.
 func Intent(p Params) (*intent.Intent, error) {
