@@ -152,7 +152,6 @@ func Rule(rng *rand.Rand, p Params) intent.RuleDoc {
 	return r
 }
 
-
 // Intent generates and validates the intent for p.
 func Intent(p Params) (*intent.Intent, error) {
 	return Document(p).Validate()
