@@ -100,7 +100,14 @@ func (s *Store) watch(ctx context.Context, ch chan<- Event) {
 func (s *Store) follow(ctx context.Context, a *assembler, from int64, send func(Event) bool) (lost bool, err error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := s.client.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(from+1))
+	// Watch blocks until etcd has set the watch up, however long etcd is
+	// gone, so it runs aside while the health checks go on: a loss in
+	// that moment is noticed like any other, and cancelling wctx ends it.
+	opened := make(chan clientv3.WatchChan, 1)
+	go func() {
+		opened <- s.client.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(from+1))
+	}()
+	var wch clientv3.WatchChan // nil, so never ready, until opened
 	tick := time.NewTicker(s.health)
 	defer tick.Stop()
 	rev := int64(0)
@@ -108,6 +115,7 @@ func (s *Store) follow(ctx context.Context, a *assembler, from int64, send func(
 		select {
 		case <-ctx.Done():
 			return false, nil
+		case wch = <-opened:
 		case wresp, ok := <-wch:
 			if !ok {
 				return true, fmt.Errorf("watch %s: closed", s)
