@@ -146,7 +146,12 @@ type Match struct {
 	// source. They need ct_state with +trk and the EthType of their family.
 	CTNwSrc netip.Prefix
 	CTNwDst netip.Prefix
-	ConjID  *uint32
+	// CTNwProto and CTTpDst match the original direction's IP protocol
+	// and destination port (ct_nw_proto, ct_tp_dst): with CTNwDst they
+	// name the service address a DNATed connection was made to.
+	CTNwProto *uint8
+	CTTpDst   *uint16
+	ConjID    *uint32
 
 	EthSrc  *MACMatch
 	EthDst  *MACMatch
@@ -256,6 +261,43 @@ type Group struct{ ID uint32 }
 // Meter applies an OpenFlow meter (an instruction; placed first).
 type Meter struct{ ID uint32 }
 
+// GroupDesc is an OpenFlow select group (ovs-ofctl dump-groups): each
+// new packet that reaches it runs the actions of one bucket, chosen by a
+// hash of the packet in proportion to the buckets' weights.
+type GroupDesc struct {
+	ID      uint32
+	Buckets []Bucket
+}
+
+// Bucket is one choice of a select group.
+type Bucket struct {
+	Weight  uint16
+	Actions []Action
+}
+
+// Learn adds or refreshes a flow in Table built from the packet at hand
+// (NXAST_LEARN): its match is Specs' matches, its actions Specs' loads.
+// The learned flow is the datapath's own: it expires after IdleTimeout /
+// HardTimeout seconds (0 = never) and the controller does not manage it.
+type Learn struct {
+	Table                    uint8
+	Priority                 uint16
+	IdleTimeout, HardTimeout uint16
+	Cookie                   uint64
+	Specs                    []LearnSpec
+}
+
+// LearnSpec is one part of a learned flow. Load false: the learned flow
+// matches Dst against Src's current value (Src nil: against Value).
+// Load true: the learned flow loads Value (or Src's current value) into
+// Dst. Src and Dst have the same width.
+type LearnSpec struct {
+	Load  bool
+	Src   *FieldRef
+	Value uint64
+	Dst   FieldRef
+}
+
 // Controller sends the packet to the controller.
 type Controller struct {
 	MaxLen uint16 // 0 = whole packet
@@ -330,6 +372,7 @@ func (Group) isAction()       {}
 func (Meter) isAction()       {}
 func (Controller) isAction()  {}
 func (CT) isAction()          {}
+func (Learn) isAction()       {}
 
 // Field identifies a packet or metadata field for Load/Move/OutputReg.
 type Field uint8
@@ -373,6 +416,11 @@ const (
 	FieldICMPType
 	FieldNDTarget
 	FieldNDTll
+	// FieldEthType, FieldIPProto and FieldUDPDst are for Learn specs (a
+	// learned flow's match needs its prerequisites).
+	FieldEthType
+	FieldIPProto
+	FieldUDPDst
 )
 
 // RegField returns the Field for register i (0..15).
