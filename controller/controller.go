@@ -159,6 +159,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.session, c.syncer = session, openflow.NewSyncer(session, c.logf("sync"))
+	c.syncer.SetUnmanaged(pipeline.IsLearned) // affinity flows the datapath learned
 	c.mu.Unlock()
 	c.metrics.watchSession(c.session)
 	wg.Go(func() { c.syncer.Run(ctx) })

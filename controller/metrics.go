@@ -108,6 +108,7 @@ type flowCollector struct {
 	c                    *Controller
 	perTable, rulePkts   *prometheus.Desc
 	ruleBytes, scrapeErr *prometheus.Desc
+	svcPkts, svcBytes    *prometheus.Desc
 }
 
 func newFlowCollector(c *Controller) *flowCollector {
@@ -119,6 +120,11 @@ func newFlowCollector(c *Controller) *flowCollector {
 			"Packets matched by the flows of a security-group rule.", []string{"group", "rule", "description"}, nil),
 		ruleBytes: prometheus.NewDesc("flowgate_rule_bytes_total",
 			"Bytes matched by the flows of a security-group rule.", []string{"group", "rule", "description"}, nil),
+		svcPkts: prometheus.NewDesc("flowgate_service_packets_total",
+			"Packets of a service's connections (backend \"\": all of them, replies included; else what clients sent that backend).",
+			[]string{"service", "backend"}, nil),
+		svcBytes: prometheus.NewDesc("flowgate_service_bytes_total",
+			"Bytes of a service's connections, counted as flowgate_service_packets_total.", []string{"service", "backend"}, nil),
 		scrapeErr: prometheus.NewDesc("flowgate_flow_dump_ok",
 			"1 if the flow table could be read for this scrape.", nil, nil),
 	}
@@ -128,6 +134,8 @@ func (fc *flowCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- fc.perTable
 	ch <- fc.rulePkts
 	ch <- fc.ruleBytes
+	ch <- fc.svcPkts
+	ch <- fc.svcBytes
 	ch <- fc.scrapeErr
 }
 
@@ -164,5 +172,9 @@ func (fc *flowCollector) Collect(ch chan<- prometheus.Metric) {
 		idx := strconv.Itoa(r.Index)
 		ch <- prometheus.MustNewConstMetric(fc.rulePkts, prometheus.CounterValue, float64(r.Packets), r.Group, idx, r.Name)
 		ch <- prometheus.MustNewConstMetric(fc.ruleBytes, prometheus.CounterValue, float64(r.Bytes), r.Group, idx, r.Name)
+	}
+	for _, s := range cur.namer().ServiceTraffic(dumped, stats) {
+		ch <- prometheus.MustNewConstMetric(fc.svcPkts, prometheus.CounterValue, float64(s.Packets), s.Service, s.Backend)
+		ch <- prometheus.MustNewConstMetric(fc.svcBytes, prometheus.CounterValue, float64(s.Bytes), s.Service, s.Backend)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/openflow"
+	"github.com/flowgate/flowgate/packets"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/reject"
 )
@@ -16,7 +17,8 @@ import (
 // handlePacketIns is the one reader of the session's packet-ins. It
 // serves the packets admin policy rules send to the controller (the first
 // packet of each new connection that a reject rule refuses, or that a rule
-// with log: true decides) and hands the others — the routers' ARP
+// with log: true decides) and services without a reachable backend send
+// (answered as a reject), and hands the others — the routers' ARP
 // answers, unresolved next hops and expired TTLs — to the router helper
 // (nexthop.go). The bridge's controller meter bounds how many arrive
 // (Config.PacketInRate).
@@ -27,6 +29,17 @@ func (c *Controller) handlePacketIns(ctx context.Context, routers *resolver) {
 		case <-ctx.Done():
 			return
 		case p = <-c.session.PacketIns():
+		}
+		if p.Reason == flows.PacketInAction && pipeline.KindOf(p.Cookie) == pipeline.KindService {
+			// A solicitation for a service address (the flow matched its
+			// target), or a new connection to a service with no backend
+			// this client can reach: refused, as a closed port would.
+			if src, srcMAC, target, ok := packets.NeighbourSolicitation(p.Data); ok {
+				c.answerServiceSolicitation(ctx, p.InPort, src, srcMAC, target)
+				continue
+			}
+			c.answerReject(ctx, p)
+			continue
 		}
 		if p.Reason != flows.PacketInAction || pipeline.KindOf(p.Cookie) != pipeline.KindPolicyRule {
 			select {
@@ -141,4 +154,13 @@ func fiveTuple(f []byte) tuple {
 	}
 	t.src, t.dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
 	return t
+}
+
+// answerServiceSolicitation says "the service address target is at its
+// ServiceMAC" to the port that asked.
+func (c *Controller) answerServiceSolicitation(ctx context.Context, port uint32, src netip.Addr, srcMAC flows.MAC, target netip.Addr) {
+	na := packets.NeighbourAdvert(pipeline.ServiceMAC(target), target, src, srcMAC)
+	if err := c.session.PacketOut(ctx, port, na); err != nil && ctx.Err() == nil {
+		c.log.Debug("service neighbour advertisement failed", "port", port, "target", target, "error", err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/ovsdb"
@@ -33,6 +34,8 @@ type state struct {
 	hops pipeline.NextHops
 	// meters are the port meters in force (qos).
 	meters   map[uint32]openflow.MeterSpec
+	// groups are the services' select groups in force.
+	groups map[uint32]flows.GroupDesc
 	resolver *resolver
 	applied  bool // a set was handed to the Syncer
 	// warned is the intent whose warnings were last logged: each
@@ -91,6 +94,11 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 	if err := st.c.session.SetMeters(actx, meters); err != nil {
 		st.c.log.Warn("port meters not sent; they are sent again on the next connect", "error", err)
 	}
+	// Groups likewise: the new flows may point at them.
+	groups := serviceGroupSet(in, st.bound)
+	if err := st.c.session.SetGroups(actx, groups); err != nil {
+		st.c.log.Warn("service groups not sent; they are sent again on the next connect", "error", err)
+	}
 	before := st.c.session.Stats().FlowMods
 	changes, err := st.c.syncer.Update(actx, plan.Updates)
 	res.Added, res.Modified, res.Deleted = changes.Added, changes.Modified, changes.Deleted
@@ -102,6 +110,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 		// The Syncer keeps the previous set in force and desired.
 		res.Result, res.Error = "refused", err.Error()
 		st.c.session.SetMeters(actx, st.meters)
+		st.c.session.SetGroups(actx, st.groups)
 		return st.finish(res, start)
 	case ctx.Err() != nil:
 		res.Result, res.Error = "cancelled", err.Error()
@@ -122,6 +131,16 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 		st.c.log.Warn("unused port meters not deleted", "error", err)
 	}
 	st.meters = meters
+	var goneGroups []uint32
+	for id := range st.groups {
+		if _, ok := groups[id]; !ok {
+			goneGroups = append(goneGroups, id)
+		}
+	}
+	if err := st.c.session.DeleteGroups(actx, goneGroups); err != nil {
+		st.c.log.Warn("unused service groups not deleted", "error", err)
+	}
+	st.groups = groups
 	st.publishNextHops(in)
 	st.doc, st.in, st.applied = doc, in, true
 	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
@@ -328,6 +347,15 @@ func portMeterSet(in *intent.Intent, b pipeline.Bindings) map[uint32]openflow.Me
 	out := map[uint32]openflow.MeterSpec{}
 	for _, m := range pipeline.PortMeters(in, b) {
 		out[m.ID] = openflow.MeterSpec{Kbps: m.Kbps, BurstKb: m.BurstKb}
+	}
+	return out
+}
+
+// serviceGroupSet is the select groups the services need, by group id.
+func serviceGroupSet(in *intent.Intent, b pipeline.Bindings) map[uint32]flows.GroupDesc {
+	out := map[uint32]flows.GroupDesc{}
+	for _, g := range pipeline.ServiceGroups(in, b) {
+		out[g.ID] = g
 	}
 	return out
 }

@@ -118,6 +118,12 @@ probed; ! = differs from the intent
 		rep.Differences = append(rep.Differences, g.differences()...)
 	}
 
+	limitDiffs, err := showLimits(ctx, w, in, hosts)
+	rep.Differences = append(rep.Differences, limitDiffs...)
+	if err != nil {
+		return rep, err
+	}
+
 	fmt.Fprintf(w, "\ntraces (flowgate trace = ovs-appctl ofproto/trace through conntrack, in intent terms):\n")
 	verdicts, diffs, err := runTraces(ctx, w, in, tb, hosts)
 	rep.Verdicts, rep.Differences = verdicts, append(rep.Differences, diffs...)

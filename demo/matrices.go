@@ -27,6 +27,7 @@ var (
 	adminWorkstation = netip.MustParseAddr("203.0.113.5")
 	masquerade       = netip.MustParseAddr("192.0.2.10") // the router's external address
 	floatingWeb1     = netip.MustParseAddr("192.0.2.11")
+	serviceWeb       = netip.MustParseAddr("10.0.0.100") // the service web
 )
 
 // Columns shared by the matrices: the tenant ports at their own
@@ -111,6 +112,23 @@ output, never sends a packet back to its in_port (a limit of the router stage)`,
 		db1       --    --    .    192.0.2.10
 		internet  --    --    --   .
 		admin     --    --    --   .
+		`,
+	},
+	{
+		title: "tcp/80 to the service web (10.0.0.100:80 -> web1:8080 weight 1, web2:8080 weight 2)",
+		probe: testbed.TCPProbe(testbed.IPv4, 80),
+		cols:  []testbed.Column{{Label: "10.0.0.100:80", Addr: serviceWeb, Port: 80}},
+		note: `web1 and web2 are the service's backends: a backend's connection to its own
+service may land on itself (it then sees the service address as its source),
+so their cells would vary from run to run; make test covers them
+(TestServicesOnOVS). The outside reaches the service through the router.`,
+		want: `
+		          10.0.0.100:80
+		web1      .
+		web2      .
+		db1       ok
+		internet  ok
+		admin     ok
 		`,
 	},
 	{

@@ -5,10 +5,21 @@ import (
 	"io"
 
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/pipeline"
 )
 
-// Diff is what turns the installed flows into the desired ones.
-func (s *Snapshot) Diff() flows.ChangeSet { return flows.Diff(s.Desired, s.Installed) }
+// Diff is what turns the installed flows into the desired ones. Flows the
+// datapath learned (services' affinity) are the datapath's, not a
+// difference.
+func (s *Snapshot) Diff() flows.ChangeSet {
+	managed := make([]flows.Flow, 0, len(s.Installed))
+	for i := range s.Installed {
+		if !pipeline.IsLearned(&s.Installed[i]) {
+			managed = append(managed, s.Installed[i])
+		}
+	}
+	return flows.Diff(s.Desired, managed)
+}
 
 // WriteDiff prints what the switch lacks (+), holds differently (~, shown
 // as desired) and holds in excess (-), each flow with the object behind

@@ -149,6 +149,14 @@ func (s *Snapshot) WriteFlows(w io.Writer, f FlowFilter) error {
 			}
 		}
 	}
+	if f.Group == "" && f.Policy == "" {
+		if svc := s.namer.ServiceTraffic(s.Installed, s.Stats); len(svc) > 0 {
+			fmt.Fprintf(w, "\nper-service counters (a backend: what clients sent it; a service: all its backends and the replies)\n")
+			for _, c := range svc {
+				fmt.Fprintf(w, "  %s  packets=%d bytes=%d\n", c.Name, c.Packets, c.Bytes)
+			}
+		}
+	}
 	return nil
 }
 

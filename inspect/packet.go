@@ -192,12 +192,18 @@ func (p packet) tuple() string {
 }
 
 // nextHopMAC is the destination MAC the sender would use: the port that
-// owns the address on its own network, else its network's router.
+// owns the address on its own network, a service address in its subnet,
+// else its network's router.
 func nextHopMAC(in *intent.Intent, from *intent.Port, to netip.Addr) (flows.MAC, error) {
 	if p := portWithAddr(in, to); p != nil && p.Network == from.Network {
 		return p.MAC, nil
 	}
 	n := in.Network(from.Network)
+	for _, s := range in.Services {
+		if s.VIP == to && n != nil && (n.CIDR.Contains(to) || n.CIDR6.Contains(to)) {
+			return pipeline.ServiceMAC(to), nil // answered for ARP / ND in the subnet
+		}
+	}
 	if n != nil && (n.Gateway.IsValid() || n.Gateway6.IsValid()) {
 		return pipeline.GatewayMAC(n), nil
 	}

@@ -25,7 +25,7 @@ func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, e
 		// label; the rules that decided are those of the first packet.
 		res.Verdict = "allowed as part of an established connection"
 	case res.Allowed:
-		res.Verdict = allowedVerdict(namer, res.Steps)
+		res.Verdict = allowedVerdict(namer, res.Steps) + balancedBy(res.Steps)
 	default:
 		res.Verdict = droppedVerdict(in, b, p, tr)
 	}
@@ -46,6 +46,17 @@ func allowedVerdict(namer *pipeline.CookieNamer, steps []Step) string {
 		return "allowed (no security-group rule was needed: unfiltered port or infrastructure traffic)"
 	}
 	return "allowed by " + strings.Join(by, " and ")
+}
+
+// balancedBy names the service backend a service's select group picked
+// for the packet (its flow in service_backend), if any.
+func balancedBy(steps []Step) string {
+	for _, s := range steps {
+		if pipeline.Table(s.Table) == pipeline.TableServiceBackend && pipeline.KindOf(s.Cookie) == pipeline.KindService {
+			return ", load balanced to " + s.Object
+		}
+	}
+	return ""
 }
 
 func isPolicyTable(t uint8) bool {

@@ -46,7 +46,7 @@ type aclSide struct {
 }
 
 var (
-	egressSide = aclSide{TableEgressACL, TablePreLB, regSrcPort, fieldEgressRuleID,
+	egressSide = aclSide{TableEgressACL, TableServiceLB, regSrcPort, fieldEgressRuleID,
 		TableEgressPolicy, fieldEgressPoliciesDone, flagEgressPoliciesDone}
 	ingressSide = aclSide{TableIngressACL, TableCommit, regDstPort, fieldIngressRuleID,
 		TableIngressPolicy, fieldIngressPoliciesDone, flagIngressPoliciesDone}

@@ -80,6 +80,9 @@ type boundPort struct {
 	// egressMeter and ingressMeter limit what it sends and receives
 	// (qos.go); 0: unlimited.
 	egressMeter, ingressMeter uint32
+	// services: the intent has services, whose translated packets find
+	// the port's MAC by its addresses (serviceNeighbour).
+	services bool
 }
 
 // newCompiler prepares a compile of in with b. classes, when not nil,
@@ -118,6 +121,7 @@ func newCompiler(in *intent.Intent, b Bindings, classes classCache) *compiler {
 			bp.routed = c.routed(*n)
 		}
 		bp.egressMeter, bp.ingressMeter = meters[meterKey(p.Name, false)], meters[meterKey(p.Name, true)]
+		bp.services = len(in.Services) > 0
 		c.ports = append(c.ports, bp)
 		c.byName[p.Name] = bp
 	}

@@ -19,6 +19,14 @@ type CookieNamer struct {
 	rules     map[uint64]RuleRef // rule cookie -> its rules
 	ruleOrder []uint64           // rule cookies in document order
 	policies  map[uint64]PolicyRuleRef
+	services  []ServiceRef // services and their backends, in document order
+}
+
+// ServiceRef names a service (Backend "") or one of its backends
+// ("port:target_port") and the cookie of its flows.
+type ServiceRef struct {
+	Service, Backend string
+	Cookie           uint64
 }
 
 // PolicyRuleRef names the admin policy rule behind a cookie.
@@ -66,6 +74,19 @@ func NewCookieNamer(in *intent.Intent) *CookieNamer {
 			}
 		}
 	}
+	sids := assignServiceIDs(in)
+	for _, s := range in.Services {
+		sid := sids.service[s.Name]
+		cookie := serviceCookie(sid, 0)
+		name(cookie, "services[%s] (%s)", s.Name, describeService(&s))
+		n.services = append(n.services, ServiceRef{Service: s.Name, Cookie: cookie})
+		for _, b := range s.Backends {
+			cookie := serviceCookie(sid, uint16(sids.backend[s.Name][backendKey(b)]))
+			be := fmt.Sprintf("%s:%d", b.Port, b.TargetPort)
+			name(cookie, "services[%s] backend %s (weight %d)", s.Name, be, b.Weight)
+			n.services = append(n.services, ServiceRef{Service: s.Name, Backend: be, Cookie: cookie})
+		}
+	}
 	for i := range in.Routers {
 		r := &in.Routers[i]
 		for _, o := range routerObjects(in, r) {
@@ -85,7 +106,7 @@ func (n *CookieNamer) Describe(cookie uint64) string {
 	switch kind := cookieKind(cookie); kind {
 	case KindInfra:
 		return fmt.Sprintf("pipeline table %d (%s)", obj, Table(obj).Name())
-	case KindPort, KindNetwork, KindSecurityGroup, KindRule, KindRouter, KindNAT, KindPolicyRule:
+	case KindPort, KindNetwork, KindSecurityGroup, KindRule, KindRouter, KindNAT, KindPolicyRule, KindService:
 		return fmt.Sprintf("cookie %#x: no such object in the intent (kind %d, id %#x)", cookie, kind, obj)
 	default:
 		return fmt.Sprintf("cookie %#x: kind %d is not known to the compiler", cookie, kind)
@@ -144,6 +165,52 @@ func (n *CookieNamer) RuleTraffic(dumped []flows.Flow, stats []flows.FlowStats) 
 			out[j].Flows++
 			out[j].Packets += stats[i].Packets
 			out[j].Bytes += stats[i].Bytes
+		}
+	}
+	return out
+}
+
+// ServiceTraffic is the traffic of a service or of one of its backends.
+type ServiceTraffic struct {
+	ServiceRef
+	Name           string // as Describe names it
+	Packets, Bytes uint64
+}
+
+// ServiceTraffic sums a flow dump (stats[i] belongs to dumped[i]) per
+// service and backend, in document order. A backend counts what its
+// clients sent it (service_backend's flows, every packet of the
+// original direction); a service counts that for all its backends plus
+// the replies its clients received.
+func (n *CookieNamer) ServiceTraffic(dumped []flows.Flow, stats []flows.FlowStats) []ServiceTraffic {
+	out := make([]ServiceTraffic, len(n.services))
+	pos := make(map[uint64]int, len(n.services))
+	service := map[string]int{}
+	for i, ref := range n.services {
+		out[i] = ServiceTraffic{ServiceRef: ref, Name: n.names[ref.Cookie]}
+		if _, dup := pos[ref.Cookie]; !dup {
+			pos[ref.Cookie] = i
+		}
+		if ref.Backend == "" {
+			service[ref.Service] = i
+		}
+	}
+	for i, f := range dumped {
+		j, ok := pos[f.Cookie]
+		if !ok {
+			continue
+		}
+		counted := f.Table == uint8(TableServiceBackend) && out[j].Backend != "" ||
+			f.Table == uint8(TableServiceLB) && f.Priority == prioServiceForward
+		if !counted {
+			continue
+		}
+		out[j].Packets += stats[i].Packets
+		out[j].Bytes += stats[i].Bytes
+		if out[j].Backend != "" {
+			k := service[out[j].Service]
+			out[k].Packets += stats[i].Packets
+			out[k].Bytes += stats[i].Bytes
 		}
 	}
 	return out

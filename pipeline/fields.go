@@ -20,7 +20,10 @@ import (
 //	                      resubmit back to egress_acl, cleared
 //	                      when it returns)
 //	reg2          bit 17  the same for the receiver's policies        ingress_policy ingress_acl
-//	reg2          18..31  reserved: per-packet flags of later stages
+//	reg2          bit 18  the packet is self-hairpinned through a   service_lb,    output
+//	                      service (a backend reached itself): it    service_backend
+//	                      leaves by output:IN_PORT
+//	reg2          19..31  reserved: per-packet flags of later stages
 //	reg3          0..31   id of the egress rule that allowed a     egress_acl,    commit (-> ct_label)
 //	                      new connection (0: none, e.g. the       egress_policy
 //	                      sender is unfiltered), or of the
@@ -49,7 +52,11 @@ import (
 //	                      resubmits, so a nested flood cannot
 //	                      misdirect the rest of the tree
 //	reg8          16..31  free
-//	reg9..reg15           free
+//	reg9          0..15   service key: one service as seen from     service_lb     service_sticky
+//	                      one network (also its group id)
+//	reg9          16..31  backend the client is sticky to           service_affinity service_sticky
+//	                      (affinity), 0: none learned                (learned flows)
+//	reg10..reg15          free
 //
 //	ct_label      0..31   egress rule id of the connection (its originator's side)
 //	ct_label      32..63  ingress rule id of the connection (its responder's side)
@@ -59,6 +66,7 @@ import (
 //	ct zone       0                 unused (the default zone)
 //	ct zone       1..0xefff         one per network (NetworkZone)
 //	ct zone       0xf000..0xfffe    reserved for routers (DNAT/SNAT zones)
+//	ct zone       0xffff            service hairpin: the SNAT of backends reaching themselves
 //
 // The router's registers (reg5, reg6) are meaningful only inside the
 // router stage, between router and router_output.
@@ -71,6 +79,7 @@ const (
 	regRouterFlags      uint8 = 5
 	regRouterOutNetwork uint8 = 6
 	regFloodNode        uint8 = 8
+	regService          uint8 = 9
 )
 
 // RegSrcPort and RegDstPort are the registers that hold a packet's source
@@ -102,6 +111,14 @@ const (
 	flagEgressPoliciesDone  uint32 = 1 << 16
 	flagIngressPoliciesDone uint32 = 1 << 17
 
+	// flagServiceHairpin (reg2 bit 18): a self-hairpinned service
+	// packet, which the output table returns by output:IN_PORT.
+	flagServiceHairpin uint32 = 1 << 18
+	// serviceKeyBits: reg9[0..15] the service key, reg9[16..31] the
+	// sticky backend.
+	serviceKeyBits uint16 = 16
+	serviceKeyMask uint32 = 1<<serviceKeyBits - 1
+
 	floodNodeBits uint16 = 16 // reg8[0..15]
 	floodNodeMask uint32 = 1<<floodNodeBits - 1
 	// floodStrideBit marks a stride node; the other bits number the
@@ -117,6 +134,10 @@ const (
 	// so router conntrack state never shares a zone with a network.
 	FirstRouterZone uint16 = 0xf000
 	LastRouterZone  uint16 = 0xfffe
+	// ServiceHairpinZone holds the SNAT of connections a backend makes to
+	// its own service and lands on itself, apart from the network zones,
+	// whose state the security groups read.
+	ServiceHairpinZone uint16 = 0xffff
 )
 
 // RouterPort is the port number the pipeline uses for "the router" in
@@ -134,6 +155,9 @@ var (
 	fieldFloodNode           = flows.Bits(flows.RegField(regFloodNode), 0, floodNodeBits)
 	fieldEgressPoliciesDone  = flows.Bits(flows.RegField(regNetwork), 16, 1)
 	fieldIngressPoliciesDone = flows.Bits(flows.RegField(regNetwork), 17, 1)
+	fieldServiceHairpin      = flows.Bits(flows.RegField(regNetwork), 18, 1)
+	fieldServiceKey          = flows.Bits(flows.RegField(regService), 0, serviceKeyBits)
+	fieldServiceBackend      = flows.Bits(flows.RegField(regService), serviceKeyBits, 16)
 	labelEgressRuleID        = flows.Bits(flows.FieldCTLabel, labelEgressOfs, ruleIDBits)
 	labelIngressRuleID       = flows.Bits(flows.FieldCTLabel, labelIngressOfs, ruleIDBits)
 )

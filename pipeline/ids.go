@@ -111,11 +111,7 @@ func assignIDs(in *intent.Intent, cache classCache) ids {
 			classKeys = append(classKeys, policyRuleKey(p.Name, r))
 		}
 	}
-	zones := allocate(nets, uint32(firstNetworkZone), uint32(lastNetworkZone))
-	z := make(map[string]uint16, len(zones))
-	for k, v := range zones {
-		z[k] = uint16(v)
-	}
+	z := networkZones(in)
 	classIDs := allocate(classKeys, 1, 1<<idBits-1)
 	for _, cs := range classes {
 		for i := range cs {

@@ -181,7 +181,7 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 		return names
 	}
 	params := intentgen.Params{Groups: max(len(d.SecurityGroups), 1)}
-	switch rng.IntN(14) {
+	switch rng.IntN(16) {
 	case 0, 1:
 		if len(d.SecurityGroups) == 0 {
 			return d, b, "none"
@@ -284,6 +284,8 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 		return d, b, "change ip"
 	case 12, 13:
 		return policyEdit(rng, d, b, groupNames())
+	case 14, 15:
+		return serviceEdit(rng, d, b)
 	default:
 		if len(d.Routers) == 0 {
 			return d, b, "none"
@@ -375,5 +377,54 @@ func policyEdit(rng *rand.Rand, d *intent.Document, b Bindings, groups []string)
 			p.Rules[pick(len(p.Rules))].Action = actions[pick(len(actions))]
 		}
 		return d, b, "policy action"
+	}
+}
+
+// serviceEdit adds or removes a service, or adds or removes a backend,
+// changes a weight or the affinity of one.
+func serviceEdit(rng *rand.Rand, d *intent.Document, b Bindings) (*intent.Document, Bindings, string) {
+	pick := func(n int) int { return rng.IntN(max(n, 1)) }
+	i64 := func(v int) *int64 { x := int64(v); return &x }
+	backend := func() intent.BackendDoc {
+		return intent.BackendDoc{Port: d.Ports[pick(len(d.Ports))].Name, TargetPort: i64(8000 + pick(3)), Weight: i64(1 + pick(4))}
+	}
+	if len(d.Services) == 0 || rng.IntN(3) == 0 {
+		if len(d.Services) > 0 && rng.IntN(2) == 0 {
+			i := pick(len(d.Services))
+			d.Services = slices.Delete(d.Services, i, i+1)
+			return d, b, "remove service"
+		}
+		s := intent.ServiceDoc{Name: fmt.Sprintf("svc%d", rng.IntN(1000)), VIP: fmt.Sprintf("10.0.0.%d", 200+pick(50)), Port: i64(80 + pick(3))}
+		if rng.IntN(4) == 0 {
+			s.Protocol = "udp"
+		}
+		if rng.IntN(3) == 0 {
+			s.AffinitySeconds = int64(1 + pick(100))
+		}
+		for range pick(4) {
+			s.Backends = append(s.Backends, backend())
+		}
+		d.Services = append(d.Services, s)
+		return d, b, "add service"
+	}
+	s := &d.Services[pick(len(d.Services))]
+	switch rng.IntN(4) {
+	case 0:
+		s.Backends = append(s.Backends, backend())
+		return d, b, "add backend"
+	case 1:
+		if len(s.Backends) > 0 {
+			i := pick(len(s.Backends))
+			s.Backends = slices.Delete(s.Backends, i, i+1)
+		}
+		return d, b, "remove backend"
+	case 2:
+		if len(s.Backends) > 0 {
+			s.Backends[pick(len(s.Backends))].Weight = i64(1 + pick(4))
+		}
+		return d, b, "weight"
+	default:
+		s.AffinitySeconds = int64(pick(2) * (1 + pick(100)))
+		return d, b, "affinity"
 	}
 }

@@ -51,6 +51,12 @@ func mergeMatch(a, b flows.Match) (flows.Match, error) {
 	if set("ct_nw_dst", a.CTNwDst.IsValid(), b.CTNwDst.IsValid(), a.CTNwDst == b.CTNwDst) {
 		a.CTNwDst = b.CTNwDst
 	}
+	if set("ct_nw_proto", a.CTNwProto != nil, b.CTNwProto != nil, a.CTNwProto != nil && b.CTNwProto != nil && *a.CTNwProto == *b.CTNwProto) {
+		a.CTNwProto = b.CTNwProto
+	}
+	if set("ct_tp_dst", a.CTTpDst != nil, b.CTTpDst != nil, a.CTTpDst != nil && b.CTTpDst != nil && *a.CTTpDst == *b.CTTpDst) {
+		a.CTTpDst = b.CTTpDst
+	}
 	if set("dl_src", a.EthSrc != nil, b.EthSrc != nil, a.EthSrc != nil && b.EthSrc != nil && *a.EthSrc == *b.EthSrc) {
 		a.EthSrc = b.EthSrc
 	}

@@ -35,12 +35,31 @@ const (
 	TableEgressACL Table = 30
 	// TableEgressPolicy applies the admin policies of the sending port
 	// (policy.go): egress_acl sends a port that policies apply to here
-	// first; the first matching rule allows (on to pre_lb), drops, or
+	// first; the first matching rule allows (on to service_lb), drops, or
 	// passes (back to egress_acl, which then applies the groups).
 	TableEgressPolicy Table = 31
-	// TablePreLB is reserved for services (load-balancer DNAT of a VIP
-	// before the destination is looked up). Today it only passes packets on.
-	TablePreLB Table = 40
+	// The service stage (service.go): TableServiceLB picks a backend
+	// for each new connection to a service address (a select group whose
+	// buckets commit it with nat(dst=backend)), answers ARP for the
+	// service addresses and sends replies of self-hairpinned connections
+	// through the hairpin zone; established connections were translated
+	// by TableConntrack's ct(nat) already. It comes after the sender's
+	// ACL, which judges the service address, and before l2_lookup, which
+	// must see the backend's MAC.
+	TableServiceLB Table = 40
+	// TableServiceBackend: every packet the service stage translated
+	// gets its backend's MAC here (or the gateway's, for a backend in
+	// another network), counted per service backend; a backend reaching
+	// its own service is also SNATed to the service address.
+	TableServiceBackend Table = 41
+	// TableServiceAffinity holds what the datapath learned: client ->
+	// backend of services with affinity_seconds (learned flows, expiring
+	// when idle); TableServiceSticky uses a learned backend or the group.
+	TableServiceAffinity Table = 42
+	TableServiceSticky   Table = 43
+	// TableServiceHairpin re-tracks a self-hairpinned packet in its
+	// network zone after the hairpin zone translated it.
+	TableServiceHairpin Table = 44
 	// TableL2Lookup resolves the destination MAC within the packet's
 	// network to a destination port (or the router), and hands
 	// broadcast/multicast to one of the two flood tables.
@@ -117,34 +136,42 @@ type tableInfo struct {
 	// matched: pass to the groups") is written by the policies' unit, and
 	// only when the intent has policies.
 	Policy bool
+	// Service: a table of the service stage other than service_lb; its
+	// miss flow is written by the services' unit when the intent has
+	// services.
+	Service bool
 }
 
 func missTo(t Table) *Table { return &t }
 
 // tables lists every table the compiler writes, in packet order.
 var tables = []tableInfo{
-	{TableClassify, "classify", nil, false, false},
-	{TablePortSecurity, "port_security", nil, false, false},
-	{TableConntrack, "conntrack", missTo(TableEgressACL), false, false}, // non-IP is not tracked
-	{TableEgressACL, "egress_acl", nil, false, false},
-	{TableEgressPolicy, "egress_policy", nil, false, true},      // no rule matched: pass (policy.go)
-	{TablePreLB, "pre_lb", missTo(TableL2Lookup), false, false}, // reserved: no services yet
-	{TableL2Lookup, "l2_lookup", nil, false, false},             // unknown unicast is dropped
-	{TableFloodDirect, "flood_direct", nil, false, false},       // no such flood node: drop
-	{TableFloodFiltered, "flood_filtered", nil, false, false},   // no such flood node: drop
-	{TableIngressACL, "ingress_acl", nil, false, false},
-	{TableIngressPolicy, "ingress_policy", nil, false, true},
-	{TableCommit, "commit", missTo(TableOutput), false, false}, // not new, or no stateful side
-	{TableOutput, "output", nil, false, false},
-	{TableRouterEntry, "router", nil, true, false},                                  // not for the router: drop
-	{TableRouterUnSNAT, "router_unsnat", missTo(TableRouterDNATTrack), true, false}, // not to a router address
-	{TableRouterDNATTrack, "router_dnat_track", nil, true, false},                   // not IP
-	{TableRouterDNAT, "router_dnat", missTo(TableRouterRoute), true, false},         // not a floating IP or forward
-	{TableRouterRoute, "router_route", nil, true, false},                            // no route (not IPv4)
-	{TableRouterNeighbour, "router_neighbour", nil, true, false},                    // no such internal address
-	{TableRouterSNATTrack, "router_snat_track", missTo(TableRouterOutput), true, false},
-	{TableRouterSNAT, "router_snat", missTo(TableRouterOutput), true, false}, // nothing to translate
-	{TableRouterOutput, "router_output", nil, true, false},
+	{TableClassify, "classify", nil, false, false, false},
+	{TablePortSecurity, "port_security", nil, false, false, false},
+	{TableConntrack, "conntrack", missTo(TableEgressACL), false, false, false}, // non-IP is not tracked
+	{TableEgressACL, "egress_acl", nil, false, false, false},
+	{TableEgressPolicy, "egress_policy", nil, false, true, false},              // no rule matched: pass (policy.go)
+	{TableServiceLB, "service_lb", missTo(TableL2Lookup), false, false, false}, // not to a service
+	{TableServiceBackend, "service_backend", missTo(TableL2Lookup), false, false, true},
+	{TableServiceAffinity, "service_affinity", nil, false, false, true}, // no learned backend (a resubmit: on to sticky)
+	{TableServiceSticky, "service_sticky", nil, false, false, true},
+	{TableServiceHairpin, "service_hairpin", nil, false, false, true}, // not IP
+	{TableL2Lookup, "l2_lookup", nil, false, false, false},            // unknown unicast is dropped
+	{TableFloodDirect, "flood_direct", nil, false, false, false},      // no such flood node: drop
+	{TableFloodFiltered, "flood_filtered", nil, false, false, false},  // no such flood node: drop
+	{TableIngressACL, "ingress_acl", nil, false, false, false},
+	{TableIngressPolicy, "ingress_policy", nil, false, true, false},
+	{TableCommit, "commit", missTo(TableOutput), false, false, false}, // not new, or no stateful side
+	{TableOutput, "output", nil, false, false, false},
+	{TableRouterEntry, "router", nil, true, false, false},                                  // not for the router: drop
+	{TableRouterUnSNAT, "router_unsnat", missTo(TableRouterDNATTrack), true, false, false}, // not to a router address
+	{TableRouterDNATTrack, "router_dnat_track", nil, true, false, false},                   // not IP
+	{TableRouterDNAT, "router_dnat", missTo(TableRouterRoute), true, false, false},         // not a floating IP or forward
+	{TableRouterRoute, "router_route", nil, true, false, false},                            // no route (not IPv4)
+	{TableRouterNeighbour, "router_neighbour", nil, true, false, false},                    // no such internal address
+	{TableRouterSNATTrack, "router_snat_track", missTo(TableRouterOutput), true, false, false},
+	{TableRouterSNAT, "router_snat", missTo(TableRouterOutput), true, false, false}, // nothing to translate
+	{TableRouterOutput, "router_output", nil, true, false, false},
 }
 
 // IsRouter reports whether t is a table of the router stage.
@@ -178,7 +205,7 @@ func (t Table) Name() string {
 func tableMissFlows(router bool) []flows.Flow {
 	var out []flows.Flow
 	for _, ti := range tables {
-		if ti.Router != router && ti.Table != TableRouterEntry || router && ti.Table == TableRouterEntry || ti.Policy {
+		if ti.Router != router && ti.Table != TableRouterEntry || router && ti.Table == TableRouterEntry || ti.Policy || ti.Service {
 			continue
 		}
 		f := flows.Flow{Table: uint8(ti.Table), Priority: 0, Cookie: infraCookie(ti.Table)}

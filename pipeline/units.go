@@ -30,6 +30,7 @@ const (
 	unitEstablished
 	unitPolicies
 	unitRouters
+	unitServices
 )
 
 // unitID names a unit; it is stable across compiles for the same object.
@@ -84,6 +85,9 @@ func (c *compiler) units() []unit {
 	if len(c.in.Policies) > 0 {
 		out = append(out, unit{id: unitID{kind: unitPolicies}, fp: c.policiesFingerprint(), build: c.policyFlows})
 	}
+	if len(c.in.Services) > 0 {
+		out = append(out, unit{id: unitID{kind: unitServices}, fp: c.servicesFingerprint(), build: c.servicesFlows})
+	}
 	out = append(out, unit{id: unitID{kind: unitRouters}, fp: c.routersFingerprint(), build: func() (built, error) {
 		fs := c.routerSeamFlows()
 		rs, err := compileRouters(c.in, c.bindings, c.ids, c.hops)
@@ -102,6 +106,7 @@ func portFlows(p boundPort) []flows.Flow {
 	out = append(out, commitFlows(p)...)
 	out = append(out, outputPort(p))
 	out = append(out, outputHairpin(p)...)
+	out = append(out, serviceNeighbour(p)...)
 	return out
 }
 
@@ -109,7 +114,7 @@ func portFlows(p boundPort) []flows.Flow {
 // its OpenFlow port, network zone, cookie, mode and whether it is routed.
 func (p boundPort) fingerprint() uint64 {
 	return newFingerprint().value(*p.Port).u64(uint64(p.ofport)).u64(uint64(p.zone)).
-		u64(p.cookie).bool(p.stateful).bool(p.routed).u64(uint64(p.egressMeter)).u64(uint64(p.ingressMeter)).sum()
+		u64(p.cookie).bool(p.stateful).bool(p.routed).u64(uint64(p.egressMeter)).u64(uint64(p.ingressMeter)).bool(p.services).sum()
 }
 
 // floodFingerprint covers floodFlows(n): the network, its zone, whether

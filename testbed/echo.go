@@ -26,10 +26,11 @@ type Server struct {
 	ln net.Listener   // tcp
 	pc net.PacketConn // udp
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	closed   bool
+	accepted int
+	wg       sync.WaitGroup
 }
 
 // ServeTCP starts a TCP echo server on port in the host's namespace. Each
@@ -97,6 +98,14 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Accepted is how many TCP connections the server has accepted: the
+// backends of a load-balanced service count their share with it.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
 func (s *Server) acceptTCP() {
 	defer s.wg.Done()
 	for {
@@ -111,6 +120,7 @@ func (s *Server) acceptTCP() {
 			return
 		}
 		s.conns[c] = struct{}{}
+		s.accepted++
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.echoTCP(c)

@@ -1,0 +1,73 @@
+package controller_test
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/testbed"
+)
+
+// TestServicesThroughTheControllerOnOVS: the controller installs the
+// services' select groups with their flows, answers neighbour
+// solicitations for an IPv6 service address, and refuses connections to
+// a service without backends at once (TCP RST, ICMP port unreachable).
+func TestServicesThroughTheControllerOnOVS(t *testing.T) {
+	l := newLab(t)
+	l.changeIntent(readTestdata(t, "worked.yaml") + `
+services:
+  - name: web
+    vip: 10.0.0.100
+    port: 80
+    backends:
+      - {port: web1, target_port: 8080}
+      - {port: web2, target_port: 8080, weight: 2}
+  - name: web6
+    vip: "fd00:10::100"
+    port: 80
+    backends:
+      - {port: web1, target_port: 8080}
+  - name: empty
+    vip: 10.0.0.104
+    port: 80
+  - name: empty-udp
+    vip: 10.0.0.104
+    protocol: udp
+    port: 53
+`)
+	ctx := context.Background()
+	for _, vip := range []string{"10.0.0.100", "fd00:10::100"} {
+		res, err := testbed.TCPConnect(ctx, l.hosts["db1"], netip.MustParseAddr(vip), 80)
+		if err != nil || res.Outcome != testbed.OK {
+			t.Errorf("db1 -> %s:80: %v %s (%s)", vip, err, res.Outcome, res.Detail)
+		}
+	}
+	out, err := l.tb.OVS().Ofctl(ctx, "-O", "OpenFlow13", "dump-groups", labBridge)
+	if err != nil || strings.Count(out, "type=select") < 2 {
+		t.Errorf("dump-groups: want the services' select groups: %v\n%s", err, out)
+	}
+
+	l.expectTCP("web1", "db1", false, 3306, testbed.OK) // warm the ARP caches
+	start := time.Now()
+	res, err := testbed.TCPConnect(ctx, l.hosts["web1"], netip.MustParseAddr("10.0.0.104"), 80)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("web1 -> the empty service: %s (%s) in %v", res.Outcome, res.Detail, took)
+	if res.Outcome != testbed.Refused || took >= 100*time.Millisecond {
+		t.Errorf("web1 -> empty service: %s (%s) after %v; want refused in under 100 ms", res.Outcome, res.Detail, took)
+	}
+	ures, err := testbed.UDPExchange(ctx, l.hosts["web1"], netip.MustParseAddr("10.0.0.104"), 53)
+	if err != nil || ures.Outcome != testbed.Refused {
+		t.Errorf("web1 -> empty udp service: %v %s (%s); want refused (ICMP port unreachable)", err, ures.Outcome, ures.Detail)
+	}
+
+	// Removing the services removes their groups.
+	l.changeIntent(readTestdata(t, "worked.yaml"))
+	if out, _ := l.tb.OVS().Ofctl(ctx, "-O", "OpenFlow13", "dump-groups", labBridge); strings.Contains(out, "group_id") {
+		t.Errorf("groups left after the services went:\n%s", out)
+	}
+}
