@@ -48,6 +48,13 @@ func TestParseFlowErrors(t *testing.T) {
 		{"ip actions=ct(commit,alg=ftp)", "not representable"},
 		{"actions=load:0x1->NXM_NX_NOPE[]", "unknown field"},
 		{"actions=controller(userdata=00)", "not representable"},
+		{"actions=learn(table=1,send_flow_rem)", "not representable"},
+		{"actions=learn(table=1,fin_idle_timeout=5)", "not representable"},
+		{"actions=learn(table=1,output:NXM_OF_IN_PORT[])", "not representable"},
+		{"actions=learn(idle_timeout=1)", "learn without table="},
+		{"actions=learn(table=1,NXM_NX_NOPE[])", "unknown field"},
+		{"actions=learn(table=1,bogus=1)", `unknown field "bogus"`},
+		{"actions=learn(table=1,load:0x1)", "want load:VALUE->FIELD"},
 	}
 	for _, tc := range tests {
 		_, err := ParseFlow(tc.line)
