@@ -107,3 +107,20 @@ func TestTextGolden(t *testing.T) {
 	got := strings.Join(flowsText(flows), "\n") + "\n"
 	golden.Check(t, filepath.Join("testdata", "text.golden"), []byte(got))
 }
+
+func TestParseGroupErrors(t *testing.T) {
+	tests := []struct{ line, want string }{
+		{"group_id=1,type=all,bucket=actions=output:1", "only select groups"},
+		{"group_id=1,type=select,bucket=watch_port:1,actions=drop", "not representable"},
+		{"group_id=1,type=select,selection_method=hash", "not representable"},
+		{"type=select", "want group_id= and type="},
+		{"group_id=1,type=select,bucket=actions=frobnicate", "unknown action"},
+		{"group_id=1,type=select,bucket=weight:x,actions=drop", "bucket weight"},
+	}
+	for _, tc := range tests {
+		_, err := ParseGroup(tc.line)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseGroup(%q) error = %v, want it to contain %q", tc.line, err, tc.want)
+		}
+	}
+}

@@ -239,6 +239,53 @@ func briefLearn(v6 bool) Learn {
 	}}
 }
 
+// briefGroup is a select group of the kind the brief describes: two
+// backends behind a DNAT, the second remembered by a learn action.
+func briefGroup() GroupDesc {
+	zone := Bits(RegField(2), 0, 16)
+	ct := func(backend string) CT {
+		return CT{Commit: true, ZoneField: &zone, Table: U8(41), NAT: &NAT{Kind: NATDst, AddrMin: addr(backend), PortMin: 8080}}
+	}
+	return GroupDesc{ID: 5, Buckets: []Bucket{
+		{Weight: 1, Actions: []Action{ct("10.0.0.21")}},
+		{Weight: 2, Actions: []Action{briefLearn(false), ct("10.0.0.22")}},
+	}}
+}
+
+// TestGroupString: the dump-groups line observed on OVS 3.1 for the
+// brief's group, added as
+// "group_id=5,type=select,bucket=weight:1,actions=ct(commit,zone=...,nat(...),table=41),...":
+// no bucket ids in OpenFlow 1.3, no weight:1, ct's table before its zone.
+func TestGroupString(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		g    GroupDesc
+		want string
+	}{
+		{"brief", briefGroup(),
+			"group_id=5,type=select,bucket=actions=ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.21:8080)),bucket=weight:2,actions=learn(table=42,idle_timeout=30,priority=100,cookie=0x8000000000001,eth_type=0x800,NXM_NX_REG9[0..15],NXM_OF_IP_SRC[],load:0x3->NXM_NX_REG9[16..31]),ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.22:8080))"},
+		{"no buckets", GroupDesc{ID: 6}, "group_id=6,type=select"},
+		{"empty bucket and weights", GroupDesc{ID: 4294967040, Buckets: []Bucket{{Weight: 100}, {Weight: 1, Actions: []Action{Output{Port: 1}}}}},
+			"group_id=4294967040,type=select,bucket=weight:100,actions=drop,bucket=actions=output:1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.g.String(); got != tc.want {
+				t.Errorf("String()\n got %s\nwant %s", got, tc.want)
+			}
+			if err := tc.g.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			p, err := ParseGroup(" " + tc.want)
+			if err != nil {
+				t.Fatalf("ParseGroup: %v", err)
+			}
+			if got := p.String(); got != tc.want {
+				t.Errorf("ParseGroup then String\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
 // learnEveryForm uses each way ovs-ofctl prints a learn spec.
 var learnEveryForm = Learn{Table: 1, HardTimeout: 5, Priority: 0, Specs: []LearnSpec{
 	{Value: 0x800, Dst: Whole(FieldEthType)},

@@ -177,3 +177,81 @@ func TestValidateMatchesOnOVS(t *testing.T) {
 		})
 	}
 }
+
+var invalidGroups = []struct {
+	name string
+	g    GroupDesc
+	want string // substring of the error
+	ovs  string
+}{
+	{"reserved group id", GroupDesc{ID: 0xfffffffc}, "group id 0xfffffffc: above 0xffffff00", ovsRefuses},
+	{"weight 0", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 0, Actions: []Action{Output{Port: 1}}}}}, "bucket 0: weight 0", ovsPolicy},
+	{"goto in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Goto{Table: 1}}}}}, "goto_table is an instruction", ovsRefuses},
+	{"meter in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Meter{ID: 1}, Output{Port: 1}}}}}, "meter is an instruction", ovsRefuses},
+	{"conjunction in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Conjunction{ID: 1, Clause: 1, NClauses: 2}}}}}, "conjunction belongs in a flow", ovsPolicy},
+	{"bucket to its own group", GroupDesc{ID: 9, Buckets: []Bucket{{Weight: 1, Actions: []Action{Group{ID: 9}}}}}, "a bucket cannot send to its own group", ovsPolicy},
+	{"ct_mark outside ct in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Load{Field: Whole(FieldCTMark), Value: 1}}}}}, "can only be written inside ct", ovsRefuses},
+	{"load too wide in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Load{Field: Bits(RegField(0), 0, 4), Value: 16}}}}}, "bucket 0: action 0", ovsRefuses},
+	{"learned match without eth_type in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Src: &FieldRef{Field: FieldIPv4Src}, Dst: Whole(FieldIPv4Src)}}}}}}},
+		"which needs ip matched against a value in an earlier spec", ovsPolicy}, // OVS skips learn_check in buckets
+	{"nat range reversed in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATDst, AddrMin: addr("10.0.0.5"), AddrMax: addr("10.0.0.1")}}}}}},
+		"reversed or mixes families", ovsRefuses},
+}
+
+func TestGroupValidateRejects(t *testing.T) {
+	for _, tc := range invalidGroups {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.g.Validate()
+			if err == nil {
+				t.Fatalf("Validate accepted %q", tc.g.String())
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate error\n got %v\nwant it to contain %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.g.String()) {
+				t.Errorf("error does not name the group: %v", err)
+			}
+		})
+	}
+}
+
+// bucketOnlyGroup holds actions a flow could not have without a match
+// (ct, dec_ttl and learn's sources need ip; a NAT address needs its
+// family): in a bucket they are valid, whatever the flows that send
+// packets to the group match.
+func bucketOnlyGroup() GroupDesc {
+	return GroupDesc{ID: 10, Buckets: []Bucket{
+		{Weight: 1, Actions: []Action{DecTTL{}, briefLearn(true), CT{Commit: true, Zone: 1, NAT: &NAT{Kind: NATDst, AddrMin: addr("fd00::1"), PortMin: 80}}}},
+		{Weight: 1, Actions: []Action{Move{Src: Whole(FieldIPv4Src), Dst: Whole(RegField(0))}, CT{Commit: true, Zone: 1, NAT: &NAT{Kind: NATDst, AddrMin: addr("10.0.0.1")}}}},
+	}}
+}
+
+func TestGroupValidateAcceptsBucketActions(t *testing.T) {
+	for _, g := range []GroupDesc{briefGroup(), bucketOnlyGroup(), {ID: MaxGroupID}} {
+		if err := g.Validate(); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+}
+
+// TestGroupValidateMatchesOnOVS: groups marked ovsRefuses are refused by
+// ovs-ofctl add-group (their ids are free on the bridge, so only their
+// content can be the reason); what Validate accepts in a bucket, OVS
+// accepts.
+func TestGroupValidateMatchesOnOVS(t *testing.T) {
+	o, ctx := newTestBridge(t)
+	for _, tc := range invalidGroups {
+		if tc.ovs != ovsRefuses {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := o.Ofctl(ctx, "add-group", "br0", tc.g.String()); err == nil {
+				t.Errorf("OVS accepted %q, so Validate is stricter than it says", tc.g.String())
+			}
+		})
+	}
+	g := bucketOnlyGroup()
+	if _, err := o.Ofctl(ctx, "add-group", "br0", g.String()); err != nil {
+		t.Errorf("OVS refused a group Validate accepts: %v", err)
+	}
+}
