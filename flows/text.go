@@ -140,7 +140,8 @@ func (w *matchWriter) prefix(n string, pfx netip.Prefix) {
 }
 
 // appendMatch appends the match in match_format order: priority, conj_id,
-// conntrack fields, protocol shorthand, registers, metadata, in_port, VLAN,
+// conntrack fields (ct_nw_proto and ct_tp_dst after the original-direction
+// addresses), protocol shorthand, registers, metadata, in_port, VLAN,
 // Ethernet addresses, dl_type (when no shorthand names it), L3 addresses,
 // nw_proto/arp_op, ARP hardware addresses, then ICMP/ND or L4 ports.
 func appendMatch(b []byte, m Match, priority uint16) []byte {
@@ -174,6 +175,14 @@ func appendMatch(b []byte, m Match, priority uint16) []byte {
 	}
 	if m.CTNwDst.IsValid() && m.CTNwDst.Addr().Is6() {
 		w.prefix("ct_ipv6_dst", m.CTNwDst)
+	}
+	if m.CTNwProto != nil {
+		w.dec("ct_nw_proto", uint64(*m.CTNwProto))
+		// OVS prints the conntrack ports only after ct_nw_proto (and drops
+		// them from a match without it; Validate refuses that).
+		if m.CTTpDst != nil {
+			w.dec("ct_tp_dst", uint64(*m.CTTpDst))
+		}
 	}
 	shorthand, protoNamed := protocolShorthand(m.EthType, m.IPProto)
 	if shorthand != "" {

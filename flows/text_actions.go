@@ -60,6 +60,8 @@ func formatAction(a Action) string {
 		return formatController(a)
 	case CT:
 		return formatCT(a)
+	case Learn:
+		return formatLearn(a)
 	}
 	return fmt.Sprintf("<unknown action %T>", a)
 }
@@ -207,4 +209,60 @@ func formatNAT(n NAT) string {
 		s += ",random"
 	}
 	return s + ")"
+}
+
+// formatLearn prints learn(...) in learn_format order (lib/learn.c):
+// table, timeouts, priority unless the default, cookie unless zero, then
+// the specs in their order.
+func formatLearn(l Learn) string {
+	b := make([]byte, 0, 128)
+	b = append(b, "learn(table="...)
+	b = strconv.AppendUint(b, uint64(l.Table), 10)
+	if l.IdleTimeout != 0 {
+		b = append(b, ",idle_timeout="...)
+		b = strconv.AppendUint(b, uint64(l.IdleTimeout), 10)
+	}
+	if l.HardTimeout != 0 {
+		b = append(b, ",hard_timeout="...)
+		b = strconv.AppendUint(b, uint64(l.HardTimeout), 10)
+	}
+	if l.Priority != DefaultPriority {
+		b = append(b, ",priority="...)
+		b = strconv.AppendUint(b, uint64(l.Priority), 10)
+	}
+	if l.Cookie != 0 {
+		b = append(b, ",cookie="...)
+		b = appendHexC(b, l.Cookie)
+	}
+	for _, sp := range l.Specs {
+		b = append(b, ',')
+		b = append(b, formatLearnSpec(sp)...)
+	}
+	return string(append(b, ')'))
+}
+
+// formatLearnSpec prints one spec as ovs-ofctl does:
+//
+//	eth_type=0x800                      match a whole field against a value
+//	NXM_NX_REG1[0..3]=0x5               match some bits against a value
+//	NXM_OF_IP_SRC[]                     match a field against its own value
+//	NXM_NX_REG2[]=NXM_NX_REG3[]         match a field against another's value
+//	load:0x3->NXM_NX_REG9[16..31]       load a value
+//	load:NXM_NX_REG1[]->NXM_NX_REG2[]   load a field's value
+func formatLearnSpec(sp LearnSpec) string {
+	switch {
+	case sp.Load && sp.Src == nil:
+		return "load:" + hexC(sp.Value) + "->" + formatFieldRef(sp.Dst)
+	case sp.Load:
+		return "load:" + formatFieldRef(*sp.Src) + "->" + formatFieldRef(sp.Dst)
+	case sp.Src == nil:
+		t := fieldTexts[sp.Dst.Field]
+		if sp.Dst.Ofs == 0 && bitsOf(sp.Dst) == t.width && t.oxm != "" {
+			return t.oxm + "=" + formatFieldValue(t.format, sp.Value)
+		}
+		return formatFieldRef(sp.Dst) + "=" + hexC(sp.Value)
+	case sp.Src.Field == sp.Dst.Field && sp.Src.Ofs == sp.Dst.Ofs:
+		return formatFieldRef(sp.Dst)
+	}
+	return formatFieldRef(sp.Dst) + "=" + formatFieldRef(*sp.Src)
 }

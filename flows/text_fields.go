@@ -32,10 +32,12 @@ type fieldPrereq uint8
 
 const (
 	prereqNone     fieldPrereq = iota
+	prereqIP                   // ip or ipv6
 	prereqIPv4                 // ip
 	prereqIPv6                 // ipv6
 	prereqARP                  // arp
 	prereqTCP                  // tcp or tcp6
+	prereqUDP                  // udp or udp6
 	prereqICMPv4               // icmp
 	prereqNDTarget             // icmp6 with icmp_type 135 or 136
 	prereqNDTll                // icmp6 with icmp_type 136
@@ -72,12 +74,22 @@ func buildFieldTexts() map[Field]fieldText {
 		FieldICMPType: {"NXM_OF_ICMP_TYPE", "icmp_type", 8, valueDecimal, prereqICMPv4},
 		FieldNDTarget: {"NXM_NX_ND_TARGET", "nd_target", 128, valueIPv6, prereqNDTarget},
 		FieldNDTll:    {"NXM_NX_ND_TLL", "nd_tll", 48, valueMAC, prereqNDTll},
+		// For learn specs: a learned flow's match needs these before the
+		// fields that depend on them. OVS prints eth_type in hex.
+		FieldEthType: {"NXM_OF_ETH_TYPE", "eth_type", 16, valueHex, prereqNone},
+		FieldIPProto: {"NXM_OF_IP_PROTO", "nw_proto", 8, valueDecimal, prereqIP},
+		FieldUDPDst:  {"NXM_OF_UDP_DST", "udp_dst", 16, valueDecimal, prereqUDP},
 	}
 	for i := uint8(0); i < 16; i++ {
 		m[RegField(i)] = fieldText{fmt.Sprintf("NXM_NX_REG%d", i), fmt.Sprintf("reg%d", i), 32, valueHex, prereqNone}
 	}
 	return m
 }
+
+// fieldReadOnly reports whether OVS refuses writes to f ("destination
+// field eth_type is not writable"): a packet's EtherType and IP protocol
+// can be matched, not rewritten.
+func fieldReadOnly(f Field) bool { return f == FieldEthType || f == FieldIPProto }
 
 // fieldsByNXM and fieldsByOXM invert fieldTexts for the parser.
 var (

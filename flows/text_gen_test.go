@@ -129,6 +129,18 @@ func (g flowGen) match() Match {
 			m.CTState.Clear &^= m.CTState.Set
 		}
 	}
+	if g.chance(0.1) {
+		// The original direction's protocol and port need a valid
+		// conntrack state.
+		m.CTState = CTStateMatch{Set: CTTrk | CTEst}
+		if g.chance(0.5) {
+			m.CTState = CTStateMatch{Set: CTTrk, Clear: CTInv}
+		}
+		m.CTNwProto = U8(1 + uint8(g.r.Intn(255)))
+		if g.chance(0.6) {
+			m.CTTpDst = U16(g.u16())
+		}
+	}
 	if g.chance(0.2) {
 		m.CTZone = U16(g.u16())
 	}
@@ -279,7 +291,7 @@ func (g flowGen) actions(f Flow) []Action {
 
 func (g flowGen) action(m Match) Action {
 	for {
-		switch g.r.Intn(12) {
+		switch g.r.Intn(13) {
 		case 0:
 			names := []uint32{PortInPort, PortTable, PortNormal, PortFlood, PortAll, PortLocal}
 			if g.chance(0.3) {
@@ -319,6 +331,8 @@ func (g flowGen) action(m Match) Action {
 				c.MaxLen = g.u16()
 			}
 			return c
+		case 10:
+			return g.learn(m)
 		default:
 			if isIP(m.EthType) {
 				return g.ct(m)
@@ -334,7 +348,7 @@ func (g flowGen) writable(m Match, inExec bool) []Field {
 	var out []Field
 	for f, t := range fieldTexts {
 		isCT := t.prereq == prereqCTExec
-		if isCT == inExec && (isCT || prereqMissing(t.prereq, m) == "") {
+		if isCT == inExec && !fieldReadOnly(f) && (isCT || prereqMissing(t.prereq, m) == "") {
 			out = append(out, f)
 		}
 	}
@@ -460,11 +474,11 @@ func (g flowGen) nat(m Match, commit bool) *NAT {
 	v6 := m.EthType == EthTypeIPv6
 	if g.chance(0.8) {
 		n.AddrMin = g.addr(v6)
-		for n.AddrMin.Is4In6() {
+		for n.AddrMin.Is4In6() || n.AddrMin.IsUnspecified() {
 			n.AddrMin = g.addr(v6)
 		}
 		if g.chance(0.5) {
-			if hi := g.addr(v6); !hi.Is4In6() {
+			if hi := g.addr(v6); !hi.Is4In6() && !hi.IsUnspecified() {
 				n.AddrMin, n.AddrMax = minAddr(n.AddrMin, hi), maxAddr(n.AddrMin, hi)
 			}
 		}
@@ -500,4 +514,86 @@ func maxAddr(a, b netip.Addr) netip.Addr {
 		return b
 	}
 	return a
+}
+
+// learn builds a learn action whose sources are readable under m and
+// whose learned flow is consistent: fields matched or written in it have
+// their prerequisites matched against values in earlier specs.
+func (g flowGen) learn(m Match) Learn {
+	l := Learn{Table: uint8(g.r.Intn(int(MaxTable) + 1)), Priority: g.u16()}
+	if g.chance(0.3) {
+		l.Priority = DefaultPriority
+	}
+	if g.chance(0.5) {
+		l.IdleTimeout = g.u16()
+	}
+	if g.chance(0.3) {
+		l.HardTimeout = g.u16()
+	}
+	if g.chance(0.5) {
+		l.Cookie = g.u64() >> uint(g.r.Intn(64))
+	}
+	var learned Match
+	if g.chance(0.6) {
+		learned.EthType = []uint16{EthTypeIPv4, EthTypeIPv6, EthTypeARP}[g.r.Intn(3)]
+		l.Specs = append(l.Specs, LearnSpec{Value: uint64(learned.EthType), Dst: Whole(FieldEthType)})
+		if isIP(learned.EthType) && g.chance(0.6) {
+			learned.IPProto = U8([]uint8{ProtoTCP, ProtoUDP, ProtoICMP, 47}[g.r.Intn(4)])
+			l.Specs = append(l.Specs, LearnSpec{Value: uint64(*learned.IPProto), Dst: Whole(FieldIPProto)})
+		}
+	}
+	// Fields the learned flow may match or write so far.
+	dsts := func(load bool) []Field {
+		var out []Field
+		for f, t := range fieldTexts {
+			if prereqMissing(t.prereq, learned) != "" || (load && (fieldReadOnly(f) || t.prereq == prereqCTExec)) {
+				continue
+			}
+			if f == FieldEthType || f == FieldIPProto {
+				continue // set above, once: a second value would contradict it
+			}
+			out = append(out, f)
+		}
+		sortFields(out)
+		return out
+	}
+	srcs := g.readable(m)
+	for n := g.r.Intn(5); n > 0; n-- {
+		load := g.chance(0.4)
+		ds := dsts(load)
+		d := ds[g.r.Intn(len(ds))]
+		dw := fieldTexts[d].width
+		if g.chance(0.5) {
+			// From a field of the packet.
+			s := srcs[g.r.Intn(len(srcs))]
+			bits := uint16(1 + g.r.Intn(int(min(dw, fieldTexts[s].width))))
+			src := g.slice(s, bits)
+			dst := g.slice(d, bits)
+			if !load && g.chance(0.4) && prereqMissing(fieldTexts[s].prereq, learned) == "" && s != FieldEthType && s != FieldIPProto {
+				dst = src // "NXM_OF_IP_SRC[]": match the field against its own value
+			}
+			l.Specs = append(l.Specs, LearnSpec{Load: load, Src: &src, Dst: dst})
+			continue
+		}
+		// An immediate value.
+		bits := uint16(1 + g.r.Intn(int(dw)))
+		if g.chance(0.4) {
+			bits = dw
+		}
+		dst := g.slice(d, bits)
+		v := g.u64()
+		if bits < 64 {
+			v &= 1<<bits - 1
+		}
+		switch {
+		case d == FieldARPOp:
+			v &= 0xff >> dst.Ofs
+		case d == FieldInPort && bits == dw && v > 0xfeff:
+			v = 1
+		case dw == 128 && g.chance(0.3):
+			v &= 0xffffffff // IPv6 values with a dotted tail
+		}
+		l.Specs = append(l.Specs, LearnSpec{Load: load, Value: v, Dst: dst})
+	}
+	return l
 }

@@ -166,6 +166,10 @@ func (p *matchParser) field(key, val string, hasVal bool) error {
 		m.CTNwSrc, err = parsePrefix(val)
 	case "ct_nw_dst", "ct_ipv6_dst":
 		m.CTNwDst, err = parsePrefix(val)
+	case "ct_nw_proto":
+		m.CTNwProto, err = parseUintPtr[uint8](val, 8)
+	case "ct_tp_dst":
+		m.CTTpDst, err = parseUintPtr[uint16](val, 16)
 	case "metadata":
 		var v Masked64
 		v, err = parseMasked64(val)

@@ -154,6 +154,9 @@ func parseAction(tok string) (Action, error) {
 	if v, ok := callArgs(tok, "ct"); ok {
 		return parseCT(v)
 	}
+	if v, ok := callArgs(tok, "learn"); ok {
+		return parseLearn(v)
+	}
 	return nil, fmt.Errorf("unknown action")
 }
 
@@ -416,4 +419,117 @@ func parseNATRange(s string, n *NAT) error {
 		n.PortMax = uint16(b)
 	}
 	return nil
+}
+
+// parseLearn reads the inside of learn(...) in the form formatLearn
+// writes. Options the IR cannot hold (fin timeouts, send_flow_rem,
+// delete_learned, limit, result_dst, output specs) are an error.
+func parseLearn(args string) (Action, error) {
+	l := Learn{Priority: DefaultPriority}
+	seenTable := false
+	for _, tok := range strings.Split(args, ",") {
+		key, val, hasVal := strings.Cut(tok, "=")
+		var err error
+		var v uint64
+		switch {
+		case key == "table" && hasVal:
+			v, err = strconv.ParseUint(val, 10, 8)
+			l.Table, seenTable = uint8(v), true
+		case key == "idle_timeout" && hasVal:
+			v, err = strconv.ParseUint(val, 10, 16)
+			l.IdleTimeout = uint16(v)
+		case key == "hard_timeout" && hasVal:
+			v, err = strconv.ParseUint(val, 10, 16)
+			l.HardTimeout = uint16(v)
+		case key == "priority" && hasVal:
+			v, err = strconv.ParseUint(val, 10, 16)
+			l.Priority = uint16(v)
+		case key == "cookie" && hasVal:
+			l.Cookie, err = strconv.ParseUint(val, 0, 64)
+		case key == "fin_idle_timeout", key == "fin_hard_timeout", key == "limit", key == "result_dst",
+			tok == "send_flow_rem", tok == "delete_learned", strings.HasPrefix(tok, "output:"):
+			err = fmt.Errorf("not representable in the flow IR")
+		default:
+			var sp LearnSpec
+			sp, err = parseLearnSpec(tok)
+			l.Specs = append(l.Specs, sp)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("learn %q: %w", tok, err)
+		}
+	}
+	if !seenTable {
+		return nil, fmt.Errorf("learn without table=")
+	}
+	return l, nil
+}
+
+// parseLearnSpec reads one spec (see formatLearnSpec).
+func parseLearnSpec(tok string) (LearnSpec, error) {
+	if v, ok := strings.CutPrefix(tok, "load:"); ok {
+		src, dst, ok := strings.Cut(v, "->")
+		if !ok {
+			return LearnSpec{}, fmt.Errorf("want load:VALUE->FIELD[bits] or load:FIELD[bits]->FIELD[bits]")
+		}
+		d, err := parseFieldRef(dst)
+		if err != nil {
+			return LearnSpec{}, err
+		}
+		sp := LearnSpec{Load: true, Dst: d}
+		if strings.Contains(src, "[") {
+			r, err := parseFieldRef(src)
+			sp.Src = &r
+			return sp, err
+		}
+		sp.Value, err = strconv.ParseUint(src, 0, 64)
+		return sp, err
+	}
+	dst, src, hasSrc := strings.Cut(tok, "=")
+	if !strings.Contains(dst, "[") {
+		// "eth_type=0x800": the whole field against a value.
+		f, ok := fieldsByOXM[dst]
+		if !ok || !hasSrc {
+			return LearnSpec{}, fmt.Errorf("unknown field %q", dst)
+		}
+		v, err := parseWholeValue(f, src)
+		return LearnSpec{Value: v, Dst: Whole(f)}, err
+	}
+	d, err := parseFieldRef(dst)
+	if err != nil {
+		return LearnSpec{}, err
+	}
+	sp := LearnSpec{Dst: d}
+	switch {
+	case !hasSrc:
+		s := d
+		sp.Src = &s
+	case strings.Contains(src, "["):
+		s, err := parseFieldRef(src)
+		if err != nil {
+			return LearnSpec{}, err
+		}
+		sp.Src = &s
+	default:
+		if sp.Value, err = strconv.ParseUint(src, 0, 64); err != nil {
+			return LearnSpec{}, err
+		}
+	}
+	return sp, nil
+}
+
+// parseWholeValue reads a value of field f as mf_format prints it.
+func parseWholeValue(f Field, s string) (uint64, error) {
+	t := fieldTexts[f]
+	if t.format != valueMAC {
+		return parseFieldValue(t.format, s)
+	}
+	m, err := ParseMAC(s)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, b := range m {
+		n = n<<8 | uint64(b)
+	}
+	return n, nil
 }

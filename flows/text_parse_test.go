@@ -48,6 +48,13 @@ func TestParseFlowErrors(t *testing.T) {
 		{"ip actions=ct(commit,alg=ftp)", "not representable"},
 		{"actions=load:0x1->NXM_NX_NOPE[]", "unknown field"},
 		{"actions=controller(userdata=00)", "not representable"},
+		{"actions=learn(table=1,send_flow_rem)", "not representable"},
+		{"actions=learn(table=1,fin_idle_timeout=5)", "not representable"},
+		{"actions=learn(table=1,output:NXM_OF_IN_PORT[])", "not representable"},
+		{"actions=learn(idle_timeout=1)", "learn without table="},
+		{"actions=learn(table=1,NXM_NX_NOPE[])", "unknown field"},
+		{"actions=learn(table=1,bogus=1)", `unknown field "bogus"`},
+		{"actions=learn(table=1,load:0x1)", "want load:VALUE->FIELD"},
 	}
 	for _, tc := range tests {
 		_, err := ParseFlow(tc.line)
@@ -99,4 +106,21 @@ func TestTextGolden(t *testing.T) {
 	Sort(flows)
 	got := strings.Join(flowsText(flows), "\n") + "\n"
 	golden.Check(t, filepath.Join("testdata", "text.golden"), []byte(got))
+}
+
+func TestParseGroupErrors(t *testing.T) {
+	tests := []struct{ line, want string }{
+		{"group_id=1,type=all,bucket=actions=output:1", "only select groups"},
+		{"group_id=1,type=select,bucket=watch_port:1,actions=drop", "not representable"},
+		{"group_id=1,type=select,selection_method=hash", "not representable"},
+		{"type=select", "want group_id= and type="},
+		{"group_id=1,type=select,bucket=actions=frobnicate", "unknown action"},
+		{"group_id=1,type=select,bucket=weight:x,actions=drop", "bucket weight"},
+	}
+	for _, tc := range tests {
+		_, err := ParseGroup(tc.line)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseGroup(%q) error = %v, want it to contain %q", tc.line, err, tc.want)
+		}
+	}
 }

@@ -98,6 +98,10 @@ func TestMatchString(t *testing.T) {
 		{"ct_label high", Match{CTLabel: &Masked128{Hi: 1, Lo: 1}}, "ct_label=0x10000000000000001"},
 		{"ct_label high mask", Match{CTLabel: &Masked128{Hi: 1, MaskHi: ^uint64(0)}}, "ct_label=0x10000000000000000/0xffffffffffffffff0000000000000000"},
 		{"conj_id", Match{ConjID: U32(4294967295)}, "conj_id=4294967295"},
+		{"ct_nw_proto and ct_tp_dst after the ct addresses", Match{CTState: CTStateMatch{Set: CTTrk | CTEst}, CTMark: Exact32(1), CTNwDst: pfx("10.0.0.1/32"), CTNwProto: U8(ProtoTCP), CTTpDst: U16(80), EthType: EthTypeIPv4, IPProto: U8(ProtoTCP), Regs: []RegMatch{Reg(0, 1, 0)}},
+			"ct_state=+est+trk,ct_mark=0x1,ct_nw_dst=10.0.0.1,ct_nw_proto=6,ct_tp_dst=80,tcp,reg0=0x1"},
+		{"ct_nw_proto after ct_ipv6_dst", Match{CTState: CTStateMatch{Set: CTTrk | CTNew}, CTZone: U16(3), CTNwDst: pfx("fd00::1/128"), CTNwProto: U8(ProtoUDP), EthType: EthTypeIPv6},
+			"ct_state=+new+trk,ct_zone=3,ct_ipv6_dst=fd00::1,ct_nw_proto=17,ipv6"},
 		{"dl_vlan", Match{VLANID: U16(5)}, "dl_vlan=5"},
 		{"dl_src exact", Match{EthSrc: ExactMAC(mac1)}, "dl_src=02:00:00:00:00:01"},
 		{"dl_dst group bit", Match{EthDst: MaskedMAC(MACMulticastBit, MACMulticastBit)}, "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"},
@@ -186,6 +190,12 @@ func TestActionsString(t *testing.T) {
 		{"nat without address", []Action{CT{Commit: true, Zone: 65535, NAT: &NAT{Kind: NATSrc}}}, "ct(commit,zone=65535,nat(src))"},
 		{"nat single address range collapses", []Action{CT{Commit: true, NAT: &NAT{Kind: NATSrc, AddrMin: addr("10.0.0.1"), AddrMax: addr("10.0.0.1")}}}, "ct(commit,nat(src=10.0.0.1))"},
 		{"nat ipv6 bare", []Action{CT{Commit: true, NAT: &NAT{Kind: NATDst, AddrMin: addr("fd00::1"), AddrMax: addr("fd00::5")}}}, "ct(commit,nat(dst=fd00::1-fd00::5))"},
+		{"learn of the brief, IPv4", []Action{briefLearn(false)},
+			"learn(table=42,idle_timeout=30,priority=100,cookie=0x8000000000001,eth_type=0x800,NXM_NX_REG9[0..15],NXM_OF_IP_SRC[],load:0x3->NXM_NX_REG9[16..31])"},
+		{"learn of the brief, IPv6", []Action{briefLearn(true)},
+			"learn(table=42,idle_timeout=30,priority=100,cookie=0x8000000000001,eth_type=0x86dd,NXM_NX_REG9[0..15],NXM_NX_IPV6_SRC[],load:0x3->NXM_NX_REG9[16..31])"},
+		{"learn defaults omitted", []Action{Learn{Table: 1, Priority: DefaultPriority}}, "learn(table=1)"},
+		{"learn every spec form", []Action{learnEveryForm}, "learn(table=1,hard_timeout=5,priority=0,eth_type=0x800,nw_proto=17,udp_dst=53,ip_src=10.0.0.1,eth_src=02:00:00:00:00:01,in_port=65278,reg3=0,NXM_NX_REG1[0..7]=0x5,NXM_NX_REG2[]=NXM_NX_REG3[],NXM_NX_REG4[0..7]=NXM_NX_REG4[8..15],NXM_NX_REG5[8..15],load:NXM_NX_REG1[]->NXM_NX_REG2[],load:0->NXM_NX_REG2[3])"},
 		{"nat ipv6 bracketed with ports", []Action{CT{Commit: true, NAT: &NAT{Kind: NATDst, AddrMin: addr("fd00::1"), AddrMax: addr("fd00::5"), PortMin: 80, PortMax: 90}}}, "ct(commit,nat(dst=[fd00::1]-[fd00::5]:80-90))"},
 	}
 	for _, tc := range tests {
@@ -212,3 +222,83 @@ func TestKey(t *testing.T) {
 		}
 	}
 }
+
+// briefLearn is the learn action of the brief that introduced it: remember
+// the backend chosen for a client (reg9's low half names the service)
+// in table 42 for 30 idle seconds.
+func briefLearn(v6 bool) Learn {
+	ethType, src := uint64(EthTypeIPv4), FieldIPv4Src
+	if v6 {
+		ethType, src = uint64(EthTypeIPv6), FieldIPv6Src
+	}
+	return Learn{Table: 42, IdleTimeout: 30, Priority: 100, Cookie: 0x8000000000001, Specs: []LearnSpec{
+		{Value: ethType, Dst: Whole(FieldEthType)},
+		{Src: &FieldRef{Field: RegField(9), Bits: 16}, Dst: Bits(RegField(9), 0, 16)},
+		{Src: &FieldRef{Field: src}, Dst: Whole(src)},
+		{Load: true, Value: 3, Dst: Bits(RegField(9), 16, 16)},
+	}}
+}
+
+// briefGroup is a select group of the kind the brief describes: two
+// backends behind a DNAT, the second remembered by a learn action.
+func briefGroup() GroupDesc {
+	zone := Bits(RegField(2), 0, 16)
+	ct := func(backend string) CT {
+		return CT{Commit: true, ZoneField: &zone, Table: U8(41), NAT: &NAT{Kind: NATDst, AddrMin: addr(backend), PortMin: 8080}}
+	}
+	return GroupDesc{ID: 5, Buckets: []Bucket{
+		{Weight: 1, Actions: []Action{ct("10.0.0.21")}},
+		{Weight: 2, Actions: []Action{briefLearn(false), ct("10.0.0.22")}},
+	}}
+}
+
+// TestGroupString: the dump-groups line observed on OVS 3.1 for the
+// brief's group, added as
+// "group_id=5,type=select,bucket=weight:1,actions=ct(commit,zone=...,nat(...),table=41),...":
+// no bucket ids in OpenFlow 1.3, no weight:1, ct's table before its zone.
+func TestGroupString(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		g    GroupDesc
+		want string
+	}{
+		{"brief", briefGroup(),
+			"group_id=5,type=select,bucket=actions=ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.21:8080)),bucket=weight:2,actions=learn(table=42,idle_timeout=30,priority=100,cookie=0x8000000000001,eth_type=0x800,NXM_NX_REG9[0..15],NXM_OF_IP_SRC[],load:0x3->NXM_NX_REG9[16..31]),ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.22:8080))"},
+		{"no buckets", GroupDesc{ID: 6}, "group_id=6,type=select"},
+		{"empty bucket and weights", GroupDesc{ID: 4294967040, Buckets: []Bucket{{Weight: 100}, {Weight: 1, Actions: []Action{Output{Port: 1}}}}},
+			"group_id=4294967040,type=select,bucket=weight:100,actions=drop,bucket=actions=output:1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.g.String(); got != tc.want {
+				t.Errorf("String()\n got %s\nwant %s", got, tc.want)
+			}
+			if err := tc.g.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			p, err := ParseGroup(" " + tc.want)
+			if err != nil {
+				t.Fatalf("ParseGroup: %v", err)
+			}
+			if got := p.String(); got != tc.want {
+				t.Errorf("ParseGroup then String\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// learnEveryForm uses each way ovs-ofctl prints a learn spec.
+var learnEveryForm = Learn{Table: 1, HardTimeout: 5, Priority: 0, Specs: []LearnSpec{
+	{Value: 0x800, Dst: Whole(FieldEthType)},
+	{Value: uint64(ProtoUDP), Dst: Bits(FieldIPProto, 0, 8)},
+	{Value: 53, Dst: Whole(FieldUDPDst)},
+	{Value: 0x0a000001, Dst: Whole(FieldIPv4Src)},
+	{Value: 0x020000000001, Dst: Whole(FieldEthSrc)},
+	{Value: 65278, Dst: Whole(FieldInPort)},
+	{Value: 0, Dst: Whole(RegField(3))},
+	{Value: 5, Dst: Bits(RegField(1), 0, 8)},
+	{Src: &FieldRef{Field: RegField(3)}, Dst: Whole(RegField(2))},
+	{Src: &FieldRef{Field: RegField(4), Ofs: 8, Bits: 8}, Dst: Bits(RegField(4), 0, 8)},
+	{Src: &FieldRef{Field: RegField(5), Ofs: 8, Bits: 8}, Dst: Bits(RegField(5), 8, 8)},
+	{Load: true, Src: &FieldRef{Field: RegField(1)}, Dst: Whole(RegField(2))},
+	{Load: true, Value: 0, Dst: Bits(RegField(2), 3, 1)},
+}}

@@ -10,6 +10,10 @@ import (
 // table 254 for itself and 255 means "all tables".
 const MaxTable uint8 = 253
 
+// MaxGroupID is the highest group id OpenFlow allows (OFPG_MAX); the ids
+// above it name reserved groups.
+const MaxGroupID uint32 = 0xffffff00
+
 // Validate reports every reason OVS would refuse the flow, or would
 // silently install something other than what the text form prints: missing
 // match prerequisites, actions that need a match the flow lacks,
@@ -81,6 +85,17 @@ func validateMatch(m Match, bad complaint) {
 	validCT := m.CTState.Set&(CTNew|CTEst|CTRel|CTRpl|CTSNAT|CTDNAT) != 0 || (m.CTState.Set&CTTrk != 0 && m.CTState.Clear&CTInv != 0)
 	if (m.CTNwSrc.IsValid() || m.CTNwDst.IsValid()) && !validCT {
 		bad("ct_nw_src/ct_nw_dst need a valid ct_state (+new, +est, +rel, +rpl or +trk-inv)")
+	}
+	if m.CTNwProto != nil && !validCT {
+		bad("ct_nw_proto needs a valid ct_state (+new, +est, +rel, +rpl or +trk-inv)")
+	}
+	// OVS drops a ct_nw_proto of 0 from the match (and with it ct_tp_dst).
+	if m.CTNwProto != nil && *m.CTNwProto == 0 {
+		bad("ct_nw_proto 0 matches nothing OVS keeps: it installs the flow without it")
+	}
+	// OVS accepts ct_tp_dst alone but drops it from the installed flow.
+	if m.CTTpDst != nil && m.CTNwProto == nil {
+		bad("ct_tp_dst needs ct_nw_proto")
 	}
 	if m.IPProto != nil && !isIP(m.EthType) {
 		bad("nw_proto needs ip or ipv6")

@@ -11,10 +11,35 @@ type actionAt struct {
 
 func (w actionAt) String() string { return fmt.Sprintf("action %d (%s)", w.i, formatAction(w.a)) }
 
+// scope is what validation knows about the packets an action list runs
+// on. A flow's actions run on packets its match admits; a group bucket's
+// run on whatever a flow sends to the group, so in a bucket nothing is
+// known and checks that depend on the match are left out (OVS leaves them
+// out too).
+type scope struct {
+	m      Match
+	table  uint8  // the flow's table, for goto_table
+	bucket bool   // a group bucket: no match, no instructions
+	group  uint32 // the bucket's group
+}
+
+// missing names the match a field needs, or "" when the scope has it (or
+// cannot know).
+func (sc scope) missing(p fieldPrereq) string {
+	if sc.bucket {
+		return ""
+	}
+	return prereqMissing(p, sc.m)
+}
+
 // validateActions checks instruction placement and each action against
 // the flow's match, the way OVS does when it decodes a flow-mod.
 func validateActions(f Flow, bad complaint) {
-	acts := f.Actions
+	validateActionList(f.Actions, scope{m: f.Match, table: f.Table}, bad)
+}
+
+func validateActionList(acts []Action, sc scope, bad complaint) {
+	m := sc.m
 	for i, a := range acts {
 		where := actionAt{i, a}
 		switch a := a.(type) {
@@ -23,13 +48,21 @@ func validateActions(f Flow, bad complaint) {
 				bad("%s: drop must be the only action", where)
 			}
 		case Goto:
+			if sc.bucket {
+				bad("%s: goto_table is an instruction, not allowed in a group bucket", where)
+				continue
+			}
 			if i != len(acts)-1 {
 				bad("%s: goto_table must be the last action", where)
 			}
-			if a.Table <= f.Table || a.Table > MaxTable {
-				bad("%s: goto_table must go forward, to a table in %d..%d", where, f.Table+1, MaxTable)
+			if a.Table <= sc.table || a.Table > MaxTable {
+				bad("%s: goto_table must go forward, to a table in %d..%d", where, sc.table+1, MaxTable)
 			}
 		case Meter:
+			if sc.bucket {
+				bad("%s: meter is an instruction, not allowed in a group bucket", where)
+				continue
+			}
 			if i != 0 {
 				bad("%s: meter must be the first action", where)
 			}
@@ -37,6 +70,10 @@ func validateActions(f Flow, bad complaint) {
 				bad("%s: meter id must be 1..0xffff0000", where)
 			}
 		case Conjunction:
+			if sc.bucket {
+				bad("%s: conjunction belongs in a flow, not a group bucket", where)
+				continue
+			}
 			if !allConjunctions(acts) {
 				bad("%s: conjunction cannot be mixed with other actions", where)
 			}
@@ -50,7 +87,7 @@ func validateActions(f Flow, bad complaint) {
 				bad("%s: not a port number (1-65279 or a reserved port)", where)
 			}
 		case OutputReg:
-			checkRead(a.Field, f.Match, where, bad)
+			checkRead(a.Field, sc, where, bad)
 			if bitsOf(a.Field) > 32 {
 				bad("%s: output port field is wider than 32 bits", where)
 			}
@@ -59,23 +96,28 @@ func validateActions(f Flow, bad complaint) {
 				bad("%s: table above %d", where, MaxTable)
 			}
 		case DecTTL:
-			if !isIP(f.Match.EthType) {
+			if !sc.bucket && !isIP(m.EthType) {
 				bad("%s: dec_ttl needs ip or ipv6", where)
 			}
 		case Load:
-			checkLoad(a, f.Match, false, where, bad)
+			checkLoad(a, sc, false, where, bad)
 		case Move:
-			checkMove(a, f.Match, false, where, bad)
+			checkMove(a, sc, false, where, bad)
 		case Group:
-			if a.ID > 0xffffff00 {
-				bad("%s: group id above 0xffffff00", where)
+			if a.ID > MaxGroupID {
+				bad("%s: group id above %#x", where, MaxGroupID)
+			}
+			if sc.bucket && a.ID == sc.group {
+				bad("%s: a bucket cannot send to its own group", where)
 			}
 		case Controller:
 			if int(a.Reason) >= len(packetInReasonNames) {
 				bad("%s: unknown packet-in reason %d", where, a.Reason)
 			}
 		case CT:
-			checkCT(a, f.Match, where, bad)
+			checkCT(a, sc, where, bad)
+		case Learn:
+			checkLearn(a, sc, where, bad)
 		case SetEthSrc, SetEthDst:
 			// Ethernet addresses are always present.
 		default:
@@ -103,7 +145,7 @@ func bitsOf(r FieldRef) uint16 {
 
 // checkRead checks that r names a known field and bits inside it, and that
 // the match provides what the field needs.
-func checkRead(r FieldRef, m Match, where fmt.Stringer, bad complaint) {
+func checkRead(r FieldRef, sc scope, where fmt.Stringer, bad complaint) {
 	t, ok := fieldTexts[r.Field]
 	if !ok {
 		bad("%s: unknown field %d", where, r.Field)
@@ -115,15 +157,19 @@ func checkRead(r FieldRef, m Match, where fmt.Stringer, bad complaint) {
 	if uint32(r.Ofs)+uint32(bitsOf(r)) > uint32(t.width) {
 		bad("%s: %s is %d bits wide", where, t.nxm, t.width)
 	}
-	if need := prereqMissing(t.prereq, m); need != "" {
+	if need := sc.missing(t.prereq); need != "" {
 		bad("%s: %s needs %s in the match", where, t.nxm, need)
 	}
 }
 
-// checkWrite adds the conntrack rule to checkRead: ct_mark and ct_label
-// are written only inside ct(commit,exec(...)), and nothing else is.
-func checkWrite(r FieldRef, m Match, inExec bool, where fmt.Stringer, bad complaint) {
-	checkRead(r, m, where, bad)
+// checkWrite adds to checkRead that the field can be written at all, and
+// the conntrack rule: ct_mark and ct_label are written only inside
+// ct(commit,exec(...)), and nothing else is.
+func checkWrite(r FieldRef, sc scope, inExec bool, where fmt.Stringer, bad complaint) {
+	checkRead(r, sc, where, bad)
+	if fieldReadOnly(r.Field) {
+		bad("%s: %s can be matched but not written", where, fieldName(r.Field))
+	}
 	isCT := fieldTexts[r.Field].prereq == prereqCTExec
 	switch {
 	case isCT && !inExec:
@@ -133,8 +179,8 @@ func checkWrite(r FieldRef, m Match, inExec bool, where fmt.Stringer, bad compla
 	}
 }
 
-func checkLoad(l Load, m Match, inExec bool, where fmt.Stringer, bad complaint) {
-	checkWrite(l.Field, m, inExec, where, bad)
+func checkLoad(l Load, sc scope, inExec bool, where fmt.Stringer, bad complaint) {
+	checkWrite(l.Field, sc, inExec, where, bad)
 	n := bitsOf(l.Field)
 	if l.Field.Bits > 64 {
 		bad("%s: a load writes at most 64 bits", where)
@@ -152,9 +198,9 @@ func checkLoad(l Load, m Match, inExec bool, where fmt.Stringer, bad complaint) 
 	}
 }
 
-func checkMove(mv Move, m Match, inExec bool, where fmt.Stringer, bad complaint) {
-	checkRead(mv.Src, m, where, bad)
-	checkWrite(mv.Dst, m, inExec, where, bad)
+func checkMove(mv Move, sc scope, inExec bool, where fmt.Stringer, bad complaint) {
+	checkRead(mv.Src, sc, where, bad)
+	checkWrite(mv.Dst, sc, inExec, where, bad)
 	if bitsOf(mv.Src) != bitsOf(mv.Dst) {
 		bad("%s: source is %d bits, destination %d", where, bitsOf(mv.Src), bitsOf(mv.Dst))
 	}
@@ -177,6 +223,10 @@ func prereqMissing(p fieldPrereq, m Match) string {
 		return false
 	}
 	switch p {
+	case prereqIP:
+		if !isIP(m.EthType) {
+			return "ip or ipv6"
+		}
 	case prereqIPv4:
 		if m.EthType != EthTypeIPv4 {
 			return "ip"
@@ -192,6 +242,10 @@ func prereqMissing(p fieldPrereq, m Match) string {
 	case prereqTCP:
 		if !isIP(m.EthType) || !proto(ProtoTCP) {
 			return "tcp or tcp6"
+		}
+	case prereqUDP:
+		if !isIP(m.EthType) || !proto(ProtoUDP) {
+			return "udp or udp6"
 		}
 	case prereqICMPv4:
 		if m.EthType != EthTypeIPv4 || !proto(ProtoICMP) {
@@ -209,8 +263,9 @@ func prereqMissing(p fieldPrereq, m Match) string {
 	return ""
 }
 
-func checkCT(c CT, m Match, where fmt.Stringer, bad complaint) {
-	if !isIP(m.EthType) {
+func checkCT(c CT, sc scope, where fmt.Stringer, bad complaint) {
+	m := sc.m
+	if !sc.bucket && !isIP(m.EthType) {
 		bad("%s: ct needs ip or ipv6", where)
 	}
 	needsCommit := c.Force || len(c.Exec) > 0 || (c.NAT != nil && c.NAT.Kind != NATNone)
@@ -227,27 +282,28 @@ func checkCT(c CT, m Match, where fmt.Stringer, bad complaint) {
 		if c.Zone != 0 {
 			bad("%s: zone given both as a number and a field", where)
 		}
-		checkRead(*c.ZoneField, m, where, bad)
+		checkRead(*c.ZoneField, sc, where, bad)
 		if bitsOf(*c.ZoneField) != 16 {
 			bad("%s: a zone field must be 16 bits", where)
 		}
 	}
 	if c.NAT != nil {
-		checkNAT(*c.NAT, m, where, bad)
+		checkNAT(*c.NAT, sc, where, bad)
 	}
 	for _, a := range c.Exec {
 		switch a := a.(type) {
 		case Load:
-			checkLoad(a, m, true, where, bad)
+			checkLoad(a, sc, true, where, bad)
 		case Move:
-			checkMove(a, m, true, where, bad)
+			checkMove(a, sc, true, where, bad)
 		default:
 			bad("%s: ct exec may only hold loads and moves into ct_mark or ct_label", where)
 		}
 	}
 }
 
-func checkNAT(n NAT, m Match, where fmt.Stringer, bad complaint) {
+func checkNAT(n NAT, sc scope, where fmt.Stringer, bad complaint) {
+	m := sc.m
 	if n.Kind == NATNone {
 		if n != (NAT{}) {
 			bad("%s: plain nat takes no addresses, ports or flags", where)
@@ -269,12 +325,104 @@ func checkNAT(n NAT, m Match, where fmt.Stringer, bad complaint) {
 			// OVS accepts them but drops them from the installed flow.
 			bad("%s: NAT flags persistent/hash/random need an address", where)
 		}
-	case n.AddrMin.Is4() != (m.EthType == EthTypeIPv4) || n.AddrMin.Is4In6():
+	case n.AddrMin.Is4In6():
+		bad("%s: NAT address %s is an IPv4-mapped IPv6 address", where, n.AddrMin)
+	case n.AddrMin.IsUnspecified():
+		// OVS takes an all-zero address for no address: it refuses one
+		// that starts a range and drops one that stands alone.
+		bad("%s: NAT address %s is unspecified", where, n.AddrMin)
+	case !sc.bucket && n.AddrMin.Is4() != (m.EthType == EthTypeIPv4):
 		bad("%s: NAT address %s is not of the flow's IP family", where, n.AddrMin)
 	case n.AddrMax.IsValid() && (n.AddrMax.Is4() != n.AddrMin.Is4() || n.AddrMax.Less(n.AddrMin)):
 		bad("%s: NAT address range %s-%s is reversed or mixes families", where, n.AddrMin, n.AddrMax)
 	}
 	if n.PortMax != 0 && (n.PortMin == 0 || n.PortMax < n.PortMin) {
 		bad("%s: NAT port range %d-%d is reversed or has no start", where, n.PortMin, n.PortMax)
+	}
+}
+
+// learnSpecAt names one spec of a learn action in a complaint.
+type learnSpecAt struct {
+	action fmt.Stringer
+	i      int
+	sp     LearnSpec
+}
+
+func (w learnSpecAt) String() string {
+	return fmt.Sprintf("%s: spec %d (%s)", w.action, w.i, formatLearnSpec(w.sp))
+}
+
+// checkLearn checks a learn action as OVS's learn_check does for a flow:
+// a spec's source field needs its prerequisites in the match of the flow
+// that learns (in a bucket nobody knows), and each field of the learned
+// flow needs its prerequisites matched by an earlier spec against a value
+// ("eth_type=0x800" before "NXM_OF_IP_SRC[]"). OVS skips the second check
+// for learn actions in group buckets, and would then fail to add the
+// learned flow at each packet; flowgate checks it everywhere.
+func checkLearn(l Learn, sc scope, where fmt.Stringer, bad complaint) {
+	if l.Table > MaxTable {
+		bad("%s: learn table %d: above %d, reserved by OVS", where, l.Table, MaxTable)
+	}
+	if l.Cookie == ^uint64(0) {
+		bad("%s: learn cookie 0xffffffffffffffff is reserved by OpenFlow", where)
+	}
+	// learned is the learned flow's match as the specs so far build it:
+	// the fields matched against a value, which later specs' fields may
+	// depend on.
+	var learned Match
+	for i, sp := range l.Specs {
+		at := learnSpecAt{where, i, sp}
+		t, ok := fieldTexts[sp.Dst.Field]
+		if !ok {
+			bad("%s: unknown field %d", at, sp.Dst.Field)
+			continue
+		}
+		if sp.Dst.Bits == 0 && sp.Dst.Ofs != 0 {
+			bad("%s: %s: an offset needs a bit count", at, t.nxm)
+		}
+		if uint32(sp.Dst.Ofs)+uint32(bitsOf(sp.Dst)) > uint32(t.width) {
+			bad("%s: %s is %d bits wide", at, t.nxm, t.width)
+		}
+		n := bitsOf(sp.Dst)
+		if sp.Src != nil {
+			checkRead(*sp.Src, sc, at, bad)
+			if bitsOf(*sp.Src) != n {
+				bad("%s: source is %d bits, destination %d", at, bitsOf(*sp.Src), n)
+			}
+			if sp.Value != 0 {
+				bad("%s: a value and a source field exclude each other", at)
+			}
+		} else if n < 64 && sp.Value>>n != 0 {
+			bad("%s: value %#x does not fit in %d bits", at, sp.Value, n)
+		} else if sp.Dst.Field == FieldInPort && n == t.width && sp.Value > 0xfeff {
+			// OVS prints reserved port numbers by name.
+			bad("%s: in_port values are port numbers 0..65279", at)
+		}
+		if !sp.Load {
+			if need := prereqMissing(t.prereq, learned); need != "" {
+				bad("%s: the learned flow matches %s, which needs %s matched against a value in an earlier spec", at, t.nxm, need)
+			}
+			if sp.Src == nil && sp.Dst.Ofs == 0 && n == t.width {
+				switch sp.Dst.Field {
+				case FieldEthType:
+					learned.EthType = uint16(sp.Value)
+				case FieldIPProto:
+					learned.IPProto = U8(uint8(sp.Value))
+				case FieldICMPType:
+					learned.ICMPType = U8(uint8(sp.Value))
+				}
+			}
+			continue
+		}
+		switch {
+		case fieldReadOnly(sp.Dst.Field):
+			bad("%s: %s can be matched but not written", at, t.nxm)
+		case t.prereq == prereqCTExec:
+			bad("%s: %s can only be written inside ct(commit,exec(...))", at, t.nxm)
+		default:
+			if need := prereqMissing(t.prereq, learned); need != "" {
+				bad("%s: the learned flow writes %s, which needs %s matched against a value in an earlier spec", at, t.nxm, need)
+			}
+		}
 	}
 }

@@ -78,6 +78,40 @@ var invalidFlows = []struct {
 	{"nat ports reversed", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATSrc, AddrMin: addr("10.0.0.1"), PortMin: 90, PortMax: 80}}}}, "port range 90-80 is reversed", ovsRefuses},
 	{"nat hash and random", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATSrc, AddrMin: addr("10.0.0.1"), Hash: true, Random: true}}}}, "hash and random exclude each other", ovsRefuses},
 	{"nat flags without address", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATSrc, Random: true}}}}, "need an address", ovsAlters},
+	{"nat from the unspecified address", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATDst, AddrMin: addr("0.0.0.0"), AddrMax: addr("10.0.0.1")}}}}, "NAT address 0.0.0.0 is unspecified", ovsRefuses},
+	{"nat to the unspecified address", Flow{Match: Match{EthType: EthTypeIPv6}, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATDst, AddrMin: addr("::")}}}}, "NAT address :: is unspecified", ovsAlters},
+	{"ct_nw_proto with +trk only", Flow{Match: Match{CTState: CTStateMatch{Set: CTTrk}, CTNwProto: U8(ProtoTCP)}}, "ct_nw_proto needs a valid ct_state", ovsRefuses},
+	{"ct_nw_proto 0", Flow{Match: Match{CTState: CTStateMatch{Set: CTTrk | CTEst}, CTNwProto: U8(0)}}, "ct_nw_proto 0", ovsAlters},
+	{"ct_tp_dst without ct_nw_proto", Flow{Match: Match{CTState: CTStateMatch{Set: CTTrk | CTEst}, CTTpDst: U16(80)}}, "ct_tp_dst needs ct_nw_proto", ovsPolicy}, // String cannot print it; OVS drops it
+	{"set eth_type", Flow{Actions: []Action{Load{Field: Whole(FieldEthType), Value: 0x800}}}, "NXM_OF_ETH_TYPE can be matched but not written", ovsRefuses},
+	{"move into nw_proto", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Move{Src: Bits(RegField(0), 0, 8), Dst: Whole(FieldIPProto)}}}, "NXM_OF_IP_PROTO can be matched but not written", ovsRefuses},
+	{"learn into table 255", Flow{Actions: []Action{Learn{Table: 255}}}, "learn table 255: above 253", ovsRefuses},
+	{"learn into table 254", Flow{Actions: []Action{Learn{Table: 254}}}, "learn table 254: above 253", ovsPolicy},
+	{"learn cookie all ones", Flow{Actions: []Action{Learn{Table: 1, Cookie: ^uint64(0)}}}, "learn cookie 0xffffffffffffffff is reserved", ovsPolicy},
+	{"learn source needs the flow's match", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Value: 0x800, Dst: Whole(FieldEthType)}, {Src: &FieldRef{Field: FieldIPv4Src}, Dst: Whole(FieldIPv4Src)}}}}},
+		"NXM_OF_IP_SRC needs ip in the match", ovsRefuses},
+	{"learned match needs eth_type first", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Src: &FieldRef{Field: FieldIPv4Src}, Dst: Whole(FieldIPv4Src)}, {Value: 0x800, Dst: Whole(FieldEthType)}}}}},
+		"the learned flow matches NXM_OF_IP_SRC, which needs ip matched against a value in an earlier spec", ovsRefuses},
+	{"learned match on the wrong family", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Value: 0x86dd, Dst: Whole(FieldEthType)}, {Src: &FieldRef{Field: FieldIPv4Src}, Dst: Whole(FieldIPv4Src)}}}}},
+		"the learned flow matches NXM_OF_IP_SRC, which needs ip", ovsRefuses},
+	{"learned udp port needs nw_proto", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Value: 0x800, Dst: Whole(FieldEthType)}, {Value: 53, Dst: Whole(FieldUDPDst)}}}}},
+		"the learned flow matches NXM_OF_UDP_DST, which needs udp or udp6", ovsRefuses},
+	{"learned load needs eth_type", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Load: true, Value: 1, Dst: Whole(FieldIPv4Src)}}}}},
+		"the learned flow writes NXM_OF_IP_SRC, which needs ip", ovsRefuses},
+	{"learned load into eth_type", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Load: true, Value: 0x800, Dst: Whole(FieldEthType)}}}}},
+		"NXM_OF_ETH_TYPE can be matched but not written", ovsRefuses},
+	{"learned load into ct_mark", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Load: true, Value: 1, Dst: Whole(FieldCTMark)}}}}},
+		"NXM_NX_CT_MARK can only be written inside ct(commit,exec(...))", ovsPolicy}, // OVS accepts the learn action
+	{"learn widths differ", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Src: &FieldRef{Field: RegField(0), Bits: 8}, Dst: Bits(RegField(1), 0, 16)}}}}},
+		"source is 8 bits, destination 16", ovsRefuses},
+	{"learn value too wide", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Value: 0x100, Dst: Bits(RegField(1), 0, 8)}}}}},
+		"value 0x100 does not fit in 8 bits", ovsRefuses},
+	{"learn slice past the field", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Load: true, Value: 1, Dst: Bits(RegField(1), 30, 4)}}}}},
+		"NXM_NX_REG1 is 32 bits wide", ovsRefuses},
+	{"learn value and source", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Src: &FieldRef{Field: RegField(0)}, Value: 1, Dst: Whole(RegField(1))}}}}},
+		"a value and a source field exclude each other", ovsPolicy}, // String prints the source only
+	{"learn in_port LOCAL", Flow{Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Value: uint64(PortLocal & 0xffff), Dst: Whole(FieldInPort)}}}}},
+		"in_port values are port numbers 0..65279", ovsAlters},
 	{"plain nat with address", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{NAT: &NAT{AddrMin: addr("10.0.0.1")}}}}, "plain nat takes no addresses", ovsPolicy},
 }
 
@@ -141,5 +175,83 @@ func TestValidateMatchesOnOVS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+var invalidGroups = []struct {
+	name string
+	g    GroupDesc
+	want string // substring of the error
+	ovs  string
+}{
+	{"reserved group id", GroupDesc{ID: 0xfffffffc}, "group id 0xfffffffc: above 0xffffff00", ovsRefuses},
+	{"weight 0", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 0, Actions: []Action{Output{Port: 1}}}}}, "bucket 0: weight 0", ovsPolicy},
+	{"goto in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Goto{Table: 1}}}}}, "goto_table is an instruction", ovsRefuses},
+	{"meter in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Meter{ID: 1}, Output{Port: 1}}}}}, "meter is an instruction", ovsRefuses},
+	{"conjunction in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Conjunction{ID: 1, Clause: 1, NClauses: 2}}}}}, "conjunction belongs in a flow", ovsPolicy},
+	{"bucket to its own group", GroupDesc{ID: 9, Buckets: []Bucket{{Weight: 1, Actions: []Action{Group{ID: 9}}}}}, "a bucket cannot send to its own group", ovsPolicy},
+	{"ct_mark outside ct in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Load{Field: Whole(FieldCTMark), Value: 1}}}}}, "can only be written inside ct", ovsRefuses},
+	{"load too wide in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Load{Field: Bits(RegField(0), 0, 4), Value: 16}}}}}, "bucket 0: action 0", ovsRefuses},
+	{"learned match without eth_type in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Src: &FieldRef{Field: FieldIPv4Src}, Dst: Whole(FieldIPv4Src)}}}}}}},
+		"which needs ip matched against a value in an earlier spec", ovsPolicy}, // OVS skips learn_check in buckets
+	{"nat range reversed in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATDst, AddrMin: addr("10.0.0.5"), AddrMax: addr("10.0.0.1")}}}}}},
+		"reversed or mixes families", ovsRefuses},
+}
+
+func TestGroupValidateRejects(t *testing.T) {
+	for _, tc := range invalidGroups {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.g.Validate()
+			if err == nil {
+				t.Fatalf("Validate accepted %q", tc.g.String())
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate error\n got %v\nwant it to contain %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.g.String()) {
+				t.Errorf("error does not name the group: %v", err)
+			}
+		})
+	}
+}
+
+// bucketOnlyGroup holds actions a flow could not have without a match
+// (ct, dec_ttl and learn's sources need ip; a NAT address needs its
+// family): in a bucket they are valid, whatever the flows that send
+// packets to the group match.
+func bucketOnlyGroup() GroupDesc {
+	return GroupDesc{ID: 10, Buckets: []Bucket{
+		{Weight: 1, Actions: []Action{DecTTL{}, briefLearn(true), CT{Commit: true, Zone: 1, NAT: &NAT{Kind: NATDst, AddrMin: addr("fd00::1"), PortMin: 80}}}},
+		{Weight: 1, Actions: []Action{Move{Src: Whole(FieldIPv4Src), Dst: Whole(RegField(0))}, CT{Commit: true, Zone: 1, NAT: &NAT{Kind: NATDst, AddrMin: addr("10.0.0.1")}}}},
+	}}
+}
+
+func TestGroupValidateAcceptsBucketActions(t *testing.T) {
+	for _, g := range []GroupDesc{briefGroup(), bucketOnlyGroup(), {ID: MaxGroupID}} {
+		if err := g.Validate(); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+}
+
+// TestGroupValidateMatchesOnOVS: groups marked ovsRefuses are refused by
+// ovs-ofctl add-group (their ids are free on the bridge, so only their
+// content can be the reason); what Validate accepts in a bucket, OVS
+// accepts.
+func TestGroupValidateMatchesOnOVS(t *testing.T) {
+	o, ctx := newTestBridge(t)
+	for _, tc := range invalidGroups {
+		if tc.ovs != ovsRefuses {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := o.Ofctl(ctx, "add-group", "br0", tc.g.String()); err == nil {
+				t.Errorf("OVS accepted %q, so Validate is stricter than it says", tc.g.String())
+			}
+		})
+	}
+	g := bucketOnlyGroup()
+	if _, err := o.Ofctl(ctx, "add-group", "br0", g.String()); err != nil {
+		t.Errorf("OVS refused a group Validate accepts: %v", err)
 	}
 }

@@ -158,6 +158,8 @@ func encodeAction(a flows.Action) ([]byte, error) {
 		return binary.BigEndian.AppendUint32(ofAction(ofpatGroup, 8), a.ID), nil
 	case flows.CT:
 		return encodeCT(a)
+	case flows.Learn:
+		return encodeLearn(a)
 	case flows.Meter, flows.Goto, flows.Drop:
 		return nil, fmt.Errorf("%T is only valid at the top level of a flow's actions", a)
 	}

@@ -65,6 +65,9 @@ func decodeActions(b []byte) ([]flows.Action, error) {
 func decodeAction(b []byte) (flows.Action, error) {
 	switch typ := u16(b); typ {
 	case ofpatOutput:
+		if len(b) < 16 {
+			return nil, fmt.Errorf("output: %d bytes, need 16", len(b))
+		}
 		port, maxLen := u32(b[4:]), u16(b[8:])
 		if port == flows.PortController {
 			return controllerAction(maxLen, flows.PacketInAction), nil
@@ -146,7 +149,7 @@ func refFromWire(hdr uint32, ofs, n uint16) (flows.FieldRef, oxmHeader, error) {
 
 func decodeNXAction(subtype uint16, b []byte) (flows.Action, error) {
 	need := map[uint16]int{nxastRegMove: 24, nxastRegLoad: 24, nxastResubmitTbl: 16,
-		nxastOutputReg: 24, nxastController: 16, nxastConjunction: 16, nxastCT: 24}
+		nxastOutputReg: 24, nxastController: 16, nxastConjunction: 16, nxastCT: 24, nxastLearn: nxLearnHeaderLen}
 	if n, ok := need[subtype]; ok && len(b) < n {
 		return nil, fmt.Errorf("nx action %d: %d bytes, need %d", subtype, len(b), n)
 	}
@@ -192,6 +195,8 @@ func decodeNXAction(subtype uint16, b []byte) (flows.Action, error) {
 		return flows.Move{Src: src, Dst: dst}, nil
 	case nxastCT:
 		return decodeCT(b)
+	case nxastLearn:
+		return decodeLearn(b)
 	}
 	return nil, fmt.Errorf("nx action subtype %d is not used by flowgate", subtype)
 }

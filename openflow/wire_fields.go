@@ -64,6 +64,9 @@ var (
 	nxmNXCTNwDst   = oxmHeader{classNXM1, 121, 4}
 	nxmNXCTIPv6Src = oxmHeader{classNXM1, 122, 16}
 	nxmNXCTIPv6Dst = oxmHeader{classNXM1, 123, 16}
+	// The original direction's protocol and destination port.
+	nxmNXCTNwProto = oxmHeader{classNXM1, 119, 1}
+	nxmNXCTTpDst   = oxmHeader{classNXM1, 125, 2}
 	nxmOFInPort16  = oxmHeader{classNXM0, 0, 2} // NXM_OF_IN_PORT, the 16-bit in_port of move/load
 	nxmNXRegFirst  = oxmHeader{classNXM1, 0, 4} // NXM_NX_REG0; REGn is field n
 )
@@ -133,6 +136,7 @@ func buildActionFields() map[flows.Field]oxmHeader {
 		flows.FieldARPOp: oxmARPOp, flows.FieldARPSha: oxmARPSha, flows.FieldARPTha: oxmARPTha, flows.FieldARPSpa: oxmARPSpa, flows.FieldARPTpa: oxmARPTpa,
 		flows.FieldInPort: nxmOFInPort16, flows.FieldTPSrc: oxmTCPSrc, flows.FieldTPDst: oxmTCPDst, flows.FieldICMPType: oxmICMPv4Type,
 		flows.FieldNDTarget: oxmNDTarget, flows.FieldNDTll: oxmNDTll,
+		flows.FieldEthType: oxmEthType, flows.FieldIPProto: oxmIPProto, flows.FieldUDPDst: oxmUDPDst,
 	}
 	for i := uint8(0); i <= 15; i++ {
 		m[flows.RegField(i)] = oxmHeader{classNXM1, nxmNXRegFirst.field + i, 4}
@@ -148,6 +152,25 @@ var fieldsByHeader = func() map[oxmHeader]flows.Field {
 	}
 	return m
 }()
+
+// nxmForms maps OXM code points to the NXM ones that name the same
+// field: learn specs are encoded with these, as ovs-ofctl encodes them.
+var nxmForms = func() map[oxmHeader]oxmHeader {
+	m := make(map[oxmHeader]oxmHeader, len(nxmAliases))
+	for nxm, oxm := range nxmAliases {
+		m[oxm] = nxm
+	}
+	return m
+}()
+
+// nxmForm is h's NXM code point where it has one (OVS's
+// nxm_header_from_mff), h otherwise (metadata has no NXM form).
+func nxmForm(h oxmHeader) oxmHeader {
+	if n, ok := nxmForms[h]; ok {
+		return n
+	}
+	return h
+}
 
 func fieldHeader(f flows.Field) (oxmHeader, error) {
 	if h, ok := actionFields[f]; ok {

@@ -148,6 +148,15 @@ func encodeMatch(m flows.Match) ([]byte, error) {
 		}
 		w.put(h, value, mask)
 	}
+	if m.CTNwProto != nil {
+		w.put(nxmNXCTNwProto, []byte{*m.CTNwProto}, nil)
+	}
+	if m.CTTpDst != nil {
+		if m.CTNwProto == nil {
+			return nil, fmt.Errorf("match ct_tp_dst=%d: needs ct_nw_proto", *m.CTTpDst)
+		}
+		w.put(nxmNXCTTpDst, be16(*m.CTTpDst), nil)
+	}
 	if err := encodeL3(&w, m); err != nil {
 		return nil, err
 	}

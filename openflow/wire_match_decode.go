@@ -137,6 +137,13 @@ func setFromTLV(m *flows.Match, t oxmTLV) error {
 		m.CTNwSrc, err = tlvPrefix(t)
 	case nxmNXCTNwDst, nxmNXCTIPv6Dst:
 		m.CTNwDst, err = tlvPrefix(t)
+	case nxmNXCTNwProto:
+		m.CTNwProto = flows.U8(v[0])
+	case nxmNXCTTpDst:
+		if t.mask != nil && u16(t.mask) != 0xffff {
+			return fmt.Errorf("match ct_tp_dst=%#x/%x: only an exact port is supported", u16(v), t.mask)
+		}
+		m.CTTpDst = flows.U16(u16(v))
 	case nxmNXConjID:
 		m.ConjID = flows.U32(u32(v))
 	case oxmEthSrc:

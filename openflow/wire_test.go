@@ -123,13 +123,63 @@ func everyConstruct() []flows.Flow {
 			Match: flows.Match{CTState: flows.CTStateMatch{Set: flows.CTTrk | flows.CTEst}, CTNwSrc: pfx("fd00::/64"), CTNwDst: pfx("fd00::1/128"),
 				EthType: flows.EthTypeIPv6},
 			Actions: []flows.Action{flows.Goto{Table: 6}}},
+		// The service a DNATed connection was made to: original
+		// destination address, protocol and port.
+		{Table: 5, Priority: 4, Cookie: 0x1016,
+			Match: flows.Match{CTState: flows.CTStateMatch{Set: flows.CTTrk | flows.CTEst}, CTNwDst: pfx("10.0.0.21/32"), CTNwProto: flows.U8(flows.ProtoTCP),
+				CTTpDst: flows.U16(80), EthType: flows.EthTypeIPv4},
+			Actions: []flows.Action{flows.Goto{Table: 6}}},
+		{Table: 5, Priority: 5, Cookie: 0x1017,
+			Match:   flows.Match{CTState: flows.CTStateMatch{Set: flows.CTTrk, Clear: flows.CTInv}, CTNwProto: flows.U8(flows.ProtoUDP)},
+			Actions: []flows.Action{flows.Goto{Table: 6}}},
+		{Table: 6, Priority: 1, Cookie: 0x1018,
+			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPProto: flows.U8(flows.ProtoTCP)},
+			Actions: []flows.Action{flows.Load{Field: flows.Bits(flows.RegField(9), 0, 16), Value: 0x1234}, learnOfBrief(false)}},
+		{Table: 6, Priority: 2, Cookie: 0x1019,
+			Match:   flows.Match{EthType: flows.EthTypeIPv6},
+			Actions: []flows.Action{learnOfBrief(true), learnEveryForm(), flows.Learn{Table: 7, Priority: 0}}},
 	}
+}
+
+// learnOfBrief remembers the backend chosen for a client: in table 42,
+// for 30 idle seconds, a flow that matches the service (reg9's low half)
+// and the client's address and loads the backend into reg9's high half.
+func learnOfBrief(v6 bool) flows.Learn {
+	ethType, src := uint64(flows.EthTypeIPv4), flows.FieldIPv4Src
+	if v6 {
+		ethType, src = uint64(flows.EthTypeIPv6), flows.FieldIPv6Src
+	}
+	return flows.Learn{Table: 42, IdleTimeout: 30, Priority: 100, Cookie: 0x8000000000001, Specs: []flows.LearnSpec{
+		{Value: ethType, Dst: flows.Whole(flows.FieldEthType)},
+		{Src: &flows.FieldRef{Field: flows.RegField(9), Bits: 16}, Dst: flows.Bits(flows.RegField(9), 0, 16)},
+		{Src: &flows.FieldRef{Field: src}, Dst: flows.Whole(src)},
+		{Load: true, Value: 3, Dst: flows.Bits(flows.RegField(9), 16, 16)},
+	}}
+}
+
+// learnEveryForm has every kind of spec, widths that take one, two and
+// eight 16-bit units as immediates, and a field without an NXM form
+// (metadata).
+func learnEveryForm() flows.Learn {
+	ref := func(f flows.Field, ofs, n uint16) *flows.FieldRef { r := flows.Bits(f, ofs, n); return &r }
+	return flows.Learn{Table: 42, HardTimeout: 5, Priority: flows.DefaultPriority, Specs: []flows.LearnSpec{
+		{Value: 0x86dd, Dst: flows.Whole(flows.FieldEthType)},
+		{Value: 17, Dst: flows.Whole(flows.FieldIPProto)},
+		{Src: &flows.FieldRef{Field: flows.FieldIPv6Src}, Dst: flows.Whole(flows.FieldIPv6Src)},
+		{Value: 5, Dst: flows.Bits(flows.RegField(1), 0, 4)},
+		{Load: true, Src: &flows.FieldRef{Field: flows.RegField(2)}, Dst: flows.Whole(flows.RegField(3))},
+		{Value: 5, Dst: flows.Whole(flows.FieldIPv6Dst)},
+		{Src: ref(flows.RegField(4), 8, 8), Dst: flows.Bits(flows.FieldMetadata, 0, 8)},
+	}}
 }
 
 // TestWireRoundTripOffline encodes every construct and decodes it again
 // without a switch: the codec must be its own inverse on the normal form.
 func TestWireRoundTripOffline(t *testing.T) {
 	for _, f := range everyConstruct() {
+		if err := f.Validate(); err != nil {
+			t.Errorf("everyConstruct: %v", err)
+		}
 		msg, err := FlowMod(f, FlowAdd, 7)
 		if err != nil {
 			t.Fatalf("encode %s: %v", f, err)
@@ -182,6 +232,26 @@ func TestWireBytes(t *testing.T) {
 		{"ct(nat(src=10.0.0.1:100))", flows.CT{NAT: &flows.NAT{Kind: flows.NATSrc, AddrMin: netip.MustParseAddr("10.0.0.1"), PortMin: 100}},
 			"ffff 0030 00002320 0023 0000 00000000 0000 ff 000000 0000" +
 				"ffff 0018 00002320 0024 0000 0001 0011 0a000001 0064 0000"},
+		// The next two are what ovs-ofctl 3.1 sends for the same actions
+		// (captured from its socket).
+		{"learn of the brief", learnOfBrief(false),
+			"ffff 0050 00002320 0010 001e 0000 0064 0008000000000001 0000 2a 00 0000 0000" +
+				"2010 0800 00000602 0000" + // eth_type=0x800
+				"0010 00011204 0000 00011204 0000" + // NXM_NX_REG9[0..15]
+				"0020 00000e04 0000 00000e04 0000" + // NXM_OF_IP_SRC[]
+				"2810 0003 00011204 0010"}, // load:0x3->NXM_NX_REG9[16..31]
+		{"learn of every form", learnEveryForm(),
+			"ffff 0080 00002320 0010 0000 0005 8000 0000000000000000 0000 2a 00 0000 0000" +
+				"2010 86dd 00000602 0000" + // eth_type=0x86dd
+				"2008 0011 00000c01 0000" + // nw_proto=17: 8 bits in one 16-bit unit
+				"0080 00012610 0000 00012610 0000" + // NXM_NX_IPV6_SRC[]
+				"2004 0005 00010204 0000" + // NXM_NX_REG1[0..3]=0x5
+				"0820 00010404 0000 00010604 0000" + // load:NXM_NX_REG2[]->NXM_NX_REG3[]
+				"2080 00000000000000000000000000000005 00012810 0000" + // ipv6_dst=::5
+				"0008 00010804 0008 80000408 0000"}, // OXM_OF_METADATA[0..7]=NXM_NX_REG4[8..15]
+		{"learn padded to 8 bytes", flows.Learn{Table: 1, Priority: 0, Specs: []flows.LearnSpec{{Load: true, Value: 1, Dst: flows.Bits(flows.RegField(0), 0, 1)}}},
+			"ffff 0030 00002320 0010 0000 0000 0000 0000000000000000 0000 01 00 0000 0000" +
+				"2801 0001 00010004 0000" + "000000000000"},
 	} {
 		got, err := encodeAction(tc.act)
 		if err != nil {
@@ -212,11 +282,56 @@ func TestWireRefusesWhatOVSWouldMisread(t *testing.T) {
 		{"zone field not 16 bits", flows.Flow{Actions: []flows.Action{flows.CT{ZoneField: &flows.FieldRef{Field: flows.RegField(0)}}}}, "exactly 16 bits"},
 		{"exec outside ct fields", flows.Flow{Actions: []flows.Action{flows.CT{Exec: []flows.Action{flows.Output{Port: 1}}}}}, "only loads or moves into ct_mark or ct_label"},
 		{"conjunction clause 0", flows.Flow{Actions: []flows.Action{flows.Conjunction{ID: 1, Clause: 0, NClauses: 2}}}, "clause must be 1..n"},
+		{"learn into table 255", flows.Flow{Actions: []flows.Action{flows.Learn{Table: 255}}}, "table 255"},
+		{"learn widths differ", flows.Flow{Actions: []flows.Action{flows.Learn{Table: 1, Specs: []flows.LearnSpec{{Src: &flows.FieldRef{Field: flows.RegField(0), Bits: 8}, Dst: flows.Bits(flows.RegField(1), 0, 16)}}}}}, "source is 8 bits, destination 16"},
+		{"learn value too wide", flows.Flow{Actions: []flows.Action{flows.Learn{Table: 1, Specs: []flows.LearnSpec{{Value: 0x100, Dst: flows.Bits(flows.RegField(1), 0, 8)}}}}}, "does not fit in 8 bits"},
+		{"ct_tp_dst without ct_nw_proto", flows.Flow{Match: flows.Match{CTState: flows.CTStateMatch{Set: flows.CTTrk | flows.CTEst}, CTTpDst: flows.U16(80)}}, "needs ct_nw_proto"},
 		{"nat port range reversed", flows.Flow{Actions: []flows.Action{flows.CT{NAT: &flows.NAT{Kind: flows.NATSrc, AddrMin: netip.MustParseAddr("10.0.0.1"), PortMin: 9, PortMax: 1}}}}, "port range"},
 	} {
 		_, err := FlowMod(tc.f, FlowAdd, 1)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestWireMatchBytes pins the conntrack original-direction protocol and
+// port against ovs-ofctl's own encoding of
+// "ct_state=+est+trk,ct_nw_proto=6,ct_tp_dst=80" (NXM_NX_CT_NW_PROTO is
+// class 1 field 119, NXM_NX_CT_TP_DST field 125).
+func TestWireMatchBytes(t *testing.T) {
+	m := flows.Match{CTState: flows.CTStateMatch{Set: flows.CTTrk | flows.CTEst}, CTNwProto: flows.U8(6), CTTpDst: flows.U16(80)}
+	got, err := encodeMatch(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := hex.DecodeString(strings.ReplaceAll("0001 001b 0001d308 00000022 00000022 0001ee01 06 0001fa02 0050 0000000000", " ", ""))
+	if !bytes.Equal(got, want) {
+		t.Errorf("encodeMatch(%s):\n got %x\nwant %x", m, got, want)
+	}
+	back, n, err := decodeMatch(got)
+	if err != nil || n != len(got) || !reflect.DeepEqual(back, m) {
+		t.Errorf("decodeMatch = %#v, %d, %v; want %#v, %d", back, n, err, m, len(got))
+	}
+}
+
+// TestDecodeActionsRefusesWithoutPanic: truncated and unknown actions
+// (a switch flowgate does not know, or a flow someone else added) are
+// errors, never a crash.
+func TestDecodeActionsRefusesWithoutPanic(t *testing.T) {
+	for _, h := range []string{
+		"0000 0008 00000001",                // output cut short
+		"ffff 0010 00002320 0010 0000 0000", // learn cut short
+		"ffff 0028 00002320 0010 0000 0000 8000 0000000000000000 0000 01 00 0000 0000 2010 08",                           // spec cut short
+		"ffff 0028 00002320 0010 0000 0000 8000 0000000000000000 0001 01 00 0000 0000 0000 0000 0000 0000",               // send_flow_rem
+		"ffff 0030 00002320 0010 0000 0000 8000 0000000000000000 0000 01 00 0000 0000 1010 00000e04 0000 0000 0000 0000", // output spec
+		"ffff 0010 00002320 00ff 0000 0000", // unknown Nicira action
+		"ffff 0010 12345678 0001 0000 0000", // unknown vendor
+		"0017 0008 00000000",                // OFPAT_SET_NW_TTL
+	} {
+		b, _ := hex.DecodeString(strings.ReplaceAll(h, " ", ""))
+		if acts, err := decodeActions(b); err == nil {
+			t.Errorf("decodeActions(%s) = %v, want an error", h, acts)
 		}
 	}
 }
