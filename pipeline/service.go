@@ -226,12 +226,7 @@ func ServiceGroups(in *intent.Intent, b Bindings) []flows.GroupDesc {
 		}
 		g := flows.GroupDesc{ID: uint32(v.key)}
 		for _, be := range v.backends {
-			var acts []flows.Action
-			if v.svc.AffinitySeconds > 0 {
-				acts = append(acts, learnAffinity(v, be))
-			}
-			acts = append(acts, commitBackend(be))
-			g.Buckets = append(g.Buckets, flows.Bucket{Weight: uint16(be.Weight), Actions: acts})
+			g.Buckets = append(g.Buckets, flows.Bucket{Weight: uint16(be.Weight), Actions: []flows.Action{commitBackend(be)}})
 		}
 		out = append(out, g)
 	}
@@ -244,6 +239,20 @@ func ServiceGroups(in *intent.Intent, b Bindings) []flows.GroupDesc {
 func commitBackend(be serviceBackend) flows.Action {
 	return flows.CT{Commit: true, ZoneField: networkZoneField(), Table: tableAddr(TableServiceBackend),
 		NAT: &flows.NAT{Kind: flows.NATDst, AddrMin: be.addr, PortMin: be.TargetPort, PortMax: be.TargetPort}}
+}
+
+// withAffinity splits f, a service backend's flow, for a service with
+// affinity: the first packet of a connection (+new, whichever way the
+// backend was picked) also learns "this client goes to be".
+func withAffinity(v serviceView, be serviceBackend, f flows.Flow) []flows.Flow {
+	if v.svc.AffinitySeconds == 0 {
+		return []flows.Flow{f}
+	}
+	first, rest := f, f
+	first.Match.CTState.Set |= flows.CTNew
+	first.Actions = append([]flows.Action{learnAffinity(v, be)}, f.Actions...)
+	rest.Match.CTState.Clear |= flows.CTNew
+	return []flows.Flow{first, rest}
 }
 
 // learnAffinity records "this client of this view goes to be" in
@@ -400,8 +409,9 @@ func (c *compiler) serviceViewFlows(v serviceView) []flows.Flow {
 		m := serviceOrigin(v.svc, translated)
 		m.Regs = []flows.RegMatch{matchNetwork(v.zone)}
 		m.IPProto, m.IPDst, m.TPDst = flows.U8(uint8(v.svc.Protocol)), addrPrefix(be.addr), flows.ExactPort(be.TargetPort)
-		out = append(out, flows.Flow{Table: uint8(TableServiceBackend), Priority: prioServiceBackend, Cookie: be.cookie,
-			Match: m, Actions: []flows.Action{flows.SetEthDst{MAC: be.mac}, goTo(TableL2Lookup)}})
+		to := flows.Flow{Table: uint8(TableServiceBackend), Priority: prioServiceBackend, Cookie: be.cookie,
+			Match: m, Actions: []flows.Action{flows.SetEthDst{MAC: be.mac}, goTo(TableL2Lookup)}}
+		out = append(out, withAffinity(v, be, to)...)
 		if !be.local {
 			continue
 		}
@@ -414,10 +424,14 @@ func (c *compiler) serviceViewFlows(v serviceView) []flows.Flow {
 		self.CTState.Set |= flows.CTNew
 		hz := ServiceHairpinZone
 		lead := []flows.Action{flows.SetEthDst{MAC: be.mac}, flows.Load{Field: fieldServiceHairpin, Value: 1}}
-		out = append(out, flows.Flow{Table: uint8(TableServiceBackend), Priority: prioServiceSelf, Cookie: be.cookie,
+		selfNew := flows.Flow{Table: uint8(TableServiceBackend), Priority: prioServiceSelf, Cookie: be.cookie,
 			Match: self, Actions: append(slices.Clone(lead),
 				flows.CT{Commit: true, ZoneField: networkZoneField(), Exec: []flows.Action{flows.Move{Src: fieldEgressRuleID, Dst: labelEgressRuleID}}},
-				flows.CT{Commit: true, Zone: hz, Table: tableAddr(TableServiceHairpin), NAT: &flows.NAT{Kind: flows.NATSrc, AddrMin: v.svc.VIP}})})
+				flows.CT{Commit: true, Zone: hz, Table: tableAddr(TableServiceHairpin), NAT: &flows.NAT{Kind: flows.NATSrc, AddrMin: v.svc.VIP}})}
+		if v.svc.AffinitySeconds > 0 {
+			selfNew.Actions = append([]flows.Action{learnAffinity(v, be)}, selfNew.Actions...)
+		}
+		out = append(out, selfNew)
 		est := self
 		est.CTState.Set &^= flows.CTNew
 		est.CTState.Clear |= flows.CTNew
