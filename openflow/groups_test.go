@@ -17,22 +17,32 @@ import (
 )
 
 // lbGroup is a load balancer's select group: one bucket per backend,
-// each committing the connection with a DNAT to the backend in the zone
-// reg2 names and going on in table 41; the last bucket also remembers the
-// choice with the brief's learn action. Weights grow with the bucket.
+// each loading the backend's number into reg9's high half and committing
+// the connection with a DNAT to the backend in the zone reg2 names, going
+// on in table 41 (where affinityFlow learns the choice: OVS runs a bucket
+// as an action set, which would drop a learn action). Weights grow with
+// the bucket.
 func lbGroup(id uint32, backends ...string) flows.GroupDesc {
 	zone := flows.Bits(flows.RegField(2), 0, 16)
 	g := flows.GroupDesc{ID: id}
 	for i, b := range backends {
-		ct := flows.CT{Commit: true, ZoneField: &zone, Table: flows.U8(41),
-			NAT: &flows.NAT{Kind: flows.NATDst, AddrMin: netip.MustParseAddr(b), PortMin: 8080}}
-		acts := []flows.Action{ct}
-		if i == len(backends)-1 {
-			acts = []flows.Action{learnOfBrief(false), ct}
-		}
-		g.Buckets = append(g.Buckets, flows.Bucket{Weight: uint16(i + 1), Actions: acts})
+		g.Buckets = append(g.Buckets, flows.Bucket{Weight: uint16(i + 1), Actions: []flows.Action{
+			flows.Load{Field: flows.Bits(flows.RegField(9), 16, 16), Value: uint64(i + 1)},
+			flows.CT{Commit: true, ZoneField: &zone, Table: flows.U8(41),
+				NAT: &flows.NAT{Kind: flows.NATDst, AddrMin: netip.MustParseAddr(b), PortMin: 8080}},
+		}})
 	}
 	return g
+}
+
+// affinityFlow learns, in table 41 after an lbGroup bucket, the backend
+// chosen for the client: a flow in table 42 that matches the service
+// (reg9's low half) and the client's address, and loads the backend
+// (reg9's high half).
+func affinityFlow() flows.Flow {
+	learn := learnOfBrief(false)
+	learn.Specs[3] = flows.LearnSpec{Load: true, Src: &flows.FieldRef{Field: flows.RegField(9), Ofs: 16, Bits: 16}, Dst: flows.Bits(flows.RegField(9), 16, 16)}
+	return flows.Flow{Table: 41, Priority: 10, Cookie: 0x3, Match: flows.Match{EthType: flows.EthTypeIPv4}, Actions: []flows.Action{learn}}
 }
 
 // TestGroupModBytes pins the group-mods against what ovs-ofctl 3.1 sends
@@ -184,8 +194,8 @@ func restartVswitchd(t *testing.T, ctx context.Context, o *testbed.OVS, s *Sessi
 	}
 }
 
-// TestGroupsOnOVS sets a select group whose buckets DNAT through ct and
-// learn, has a flow send to it, changes it, survives a restart of
+// TestGroupsOnOVS sets a select group whose buckets DNAT through ct, has
+// a flow send to it, changes it, survives a restart of
 // ovs-vswitchd (the session installs it again before the connection is
 // published, so a flow that uses it is accepted at once), and deletes it.
 func TestGroupsOnOVS(t *testing.T) {
