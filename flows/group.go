@@ -33,8 +33,8 @@ func (g GroupDesc) String() string {
 	return string(b)
 }
 
-// Validate reports every reason OVS would refuse the group, or install
-// something other than it says, and flowgate's own rules for groups:
+// Validate reports every reason OVS would refuse the group, or run its
+// buckets other than they read, and flowgate's own rules for groups:
 //
 //   - the id is a group number (not a reserved group);
 //   - every bucket has a weight above 0 (OVS accepts 0, but such a bucket
@@ -44,12 +44,16 @@ func (g GroupDesc) String() string {
 //     to the group, so match prerequisites (ip for ct, the IP family of a
 //     NAT address, ...) are the referring flows' business, and OVS does
 //     not check them either. Instructions (goto_table, meter) are not
-//     actions and cannot be in a bucket; conjunction has no meaning there;
-//     a bucket may not send to its own group. A learn action's own rules
-//     (its learned flow's match and loads) hold as in a flow.
+//     actions and cannot be in a bucket; a bucket may not send to its own
+//     group;
+//   - OVS runs a bucket as an OpenFlow action set (see checkBucket): one
+//     dec_ttl, then loads and moves, then one output, group, resubmit or
+//     ct, and nothing else. A learn action in a bucket is silently dropped,
+//     so it is refused: learn in the flow the bucket's ct or resubmit leads
+//     to, from a register the bucket loads.
 //
-// A select group without buckets is valid: OVS accepts it and drops the
-// packets sent to it.
+// A select group without buckets, or with a bucket without actions
+// (drop), is valid: OVS drops the packets.
 func (g GroupDesc) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }

@@ -155,7 +155,8 @@ func setMinus(a, b []string) []string {
 
 // TestGroupTextRoundTripOnOVS: groups added with `ovs-ofctl add-group` in
 // their text form dump back byte-identical, and ParseGroup reads the
-// dumped lines back to the same text.
+// dumped lines back to the same text. (Some of them Validate refuses: OVS
+// accepts and prints a learn action in a bucket, and then drops it.)
 func TestGroupTextRoundTripOnOVS(t *testing.T) {
 	o, ctx := newTestBridge(t)
 	v6 := briefGroup()
@@ -170,15 +171,13 @@ func TestGroupTextRoundTripOnOVS(t *testing.T) {
 	}
 	groups := []GroupDesc{
 		briefGroup(),
+		affinityGroup(),
 		v6,
 		{ID: 8},
 		{ID: 9, Buckets: []Bucket{{Weight: 100}, {Weight: 1, Actions: []Action{learnEveryForm, Resubmit{Table: 3}}}, {Weight: 65535, Actions: []Action{Group{ID: 1}}}}},
 	}
 	var want []string
 	for _, g := range groups {
-		if err := g.Validate(); err != nil {
-			t.Errorf("Validate: %v", err)
-		}
 		if _, err := o.Ofctl(ctx, "add-group", "br0", g.String()); err != nil {
 			t.Fatalf("add-group: %v", err)
 		}

@@ -239,8 +239,10 @@ func briefLearn(v6 bool) Learn {
 	}}
 }
 
-// briefGroup is a select group of the kind the brief describes: two
-// backends behind a DNAT, the second remembered by a learn action.
+// briefGroup is the select group the brief that introduced groups
+// describes: two backends behind a DNAT, the second remembered by a learn
+// action in its bucket. Its text is what OVS prints, but Validate refuses
+// it: OVS drops a learn action in a bucket (see affinityGroup).
 func briefGroup() GroupDesc {
 	zone := Bits(RegField(2), 0, 16)
 	ct := func(backend string) CT {
@@ -252,28 +254,45 @@ func briefGroup() GroupDesc {
 	}}
 }
 
-// TestGroupString: the dump-groups line observed on OVS 3.1 for the
-// brief's group, added as
-// "group_id=5,type=select,bucket=weight:1,actions=ct(commit,zone=...,nat(...),table=41),...":
-// no bucket ids in OpenFlow 1.3, no weight:1, ct's table before its zone.
+// affinityGroup is briefGroup as OVS can run it: each bucket loads its
+// backend's number into reg9's high half before the DNAT, and a flow in
+// table 41, where ct goes on, learns from the register.
+func affinityGroup() GroupDesc {
+	zone := Bits(RegField(2), 0, 16)
+	bucket := func(n uint64, backend string, weight uint16) Bucket {
+		return Bucket{Weight: weight, Actions: []Action{
+			Load{Field: Bits(RegField(9), 16, 16), Value: n},
+			CT{Commit: true, ZoneField: &zone, Table: U8(41), NAT: &NAT{Kind: NATDst, AddrMin: addr(backend), PortMin: 8080}},
+		}}
+	}
+	return GroupDesc{ID: 6, Buckets: []Bucket{bucket(1, "10.0.0.21", 1), bucket(2, "10.0.0.22", 2)}}
+}
+
+// TestGroupString: the dump-groups lines observed on OVS 3.1. The brief's
+// group was added as "group_id=5,type=select,bucket=weight:1,actions=
+// ct(commit,zone=...,nat(...),table=41),...": OVS prints no bucket ids in
+// OpenFlow 1.3, no weight:1, and ct's table before its zone.
 func TestGroupString(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		g    GroupDesc
-		want string
+		name  string
+		g     GroupDesc
+		want  string
+		valid bool
 	}{
 		{"brief", briefGroup(),
-			"group_id=5,type=select,bucket=actions=ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.21:8080)),bucket=weight:2,actions=learn(table=42,idle_timeout=30,priority=100,cookie=0x8000000000001,eth_type=0x800,NXM_NX_REG9[0..15],NXM_OF_IP_SRC[],load:0x3->NXM_NX_REG9[16..31]),ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.22:8080))"},
-		{"no buckets", GroupDesc{ID: 6}, "group_id=6,type=select"},
+			"group_id=5,type=select,bucket=actions=ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.21:8080)),bucket=weight:2,actions=learn(table=42,idle_timeout=30,priority=100,cookie=0x8000000000001,eth_type=0x800,NXM_NX_REG9[0..15],NXM_OF_IP_SRC[],load:0x3->NXM_NX_REG9[16..31]),ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.22:8080))", false},
+		{"affinity", affinityGroup(),
+			"group_id=6,type=select,bucket=actions=load:0x1->NXM_NX_REG9[16..31],ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.21:8080)),bucket=weight:2,actions=load:0x2->NXM_NX_REG9[16..31],ct(commit,table=41,zone=NXM_NX_REG2[0..15],nat(dst=10.0.0.22:8080))", true},
+		{"no buckets", GroupDesc{ID: 6}, "group_id=6,type=select", true},
 		{"empty bucket and weights", GroupDesc{ID: 4294967040, Buckets: []Bucket{{Weight: 100}, {Weight: 1, Actions: []Action{Output{Port: 1}}}}},
-			"group_id=4294967040,type=select,bucket=weight:100,actions=drop,bucket=actions=output:1"},
+			"group_id=4294967040,type=select,bucket=weight:100,actions=drop,bucket=actions=output:1", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.g.String(); got != tc.want {
 				t.Errorf("String()\n got %s\nwant %s", got, tc.want)
 			}
-			if err := tc.g.Validate(); err != nil {
-				t.Errorf("Validate: %v", err)
+			if err := tc.g.Validate(); (err == nil) != tc.valid {
+				t.Errorf("Validate: %v, want valid %v", err, tc.valid)
 			}
 			p, err := ParseGroup(" " + tc.want)
 			if err != nil {

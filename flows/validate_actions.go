@@ -117,12 +117,90 @@ func validateActionList(acts []Action, sc scope, bad complaint) {
 		case CT:
 			checkCT(a, sc, where, bad)
 		case Learn:
-			checkLearn(a, sc, where, bad)
+			if !sc.bucket { // in a bucket, checkBucket refuses it
+				checkLearn(a, sc, where, bad)
+			}
 		case SetEthSrc, SetEthDst:
 			// Ethernet addresses are always present.
 		default:
 			bad("%s: unknown action type %T", where, a)
 		}
+	}
+	if sc.bucket {
+		checkBucket(acts, bad)
+	}
+}
+
+// Stages of an OpenFlow action set, in the order OVS runs them.
+const (
+	stageDecTTL   = iota // dec_ttl, at most one
+	stageSet             // set_field, load, move: all, in order
+	stageTerminal        // one of group, output, resubmit, ct
+	stageDropped         // anything else: not part of an action set
+)
+
+func bucketStage(a Action) int {
+	switch a := a.(type) {
+	case DecTTL:
+		return stageDecTTL
+	case Load, Move, SetEthSrc, SetEthDst:
+		return stageSet
+	case Output, Group, Resubmit, CT:
+		return stageTerminal
+	case Controller:
+		if a.Reason == PacketInAction {
+			return stageTerminal // an output to CONTROLLER
+		}
+	}
+	return stageDropped
+}
+
+// checkBucket checks a bucket's actions against the way OVS runs them: as
+// an OpenFlow action set (ofpacts_execute_action_set in lib/ofp-actions.c,
+// observed with ofproto/trace on OVS 3.1). It keeps one dec_ttl, then
+// every set-field, load and move in their order, then only one of group,
+// output, resubmit and ct (the last group, else the last output, ...);
+// it drops everything else (learn, controller with a reason other than
+// action, output to a register), and everything when none of those four
+// is there. The dump still shows the bucket as written. So flowgate wants
+// a bucket written in the order it runs, with nothing OVS would drop.
+func checkBucket(acts []Action, bad complaint) {
+	if len(acts) == 0 {
+		return
+	}
+	if _, drop := acts[0].(Drop); drop {
+		return
+	}
+	last, terminals, decTTLs := stageDecTTL, 0, 0
+	for i, a := range acts {
+		where := actionAt{i, a}
+		st := bucketStage(a)
+		switch a.(type) {
+		case Goto, Meter, Conjunction, Drop:
+			continue // refused above
+		}
+		switch {
+		case st == stageDropped:
+			bad("%s: OVS runs a bucket's actions as an OpenFlow action set, which drops this action", where)
+			continue
+		case st == stageTerminal:
+			terminals++
+			if terminals == 2 {
+				bad("%s: OVS runs only one of a bucket's output, group, resubmit and ct actions", where)
+			}
+		case st == stageDecTTL:
+			decTTLs++
+			if decTTLs == 2 {
+				bad("%s: OVS runs only one dec_ttl in a bucket", where)
+			}
+		}
+		if st < last {
+			bad("%s: OVS runs a bucket's dec_ttl first, then its loads and moves, then its output, group, resubmit or ct: write them in that order", where)
+		}
+		last = max(last, st)
+	}
+	if terminals == 0 {
+		bad("no output, group, resubmit or ct: OVS would drop all the bucket's actions")
 	}
 }
 

@@ -1,8 +1,13 @@
 package flows
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowgate/flowgate/testbed"
 )
 
 // What OVS does with a flow Validate refuses.
@@ -10,6 +15,7 @@ const (
 	ovsRefuses = "refuses" // ovs-ofctl add-flow fails
 	ovsAlters  = "alters"  // installed, but dumps differently from String()
 	ovsPolicy  = ""        // flowgate's own rule, stricter than OVS
+	ovsDrops   = "drops"   // in a group bucket: accepted, but ofproto/trace shows OVS running other actions
 )
 
 var invalidFlows = []struct {
@@ -192,8 +198,22 @@ var invalidGroups = []struct {
 	{"bucket to its own group", GroupDesc{ID: 9, Buckets: []Bucket{{Weight: 1, Actions: []Action{Group{ID: 9}}}}}, "a bucket cannot send to its own group", ovsPolicy},
 	{"ct_mark outside ct in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Load{Field: Whole(FieldCTMark), Value: 1}}}}}, "can only be written inside ct", ovsRefuses},
 	{"load too wide in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Load{Field: Bits(RegField(0), 0, 4), Value: 16}}}}}, "bucket 0: action 0", ovsRefuses},
-	{"learned match without eth_type in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Learn{Table: 1, Specs: []LearnSpec{{Src: &FieldRef{Field: FieldIPv4Src}, Dst: Whole(FieldIPv4Src)}}}}}}},
-		"which needs ip matched against a value in an earlier spec", ovsPolicy}, // OVS skips learn_check in buckets
+	{"learn in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{briefLearn(false), Output{Port: 1}}}}},
+		"bucket 0: action 0 (learn(", ovsDrops},
+	{"controller(reason=no_match) in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Controller{Reason: PacketInNoMatch}, Output{Port: 1}}}}},
+		"which drops this action", ovsDrops},
+	{"output to a register in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{OutputReg{Field: Whole(RegField(1))}, Output{Port: 1}}}}},
+		"which drops this action", ovsDrops},
+	{"two outputs in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Output{Port: 1}, Resubmit{Table: 3}}}}},
+		"only one of a bucket's output, group, resubmit and ct", ovsDrops},
+	{"load after output in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Resubmit{Table: 3}, Load{Field: Whole(RegField(1)), Value: 1}}}}},
+		"write them in that order", ovsDrops},
+	{"dec_ttl after a load in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Load{Field: Whole(RegField(1)), Value: 1}, DecTTL{}, Resubmit{Table: 3}}}}},
+		"write them in that order", ovsDrops},
+	{"two dec_ttl in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{DecTTL{}, DecTTL{}, Resubmit{Table: 3}}}}},
+		"only one dec_ttl", ovsDrops},
+	{"loads going nowhere in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{Load{Field: Whole(RegField(1)), Value: 1}}}}},
+		"bucket 0: no output, group, resubmit or ct", ovsDrops},
 	{"nat range reversed in a bucket", GroupDesc{ID: 21, Buckets: []Bucket{{Weight: 1, Actions: []Action{CT{Commit: true, NAT: &NAT{Kind: NATDst, AddrMin: addr("10.0.0.5"), AddrMax: addr("10.0.0.1")}}}}}},
 		"reversed or mixes families", ovsRefuses},
 }
@@ -216,18 +236,20 @@ func TestGroupValidateRejects(t *testing.T) {
 }
 
 // bucketOnlyGroup holds actions a flow could not have without a match
-// (ct, dec_ttl and learn's sources need ip; a NAT address needs its
-// family): in a bucket they are valid, whatever the flows that send
-// packets to the group match.
+// (ct, dec_ttl and ip_src need ip; a NAT address needs its family): in a
+// bucket they are valid, whatever the flows that send packets to the
+// group match.
 func bucketOnlyGroup() GroupDesc {
 	return GroupDesc{ID: 10, Buckets: []Bucket{
-		{Weight: 1, Actions: []Action{DecTTL{}, briefLearn(true), CT{Commit: true, Zone: 1, NAT: &NAT{Kind: NATDst, AddrMin: addr("fd00::1"), PortMin: 80}}}},
+		{Weight: 1, Actions: []Action{DecTTL{}, Load{Field: Bits(RegField(9), 16, 16), Value: 1}, CT{Commit: true, Zone: 1, NAT: &NAT{Kind: NATDst, AddrMin: addr("fd00::1"), PortMin: 80}}}},
 		{Weight: 1, Actions: []Action{Move{Src: Whole(FieldIPv4Src), Dst: Whole(RegField(0))}, CT{Commit: true, Zone: 1, NAT: &NAT{Kind: NATDst, AddrMin: addr("10.0.0.1")}}}},
+		{Weight: 1, Actions: []Action{SetEthDst{MAC: mac1}, Controller{Reason: PacketInAction}}},
+		{Weight: 1, Actions: []Action{Drop{}}},
 	}}
 }
 
 func TestGroupValidateAcceptsBucketActions(t *testing.T) {
-	for _, g := range []GroupDesc{briefGroup(), bucketOnlyGroup(), {ID: MaxGroupID}} {
+	for _, g := range []GroupDesc{affinityGroup(), bucketOnlyGroup(), {ID: MaxGroupID}} {
 		if err := g.Validate(); err != nil {
 			t.Errorf("%v", err)
 		}
@@ -236,22 +258,74 @@ func TestGroupValidateAcceptsBucketActions(t *testing.T) {
 
 // TestGroupValidateMatchesOnOVS: groups marked ovsRefuses are refused by
 // ovs-ofctl add-group (their ids are free on the bridge, so only their
-// content can be the reason); what Validate accepts in a bucket, OVS
-// accepts.
+// content can be the reason); for groups marked ovsDrops, ofproto/trace
+// shows OVS running the bucket's actions otherwise than written; what
+// Validate accepts in a bucket, OVS accepts.
 func TestGroupValidateMatchesOnOVS(t *testing.T) {
 	o, ctx := newTestBridge(t)
 	for _, tc := range invalidGroups {
-		if tc.ovs != ovsRefuses {
-			continue
+		switch tc.ovs {
+		case ovsRefuses:
+			t.Run(tc.name, func(t *testing.T) {
+				if _, err := o.Ofctl(ctx, "add-group", "br0", tc.g.String()); err == nil {
+					t.Errorf("OVS accepted %q, so Validate is stricter than it says", tc.g.String())
+				}
+			})
+		case ovsDrops:
+			t.Run(tc.name, func(t *testing.T) {
+				written, ran := traceBucket(t, ctx, o, tc.g)
+				if slices.Equal(written, ran) {
+					t.Errorf("OVS ran the bucket as written (%q), so the rule is unnecessary", written)
+				} else {
+					t.Logf("bucket %q runs as %q", written, ran)
+				}
+			})
 		}
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := o.Ofctl(ctx, "add-group", "br0", tc.g.String()); err == nil {
-				t.Errorf("OVS accepted %q, so Validate is stricter than it says", tc.g.String())
-			}
-		})
 	}
 	g := bucketOnlyGroup()
 	if _, err := o.Ofctl(ctx, "add-group", "br0", g.String()); err != nil {
 		t.Errorf("OVS refused a group Validate accepts: %v", err)
 	}
+	for _, g := range []GroupDesc{affinityGroup(), {ID: 22, Buckets: bucketOnlyGroup().Buckets[:1]}} {
+		if written, ran := traceBucket(t, ctx, o, g); !slices.Equal(written, ran) {
+			t.Errorf("OVS ran bucket %q as %q", written, ran)
+		}
+	}
+}
+
+// traceBucket installs g's first bucket as a group of type all (which
+// runs its buckets as a select group does, without a hash to follow),
+// sends a TCP packet to it with ofproto/trace, and returns the bucket's
+// actions as written and as the trace shows them run.
+func traceBucket(t *testing.T, ctx context.Context, o *testbed.OVS, g GroupDesc) (written, ran []string) {
+	t.Helper()
+	first := GroupDesc{ID: g.ID, Buckets: []Bucket{{Weight: 1, Actions: g.Buckets[0].Actions}}} // type all has no weights
+	text := strings.Replace(first.String(), ",type=select", ",type=all", 1)
+	flow := fmt.Sprintf("table=0,priority=65535,ip actions=group:%d", g.ID)
+	for _, args := range [][]string{{"add-group", "br0", text}, {"add-flow", "br0", flow}} {
+		if _, err := o.Ofctl(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		o.Ofctl(ctx, "del-flows", "br0", "table=0,priority=65535,ip", "--strict")
+		o.Ofctl(ctx, "del-groups", "br0", fmt.Sprintf("group_id=%d", g.ID))
+	}()
+	out, err := o.Appctl(ctx, "ofproto/trace", "br0", "in_port=LOCAL,tcp,nw_src=10.1.2.3,nw_dst=10.0.0.1,tp_dst=80,nw_ttl=64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range g.Buckets[0].Actions {
+		written = append(written, formatAction(a))
+	}
+	// The trace lists bucket 0's actions one per line, with what they
+	// lead to in between ("3. No match.", "-> ..."); keep the actions.
+	_, bucket, _ := strings.Cut(out, "bucket 0\n")
+	bucket, _, _ = strings.Cut(bucket, "bucket 1\n")
+	for _, line := range strings.Split(bucket, "\n") {
+		if line = strings.TrimSpace(line); slices.Contains(written, line) {
+			ran = append(ran, line)
+		}
+	}
+	return written, ran
 }

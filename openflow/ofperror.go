@@ -59,8 +59,8 @@ var errorTypeNames = []string{
 	"OFPET_ROLE_REQUEST_FAILED", "OFPET_METER_MOD_FAILED", "OFPET_TABLE_FEATURES_FAILED",
 }
 
-// errorCodeNames covers the errors a flow-mod can provoke (OpenFlow 1.3.5
-// section 7.4.4); anything else is printed by number.
+// errorCodeNames covers the errors a flow-mod or group-mod can provoke
+// (OpenFlow 1.3.5 section 7.4.4); anything else is printed by number.
 var errorCodeNames = map[[2]uint16]string{
 	{1, 0}: "OFPBRC_BAD_VERSION", {1, 1}: "OFPBRC_BAD_TYPE", {1, 2}: "OFPBRC_BAD_MULTIPART",
 	{1, 3}: "OFPBRC_BAD_EXPERIMENTER", {1, 4}: "OFPBRC_BAD_EXP_TYPE", {1, 5}: "OFPBRC_EPERM",
@@ -80,6 +80,11 @@ var errorCodeNames = map[[2]uint16]string{
 	{5, 0}: "OFPFMFC_UNKNOWN", {5, 1}: "OFPFMFC_TABLE_FULL", {5, 2}: "OFPFMFC_BAD_TABLE_ID",
 	{5, 3}: "OFPFMFC_OVERLAP", {5, 4}: "OFPFMFC_EPERM", {5, 5}: "OFPFMFC_BAD_TIMEOUT",
 	{5, 6}: "OFPFMFC_BAD_COMMAND", {5, 7}: "OFPFMFC_BAD_FLAGS",
+	{6, 0}: "OFPGMFC_GROUP_EXISTS", {6, 1}: "OFPGMFC_INVALID_GROUP", {6, 2}: "OFPGMFC_WEIGHT_UNSUPPORTED",
+	{6, 3}: "OFPGMFC_OUT_OF_GROUPS", {6, 4}: "OFPGMFC_OUT_OF_BUCKETS", {6, 5}: "OFPGMFC_CHAINING_UNSUPPORTED",
+	{6, 6}: "OFPGMFC_WATCH_UNSUPPORTED", {6, 7}: "OFPGMFC_LOOP", {6, 8}: "OFPGMFC_UNKNOWN_GROUP",
+	{6, 9}: "OFPGMFC_CHAINED_GROUP", {6, 10}: "OFPGMFC_BAD_TYPE", {6, 11}: "OFPGMFC_BAD_COMMAND",
+	{6, 12}: "OFPGMFC_BAD_BUCKET", {6, 13}: "OFPGMFC_BAD_WATCH", {6, 14}: "OFPGMFC_EPERM",
 	{12, 7}: "OFPMMFC_UNKNOWN_METER",
 }
 

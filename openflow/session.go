@@ -86,6 +86,7 @@ type Session struct {
 	// packetIns: PacketIns.
 	packetIns chan PacketIn
 	meters    portMeters // port_meters.go
+	groups    groupTable // groups.go
 }
 
 // NewSession validates cfg and, in listen mode, binds the port at once so
@@ -202,6 +203,7 @@ func (s *Session) Run(ctx context.Context) error {
 		if err := c.send(msgs...); err != nil {
 			s.logf("openflow %s: set config: %v", s.cfg.Bridge, err)
 		}
+		s.installGroups(ctx, c) // groups.go: before any flow can send to them
 		s.setConn(c)
 		select {
 		case <-c.closed:
@@ -433,6 +435,7 @@ func IsDisconnected(err error) bool { return errors.Is(err, errDisconnected) }
 // sessionCounters are updated with atomics; Stats copies them.
 type sessionCounters struct {
 	connects, flowMods, bundlesCommitted, bundlesFailed, applies atomic.Uint64
+	groupMods                                                    atomic.Uint64
 	packetInsDropped                                             atomic.Uint64
 	applyNanos, lastApplyNanos                                   atomic.Int64
 }
@@ -448,6 +451,7 @@ type SessionStats struct {
 	ApplyTime        time.Duration // total time spent in those
 	LastApplyTime    time.Duration // duration of the latest one
 	PacketInsDropped uint64        // packet-ins dropped because the owner fell behind
+	GroupMods        uint64        // group-mods sent (adds or modifies, and deletes)
 }
 
 // Stats returns a snapshot of the counters.
@@ -462,5 +466,6 @@ func (s *Session) Stats() SessionStats {
 		ApplyTime:        time.Duration(c.applyNanos.Load()),
 		LastApplyTime:    time.Duration(c.lastApplyNanos.Load()),
 		PacketInsDropped: c.packetInsDropped.Load(),
+		GroupMods:        c.groupMods.Load(),
 	}
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // Syncer keeps one bridge's flow table equal to a desired flow set. It
-// owns the whole table: flows it did not ask for are deleted.
+// owns the whole table: flows it did not ask for are deleted, except those
+// SetUnmanaged leaves to someone else (the datapath's learned flows).
 //
 // All state lives in the goroutine running Run; SetDesired hands it a new
 // set and waits for the outcome. The Syncer's view of the installed flows
@@ -23,6 +24,8 @@ type Syncer struct {
 	reqs     chan syncRequest
 	resynced chan struct{}
 	logf     func(format string, args ...any)
+	// unmanaged is SetUnmanaged's predicate; nil: every flow is managed.
+	unmanaged func(*flows.Flow) bool
 }
 
 type syncRequest struct {
@@ -41,6 +44,22 @@ func NewSyncer(session *Session, logf func(format string, args ...any)) *Syncer 
 	}
 	return &Syncer{session: session, reqs: make(chan syncRequest), resynced: make(chan struct{}, 1), logf: logf}
 }
+
+// SetUnmanaged tells the Syncer which flows on the switch are not its
+// own: typically the flows the datapath adds itself with a learn action
+// (for the pipeline: table 42 with a cookie that is not an infra one).
+// A resync, which reads the table after every (re)connect, leaves the
+// flows for which unmanaged returns true out of its view of the switch:
+// it neither deletes them nor counts them as installed (in Changes or its
+// log), so they survive a controller restart or a reconnect. The Syncer
+// never sends a flow-mod for them: it only sends the difference between
+// its view and the desired set. A desired flow with the key of an
+// unmanaged one is added over it.
+//
+// unmanaged sees every dumped flow, in Run's goroutine, and must not keep
+// it or block. nil (the default) means the Syncer owns every flow. Call
+// SetUnmanaged before Run.
+func (y *Syncer) SetUnmanaged(unmanaged func(*flows.Flow) bool) { y.unmanaged = unmanaged }
 
 // Resynced receives a notice each time the table was brought to the
 // desired set after a (re)connect. A controller waits for it before it
@@ -225,12 +244,17 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
 		return Changes{}, err
 	}
 	st.installed = make(map[string]*flows.Flow, len(dumped))
+	unmanaged := 0
 	for i := range dumped {
+		if y.unmanaged != nil && y.unmanaged(&dumped[i]) {
+			unmanaged++
+			continue
+		}
 		st.installed[dumped[i].Key()] = &dumped[i]
 	}
 	st.known = true
 	if !st.haveDesired {
-		y.logf("bridge %s: resync: %d flows installed, no desired set yet", y.session.cfg.Bridge, len(dumped))
+		y.logf("bridge %s: resync: %d flows installed (and %d unmanaged), no desired set yet", y.session.cfg.Bridge, len(st.installed), unmanaged)
 		return Changes{}, nil
 	}
 	var cs flows.KeyedChanges
@@ -243,8 +267,8 @@ func (y *Syncer) resync(ctx context.Context, st *syncState) (Changes, error) {
 		}
 	}
 	cs.SortAll()
-	y.logf("bridge %s: resync: %d installed, %d desired: %d to add, %d to modify, %d to delete",
-		y.session.cfg.Bridge, len(dumped), len(st.desired), len(cs.Add), len(cs.Modify), len(cs.Delete))
+	y.logf("bridge %s: resync: %d installed (and %d unmanaged), %d desired: %d to add, %d to modify, %d to delete",
+		y.session.cfg.Bridge, len(st.installed), unmanaged, len(st.desired), len(cs.Add), len(cs.Modify), len(cs.Delete))
 	changes, err := y.push(ctx, st, cs)
 	if err != nil {
 		return changes, err
