@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -43,6 +44,24 @@ services:
 		if err != nil || res.Outcome != testbed.OK {
 			t.Errorf("db1 -> %s:80: %v %s (%s)", vip, err, res.Outcome, res.Detail)
 		}
+	}
+	// The metrics count the service's traffic, per backend too.
+	code, metrics := l.api("GET", "/metrics", "")
+	var web, backends float64
+	for _, line := range strings.Split(metrics, "\n") {
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, `flowgate_service_packets_total{backend="",service="web"}`):
+			web = v
+		case strings.HasPrefix(line, `flowgate_service_packets_total{backend="web`) && strings.Contains(line, `service="web"`):
+			backends += v
+		}
+	}
+	if code != 200 || web == 0 || backends == 0 || backends >= web {
+		t.Errorf("metrics: service web %v packets, its backends %v (status %d); want both counted, replies in the service's", web, backends, code)
 	}
 	out, err := l.tb.OVS().Ofctl(ctx, "-O", "OpenFlow13", "dump-groups", labBridge)
 	if err != nil || strings.Count(out, "type=select") < 2 {

@@ -25,6 +25,8 @@ var traces = []traceCase{
 		"allowed by security_groups[web].rules[3] (egress any to any) and security_groups[db].rules[0] (ingress tcp/3306 from group web)"},
 	{"web1", netip.MustParseAddr("10.0.0.21"), 22,
 		"dropped: no rule of db allows tcp/22 from 10.0.0.11"},
+	{"db1", netip.MustParseAddr("10.0.0.100"), 80,
+		"allowed by security_groups[db].rules[3] (egress any to any) and security_groups[web].rules[0] (ingress tcp/8080 from 0.0.0.0/0), load balanced by services[web] to backend web1:8080"},
 }
 
 // runTraces prints `flowgate trace` of each case and returns the verdicts

@@ -22,7 +22,7 @@ type Step struct {
 }
 
 // TracePass is one run of the packet through the bridge: the first, or one
-// resumed after a ct() recirculation.
+// resumed after a ct() recirculation or a select group's hash.
 type TracePass struct {
 	// Resume is how ofproto/trace resumed this pass, e.g.
 	// "ct_state=new|trk" (empty for the first pass).
@@ -55,7 +55,7 @@ func (t traceOutput) Datapath() string {
 
 var (
 	stepLine   = regexp.MustCompile(`^\s*(\d+)\. (.*?),? ?priority (\d+)(?:, cookie (0x[0-9a-f]+))?$`)
-	resumeLine = regexp.MustCompile(`^recirc\(0x[0-9a-f]+\) - resume conntrack with (ct_state=\S+)`)
+	resumeLine = regexp.MustCompile(`^recirc\(0x[0-9a-f]+\) - resume (?:conntrack|select group) with ((?:ct_state|dp_hash)=\S+)`)
 )
 
 // parseTrace reads `ovs-appctl ofproto/trace` output: the flows matched in

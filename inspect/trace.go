@@ -3,9 +3,11 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 
 	"github.com/flowgate/flowgate/intent"
@@ -148,6 +150,58 @@ func runEstablished(ctx context.Context, req TraceRequest, p, orig packet, first
 // the result.
 func run(ctx context.Context, req TraceRequest, p packet, c *conn, ctNext string) (*TraceResult, error) {
 	flow := p.flow(c)
+	out, err := ofprotoTrace(ctx, req, flow, ctNext)
+	if err != nil {
+		return nil, err
+	}
+	// A select group (a service) leaves the bucket to the datapath's hash
+	// of the packet: ofproto/trace stops at hash(),recirc(). Resume it
+	// with a hash of the packet's addresses and ports standing in for the
+	// datapath's, so the trace goes on through the bucket it picks.
+	for range ctPasses {
+		tr := parseTrace(out)
+		last := tr.Passes[len(tr.Passes)-1]
+		m := hashRecirc.FindStringSubmatch(last.Datapath)
+		if m == nil {
+			break
+		}
+		h := packetHash(p)
+		resumed := "recirc_id=" + m[1] + ",dp_hash=" + h + "," + withoutField(withoutField(last.Final, "recirc_id"), "eth")
+		more, err := ofprotoTrace(ctx, req, resumed, ctNext)
+		if err != nil {
+			return nil, err
+		}
+		out += "\nrecirc(" + m[1] + ") - resume select group with dp_hash=" + h + "\n" + more
+	}
+	res := explain(req.Intent, req.Bindings, p, parseTrace(out), c != nil)
+	res.Packet, res.Raw = flow, out
+	return res, nil
+}
+
+// hashRecirc is the end of a pass that stopped at a select group.
+var hashRecirc = regexp.MustCompile(`hash\([a-z_0-9]+\(\d+\)\),recirc\((0x[0-9a-f]+)\)$`)
+
+// packetHash stands in for the datapath's hash of p (which the trace
+// cannot compute): the same packet always picks the same bucket.
+func packetHash(p packet) string {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s %s %s %d %d", p.proto, p.src, p.dst, p.sport, p.dport)
+	return fmt.Sprintf("%#x", h.Sum32())
+}
+
+// withoutField drops key=... (or the bare key, like "eth") from a flow as
+// ofproto/trace prints it.
+func withoutField(flow, key string) string {
+	var kept []string
+	for _, kv := range strings.Split(flow, ",") {
+		if kv != key && !strings.HasPrefix(kv, key+"=") {
+			kept = append(kept, kv)
+		}
+	}
+	return strings.Join(kept, ",")
+}
+
+func ofprotoTrace(ctx context.Context, req TraceRequest, flow, ctNext string) (string, error) {
 	args := []string{"ofproto/trace", req.Bridge, flow}
 	for range ctPasses {
 		args = append(args, "--ct-next", ctNext)
@@ -158,10 +212,8 @@ func run(ctx context.Context, req TraceRequest, p packet, c *conn, ctNext string
 	cmd.Stderr = &stderr // kept out of the output the parser reads
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("trace: ovs-appctl %s: %v: %s", strings.Join(args, " "),
+		return "", fmt.Errorf("trace: ovs-appctl %s: %v: %s", strings.Join(args, " "),
 			err, strings.TrimSpace(string(out)+" "+stderr.String()))
 	}
-	res := explain(req.Intent, req.Bindings, p, parseTrace(string(out)), c != nil)
-	res.Packet, res.Raw = flow, string(out)
-	return res, nil
+	return string(out), nil
 }

@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,7 @@ func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, e
 		// label; the rules that decided are those of the first packet.
 		res.Verdict = "allowed as part of an established connection"
 	case res.Allowed:
-		res.Verdict = allowedVerdict(namer, res.Steps) + balancedBy(res.Steps)
+		res.Verdict = allowedVerdict(namer, res.Steps) + balancedBy(in, res.Steps)
 	default:
 		res.Verdict = droppedVerdict(in, b, p, tr)
 	}
@@ -48,16 +49,39 @@ func allowedVerdict(namer *pipeline.CookieNamer, steps []Step) string {
 	return "allowed by " + strings.Join(by, " and ")
 }
 
-// balancedBy names the service backend a service's select group picked
-// for the packet (its flow in service_backend), if any.
-func balancedBy(steps []Step) string {
+// balancedBy names the service and the backend its select group picked
+// for the packet: from the backend's own flow in service_backend when the
+// trace matched it, else from the nat(dst=...) of the bucket the trace
+// took (ofproto/trace cannot fill in ct_nw_dst, which that flow matches).
+func balancedBy(in *intent.Intent, steps []Step) string {
 	for _, s := range steps {
 		if pipeline.Table(s.Table) == pipeline.TableServiceBackend && pipeline.KindOf(s.Cookie) == pipeline.KindService {
 			return ", load balanced to " + s.Object
 		}
 	}
+	for _, s := range steps {
+		if pipeline.KindOf(s.Cookie) != pipeline.KindService {
+			continue
+		}
+		for _, a := range s.Actions {
+			m := natDst.FindStringSubmatch(a)
+			if m == nil {
+				continue
+			}
+			backend := m[1]
+			if addr, err := netip.ParseAddr(m[1]); err == nil {
+				if p := portWithAddr(in, addr); p != nil {
+					backend = p.Name
+				}
+			}
+			service, _, _ := strings.Cut(s.Object, " ")
+			return fmt.Sprintf(", load balanced by %s to backend %s:%s", service, backend, m[2])
+		}
+	}
 	return ""
 }
+
+var natDst = regexp.MustCompile(`nat\(dst=\[?([0-9a-fA-F.:]+?)\]?:(\d+)\)`)
 
 func isPolicyTable(t uint8) bool {
 	return pipeline.Table(t) == pipeline.TableEgressPolicy || pipeline.Table(t) == pipeline.TableIngressPolicy
@@ -194,7 +218,7 @@ func (r *TraceResult) String() string {
 	pass := 0
 	for _, s := range r.Steps {
 		for ; pass < s.Pass; pass++ {
-			fmt.Fprintf(&b, "  -- ct() recirculation, resumed with %s\n", r.Passes[pass+1].Resume)
+			fmt.Fprintf(&b, "  -- recirculation, resumed with %s\n", r.Passes[pass+1].Resume)
 		}
 		fmt.Fprintf(&b, "  table %-3d %-14s priority %-5d %s\n", s.Table, pipeline.Table(s.Table).Name(), s.Priority, s.Object)
 	}

@@ -20,6 +20,7 @@ import (
 //	networks/NAME            one NetworkDoc
 //	ports/NAME               one PortDoc
 //	security_groups/NAME     one SecurityGroupDoc (its rules with it)
+//	policies/NAME            one PolicyDoc (its rules with it)
 //	routers/NAME             one RouterDoc
 //	services/NAME            one ServiceDoc
 //	_revision                rewritten by every Put: who wrote, when
@@ -33,7 +34,7 @@ import (
 
 // lists are the document's object lists in document order: the key
 // segment under the prefix is the list's name in the document.
-var lists = []string{"networks", "ports", "security_groups", "routers", "services"}
+var lists = []string{"networks", "ports", "security_groups", "policies", "routers", "services"}
 
 const (
 	settingsKey = "settings"
@@ -75,6 +76,11 @@ func render(doc *intent.Document) (map[string][]byte, error) {
 	}
 	for i := range doc.SecurityGroups {
 		if err := add("security_groups/"+doc.SecurityGroups[i].Name, &doc.SecurityGroups[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range doc.Policies {
+		if err := add("policies/"+doc.Policies[i].Name, &doc.Policies[i]); err != nil {
 			return nil, err
 		}
 	}

@@ -23,6 +23,21 @@ func exampleDoc(t *testing.T) *intent.Document {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Admin policies are stored too (a policy lost on the way would open
+	// what it denies).
+	data = append(data, []byte(`
+policies:
+  - name: quarantine
+    priority: 0
+    applies_to: {ports: [db1]}
+    rules:
+      - {action: deny, direction: ingress, protocol: any}
+  - name: admin
+    priority: 5
+    applies_to: {all: true}
+    rules:
+      - {action: allow, direction: ingress, protocol: tcp, ports: "22", remote_cidr: 203.0.113.0/24, log: true}
+`)...)
 	doc, err := intent.Decode(data)
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +54,8 @@ func sorted(doc *intent.Document) *intent.Document {
 	slices.SortFunc(d.Ports, func(a, b intent.PortDoc) int { return strings.Compare(a.Name, b.Name) })
 	d.SecurityGroups = slices.Clone(d.SecurityGroups)
 	slices.SortFunc(d.SecurityGroups, func(a, b intent.SecurityGroupDoc) int { return strings.Compare(a.Name, b.Name) })
+	d.Policies = slices.Clone(d.Policies)
+	slices.SortFunc(d.Policies, func(a, b intent.PolicyDoc) int { return strings.Compare(a.Name, b.Name) })
 	d.Routers = slices.Clone(d.Routers)
 	slices.SortFunc(d.Routers, func(a, b intent.RouterDoc) int { return strings.Compare(a.Name, b.Name) })
 	d.Services = slices.Clone(d.Services)
@@ -158,8 +175,8 @@ func TestPutGetWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := raw(t, srv)
-	want := []string{"_revision", "networks/tenant", "ports/db1", "ports/web1", "ports/web2", "routers/edge",
-		"security_groups/db", "security_groups/web", "settings"}
+	want := []string{"_revision", "networks/tenant", "policies/admin", "policies/quarantine", "ports/db1", "ports/web1", "ports/web2",
+		"routers/edge", "security_groups/db", "security_groups/web", "services/web", "settings"}
 	if got := slices.Sorted(mapKeys(keys)); !slices.Equal(got, want) {
 		t.Errorf("keys %v\nwant %v", got, want)
 	}
@@ -245,6 +262,7 @@ func TestPutGetWatch(t *testing.T) {
 	// writes nothing.
 	doc3 := sorted(doc2)
 	doc3.Ports = slices.DeleteFunc(slices.Clone(doc3.Ports), func(p intent.PortDoc) bool { return p.Name == "web2" })
+	doc3.Services = nil // its backends name web2
 	rev3, err := s.Put(ctx, doc3, rev2)
 	if err != nil {
 		t.Fatal(err)
@@ -340,6 +358,7 @@ func TestWatchLosesAndResyncs(t *testing.T) {
 	}
 	doc2 := sorted(doc)
 	doc2.Ports = slices.DeleteFunc(slices.Clone(doc2.Ports), func(p intent.PortDoc) bool { return p.Name == "web2" })
+	doc2.Services = nil // its backends name web2
 	rev2, err := s.Put(ctx, doc2, rev)
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ func TestHostCertificateCannotChangeTheIntent(t *testing.T) {
 	changed.SecurityGroups = changed.SecurityGroups[:0:0]
 	changed.Ports = nil
 	changed.Routers = nil
+	changed.Policies, changed.Services = nil, nil
 	_, err = host.Put(ctx, changed, rev)
 	if err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("the host's Put: %v, want permission denied", err)
