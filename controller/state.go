@@ -33,9 +33,9 @@ type state struct {
 	// after each install, which routers to learn them for.
 	hops pipeline.NextHops
 	// meters are the port meters in force (qos).
-	meters   map[uint32]openflow.MeterSpec
+	meters map[uint32]openflow.MeterSpec
 	// groups are the services' select groups in force.
-	groups map[uint32]flows.GroupDesc
+	groups   map[uint32]flows.GroupDesc
 	resolver *resolver
 	applied  bool // a set was handed to the Syncer
 	// warned is the intent whose warnings were last logged: each
