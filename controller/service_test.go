@@ -45,21 +45,31 @@ services:
 			t.Errorf("db1 -> %s:80: %v %s (%s)", vip, err, res.Outcome, res.Detail)
 		}
 	}
-	// The metrics count the service's traffic, per backend too.
-	code, metrics := l.api("GET", "/metrics", "")
+	// The metrics count the service's traffic, per backend too (flow
+	// counters reach OpenFlow when the revalidators next run).
+	var code int
 	var web, backends float64
-	for _, line := range strings.Split(metrics, "\n") {
-		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
-			continue
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var metrics string
+		code, metrics = l.api("GET", "/metrics", "")
+		web, backends = 0, 0
+		for _, line := range strings.Split(metrics, "\n") {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(line, `flowgate_service_packets_total{backend="",service="web"}`):
+				web = v
+			case strings.HasPrefix(line, `flowgate_service_packets_total{backend="web`) && strings.Contains(line, `service="web"`):
+				backends += v
+			}
 		}
-		switch {
-		case strings.HasPrefix(line, `flowgate_service_packets_total{backend="",service="web"}`):
-			web = v
-		case strings.HasPrefix(line, `flowgate_service_packets_total{backend="web`) && strings.Contains(line, `service="web"`):
-			backends += v
+		if code == 200 && backends >= 3 && web > backends {
+			break
 		}
 	}
+	t.Logf("metrics: service web %v packets, of which its backends received %v", web, backends)
 	if code != 200 || web == 0 || backends == 0 || backends >= web {
 		t.Errorf("metrics: service web %v packets, its backends %v (status %d); want both counted, replies in the service's", web, backends, code)
 	}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/labinstall"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/testbed"
 )
@@ -81,23 +79,20 @@ func (l *lab) bindings() pipeline.Bindings {
 }
 
 // install replaces the bridge's flows with the compiled intent in one
-// bundle.
+// bundle, its meters and groups around it, as the controller would.
 func (l *lab) install() {
 	l.t.Helper()
 	fs, err := pipeline.Compile(l.intent, l.bindings())
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	var text strings.Builder
-	for _, f := range fs {
-		text.WriteString(f.String() + "\n")
+	var meters []labinstall.Meter
+	for _, m := range pipeline.PortMeters(l.intent, l.bindings()) {
+		meters = append(meters, labinstall.Meter{ID: m.ID, Kbps: m.Kbps, BurstKb: m.BurstKb})
 	}
-	path := filepath.Join(l.t.TempDir(), "flows.txt")
-	if err := os.WriteFile(path, []byte(text.String()), 0o644); err != nil {
+	if err := labinstall.Apply(context.Background(), l.tb.OVS().Ofctl, l.intent.Bridge, fs, meters,
+		pipeline.ServiceGroups(l.intent, l.bindings())); err != nil {
 		l.t.Fatal(err)
-	}
-	if out, err := l.tb.OVS().Ofctl(context.Background(), "--bundle", "replace-flows", l.intent.Bridge, path); err != nil {
-		l.t.Fatalf("install %d flows: %v\n%s", len(fs), err, out)
 	}
 }
 

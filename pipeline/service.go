@@ -443,10 +443,12 @@ func (c *compiler) serviceViewFlows(v serviceView) []flows.Flow {
 }
 
 // serviceReplyCounter passes (and counts) the replies of a service's
-// connections, translated back to the service address.
+// connections, translated back to the service address: conntrack flags
+// what it did to the packet, and to a reply it rewrote the source
+// (+snat), undoing the original direction's DNAT.
 func serviceReplyCounter(v serviceView) flows.Flow {
 	return flows.Flow{Table: uint8(TableServiceLB), Priority: prioServiceForward, Cookie: v.cookie,
-		Match:   serviceOrigin(v.svc, flows.CTStateMatch{Set: flows.CTTrk | flows.CTDNAT | flows.CTRpl}),
+		Match:   serviceOrigin(v.svc, flows.CTStateMatch{Set: flows.CTTrk | flows.CTSNAT | flows.CTRpl}),
 		Actions: []flows.Action{goTo(TableL2Lookup)}}
 }
 

@@ -2,16 +2,13 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/labinstall"
 	"github.com/flowgate/flowgate/testbed"
 )
 
@@ -20,11 +17,10 @@ import (
 // segment, every host a namespace, the bridge fail_mode=secure and
 // programmed with nothing but the compiler's output.
 type sgLab struct {
-	t      *testing.T
-	tb     *testbed.Testbed
-	hosts  map[string]*testbed.Host
-	b      Bindings
-	groups []uint32 // the services' groups installed
+	t     *testing.T
+	tb    *testbed.Testbed
+	hosts map[string]*testbed.Host
+	b     Bindings
 }
 
 func sgLabIntent() *intent.Intent {
@@ -92,31 +88,8 @@ func (l *sgLab) install(in *intent.Intent) {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	path := filepath.Join(l.t.TempDir(), "flows.txt")
-	if err := os.WriteFile(path, []byte(flowsText(fs)), 0o644); err != nil {
+	if err := labinstall.Apply(context.Background(), l.tb.OVS().Ofctl, "br-sg", fs, nil, ServiceGroups(in, l.b)); err != nil {
 		l.t.Fatal(err)
-	}
-	// Groups first (the new flows may use them); groups no flow uses
-	// any more go after the flows.
-	groups := ServiceGroups(in, l.b)
-	for _, g := range groups {
-		if out, err := l.tb.OVS().Ofctl(context.Background(), "-O", "OpenFlow13", "--may-create", "mod-group", "br-sg", g.String()); err != nil {
-			l.t.Fatalf("install group %s: %v\n%s", g.String(), err, out)
-		}
-	}
-	if out, err := l.tb.OVS().Ofctl(context.Background(), "--bundle", "replace-flows", "br-sg", path); err != nil {
-		l.t.Fatalf("install %d flows: %v\n%s", len(fs), err, out)
-	}
-	for _, id := range l.groups {
-		if !slices.ContainsFunc(groups, func(g flows.GroupDesc) bool { return g.ID == id }) {
-			if out, err := l.tb.OVS().Ofctl(context.Background(), "-O", "OpenFlow13", "del-groups", "br-sg", fmt.Sprintf("group_id=%d", id)); err != nil {
-				l.t.Fatalf("delete group %d: %v\n%s", id, err, out)
-			}
-		}
-	}
-	l.groups = l.groups[:0]
-	for _, g := range groups {
-		l.groups = append(l.groups, g.ID)
 	}
 	if err := l.tb.OVS().SettleDatapath(context.Background()); err != nil {
 		l.t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/labinstall"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/testbed"
 )
@@ -58,16 +59,12 @@ func newInspectLab(t *testing.T) *inspectLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var text strings.Builder
-	for _, f := range fs {
-		text.WriteString(f.String() + "\n")
+	var meters []labinstall.Meter
+	for _, m := range pipeline.PortMeters(in, b) {
+		meters = append(meters, labinstall.Meter{ID: m.ID, Kbps: m.Kbps, BurstKb: m.BurstKb})
 	}
-	path := filepath.Join(t.TempDir(), "flows.txt")
-	if err := os.WriteFile(path, []byte(text.String()), 0o644); err != nil {
+	if err := labinstall.Apply(ctx, tb.OVS().Ofctl, in.Bridge, fs, meters, pipeline.ServiceGroups(in, b)); err != nil {
 		t.Fatal(err)
-	}
-	if out, err := tb.OVS().Ofctl(ctx, "--bundle", "replace-flows", in.Bridge, path); err != nil {
-		t.Fatalf("install: %v\n%s", err, out)
 	}
 	return &inspectLab{t: t, bin: bin, tb: tb}
 }
