@@ -136,6 +136,16 @@ type Match struct {
 	Metadata *Masked64
 	Regs     []RegMatch // at most one per register, any order
 
+	// Tunnel metadata of a packet that arrived on a tunnel port (Geneve,
+	// VXLAN): TunID is the tunnel key, which carries the network between
+	// hosts (tun_id; Geneve and VXLAN carry its low 24 bits, the VNI);
+	// TunSrc and TunDst are the outer IP addresses, exact, both of one
+	// family: tun_src/tun_dst for IPv4, tun_ipv6_src/tun_ipv6_dst for IPv6.
+	// A packet that did not arrive over a tunnel has them all zero.
+	TunID  *Masked64
+	TunSrc netip.Addr
+	TunDst netip.Addr
+
 	CTState CTStateMatch
 	CTZone  *uint16
 	CTMark  *Masked32
@@ -421,6 +431,16 @@ const (
 	FieldEthType
 	FieldIPProto
 	FieldUDPDst
+	// The tunnel metadata (tun_id, tun_src, tun_dst, tun_ipv6_src,
+	// tun_ipv6_dst). A Load sets the key and outer addresses a packet
+	// output to a flow-based tunnel port (options:key=flow,
+	// remote_ip=flow) is encapsulated with; a Move from FieldTunID copies
+	// the key a packet arrived with, e.g. into a register.
+	FieldTunID
+	FieldTunSrc
+	FieldTunDst
+	FieldTunIPv6Src
+	FieldTunIPv6Dst
 )
 
 // RegField returns the Field for register i (0..15).

@@ -141,9 +141,10 @@ func (w *matchWriter) prefix(n string, pfx netip.Prefix) {
 
 // appendMatch appends the match in match_format order: priority, conj_id,
 // conntrack fields (ct_nw_proto and ct_tp_dst after the original-direction
-// addresses), protocol shorthand, registers, metadata, in_port, VLAN,
-// Ethernet addresses, dl_type (when no shorthand names it), L3 addresses,
-// nw_proto/arp_op, ARP hardware addresses, then ICMP/ND or L4 ports.
+// addresses), protocol shorthand, registers, tunnel metadata, metadata,
+// in_port, VLAN, Ethernet addresses, dl_type (when no shorthand names it),
+// L3 addresses, nw_proto/arp_op, ARP hardware addresses, then ICMP/ND or
+// L4 ports.
 func appendMatch(b []byte, m Match, priority uint16) []byte {
 	w := matchWriter{b: b, first: true}
 	if priority != DefaultPriority {
@@ -200,6 +201,22 @@ func appendMatch(b []byte, m Match, priority uint16) []byte {
 				w.masked32(regNames[r.Index], r.Masked32)
 			}
 		}
+	}
+	// format_flow_tunnel: the key, then the IPv4 and the IPv6 addresses.
+	if m.TunID != nil {
+		w.text("tun_id", formatMasked64(*m.TunID))
+	}
+	if m.TunSrc.Is4() {
+		w.text("tun_src", m.TunSrc.String())
+	}
+	if m.TunDst.Is4() {
+		w.text("tun_dst", m.TunDst.String())
+	}
+	if m.TunSrc.Is6() {
+		w.text("tun_ipv6_src", formatAddr(m.TunSrc))
+	}
+	if m.TunDst.Is6() {
+		w.text("tun_ipv6_dst", formatAddr(m.TunDst))
 	}
 	if m.Metadata != nil {
 		w.text("metadata", formatMasked64(*m.Metadata))

@@ -79,6 +79,13 @@ func buildFieldTexts() map[Field]fieldText {
 		FieldEthType: {"NXM_OF_ETH_TYPE", "eth_type", 16, valueHex, prereqNone},
 		FieldIPProto: {"NXM_OF_IP_PROTO", "nw_proto", 8, valueDecimal, prereqIP},
 		FieldUDPDst:  {"NXM_OF_UDP_DST", "udp_dst", 16, valueDecimal, prereqUDP},
+		// Tunnel metadata: any packet has it (all zero when it did not
+		// arrive over a tunnel), and any flow may set it.
+		FieldTunID:      {"NXM_NX_TUN_ID", "tun_id", 64, valueHex, prereqNone},
+		FieldTunSrc:     {"NXM_NX_TUN_IPV4_SRC", "tun_src", 32, valueIPv4, prereqNone},
+		FieldTunDst:     {"NXM_NX_TUN_IPV4_DST", "tun_dst", 32, valueIPv4, prereqNone},
+		FieldTunIPv6Src: {"NXM_NX_TUN_IPV6_SRC", "tun_ipv6_src", 128, valueIPv6, prereqNone},
+		FieldTunIPv6Dst: {"NXM_NX_TUN_IPV6_DST", "tun_ipv6_dst", 128, valueIPv6, prereqNone},
 	}
 	for i := uint8(0); i < 16; i++ {
 		m[RegField(i)] = fieldText{fmt.Sprintf("NXM_NX_REG%d", i), fmt.Sprintf("reg%d", i), 32, valueHex, prereqNone}

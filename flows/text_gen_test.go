@@ -73,6 +73,15 @@ func (g flowGen) addr(v6 bool) netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
+// tunnelAddr is an outer address: never IPv4-mapped (Validate refuses it).
+func (g flowGen) tunnelAddr(v6 bool) netip.Addr {
+	for {
+		if a := g.addr(v6); !a.Is4In6() {
+			return a
+		}
+	}
+}
+
 func (g flowGen) prefix(v6 bool) netip.Prefix {
 	a := g.addr(v6)
 	return netip.PrefixFrom(a, 1+g.r.Intn(a.BitLen()))
@@ -118,6 +127,22 @@ func (g flowGen) match() Match {
 			r.Mask = g.nonZero32()
 		}
 		m.Regs = append(m.Regs, r)
+	}
+	if g.chance(0.15) {
+		m.TunID = &Masked64{Value: g.u64() >> uint(g.r.Intn(64))}
+		if g.chance(0.4) {
+			m.TunID.Mask = g.u64() | 1
+		}
+	}
+	if g.chance(0.15) {
+		// Outer addresses of one family, as a tunnel has.
+		v6 := g.chance(0.4)
+		if g.chance(0.7) {
+			m.TunSrc = g.tunnelAddr(v6)
+		}
+		if g.chance(0.7) {
+			m.TunDst = g.tunnelAddr(v6)
+		}
 	}
 	if g.chance(0.3) {
 		for m.CTState == (CTStateMatch{}) {

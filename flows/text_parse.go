@@ -174,6 +174,14 @@ func (p *matchParser) field(key, val string, hasVal bool) error {
 		var v Masked64
 		v, err = parseMasked64(val)
 		m.Metadata = &v
+	case "tun_id":
+		var v Masked64
+		v, err = parseMasked64(val)
+		m.TunID = &v
+	case "tun_src", "tun_ipv6_src":
+		m.TunSrc, err = parseTunnelAddr(key, val, m.TunSrc)
+	case "tun_dst", "tun_ipv6_dst":
+		m.TunDst, err = parseTunnelAddr(key, val, m.TunDst)
 	case "in_port":
 		m.InPort, err = parsePort(val)
 	case "dl_vlan":
@@ -415,6 +423,27 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// parseTunnelAddr reads the exact address of tun_src/tun_dst (IPv4) or
+// tun_ipv6_src/tun_ipv6_dst (IPv6). The IR holds one source and one
+// destination, so a line that matches both families of either is an
+// error, as is a masked address.
+func parseTunnelAddr(key, s string, have netip.Addr) (netip.Addr, error) {
+	if have.IsValid() {
+		return have, fmt.Errorf("a tunnel address of each family: not representable in the flow IR")
+	}
+	if strings.Contains(s, "/") {
+		return netip.Addr{}, fmt.Errorf("masked tunnel address: not representable in the flow IR")
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return a, err
+	}
+	if want6 := strings.HasPrefix(key, "tun_ipv6_"); a.Is6() != want6 {
+		return netip.Addr{}, fmt.Errorf("%s is not of the family %s names", s, key)
+	}
+	return a, nil
 }
 
 func parsePortMatch(s string) (*PortMatch, error) {

@@ -55,6 +55,11 @@ func TestParseFlowErrors(t *testing.T) {
 		{"actions=learn(table=1,NXM_NX_NOPE[])", "unknown field"},
 		{"actions=learn(table=1,bogus=1)", `unknown field "bogus"`},
 		{"actions=learn(table=1,load:0x1)", "want load:VALUE->FIELD"},
+		{"tun_src=10.0.0.0/8 actions=drop", "masked tunnel address: not representable"},
+		{"tun_src=fd00::1 actions=drop", "fd00::1 is not of the family tun_src names"},
+		{"tun_ipv6_dst=10.0.0.1 actions=drop", "10.0.0.1 is not of the family tun_ipv6_dst names"},
+		{"tun_src=10.0.0.1,tun_ipv6_src=fd00::1 actions=drop", "a tunnel address of each family"},
+		{"tun_id=0x1,tun_id=0x2 actions=drop", "tun_id given twice"},
 	}
 	for _, tc := range tests {
 		_, err := ParseFlow(tc.line)

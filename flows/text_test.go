@@ -54,6 +54,22 @@ var briefFlows = []struct {
 			Actions: []Action{CT{Commit: true, Zone: 1, NAT: &NAT{Kind: NATSrc, AddrMin: addr("192.0.2.10"), PortMin: 1024, PortMax: 65535}}, DecTTL{}, OutputReg{Field: Whole(RegField(1))}}},
 		"table=4, priority=7,conj_id=5,ip actions=ct(commit,zone=1,nat(src=192.0.2.10:1024-65535)),dec_ttl,output:NXM_NX_REG1[]",
 	},
+	// Issue 15: networks span hosts over Geneve/VXLAN tunnels from br-int,
+	// the network carried in the tunnel key. The sending host sets the
+	// remote host and the key before output to the flow-based tunnel
+	// port; the receiving host copies the key into a register.
+	{
+		"tunnel encapsulation",
+		Flow{Table: 5, Priority: 100, Match: Match{Regs: []RegMatch{Reg(1, 3, 0)}, EthDst: ExactMAC(mac2)},
+			Actions: []Action{Load{Field: Whole(FieldTunDst), Value: 0xc0a8640c}, Load{Field: Whole(FieldTunID), Value: 0x4031}, Output{Port: 10}}},
+		"table=5, priority=100,reg1=0x3,dl_dst=02:00:00:00:00:02 actions=set_field:192.168.100.12->tun_dst,set_field:0x4031->tun_id,output:10",
+	},
+	{
+		"tunnel decapsulation",
+		Flow{Priority: 100, Match: Match{InPort: 10, TunID: &Masked64{Value: 0x4031}, TunSrc: addr("192.168.100.11"), TunDst: addr("192.168.100.12")},
+			Actions: []Action{Move{Src: Bits(FieldTunID, 0, 16), Dst: Bits(RegField(2), 0, 16)}, Goto{Table: 1}}},
+		"priority=100,tun_id=0x4031,tun_src=192.168.100.11,tun_dst=192.168.100.12,in_port=10 actions=move:NXM_NX_TUN_ID[0..15]->NXM_NX_REG2[0..15],goto_table:1",
+	},
 }
 
 func TestFlowStringBriefExamples(t *testing.T) {
@@ -102,6 +118,16 @@ func TestMatchString(t *testing.T) {
 			"ct_state=+est+trk,ct_mark=0x1,ct_nw_dst=10.0.0.1,ct_nw_proto=6,ct_tp_dst=80,tcp,reg0=0x1"},
 		{"ct_nw_proto after ct_ipv6_dst", Match{CTState: CTStateMatch{Set: CTTrk | CTNew}, CTZone: U16(3), CTNwDst: pfx("fd00::1/128"), CTNwProto: U8(ProtoUDP), EthType: EthTypeIPv6},
 			"ct_state=+new+trk,ct_zone=3,ct_ipv6_dst=fd00::1,ct_nw_proto=17,ipv6"},
+		{"tun_id exact", Match{TunID: &Masked64{Value: 0x4031}}, "tun_id=0x4031"},
+		{"tun_id zero", Match{TunID: &Masked64{}}, "tun_id=0"},
+		{"tun_id masked down", Match{TunID: &Masked64{Value: 0x14031, Mask: 0xffff}}, "tun_id=0x4031/0xffff"},
+		{"tun_id zero masked", Match{TunID: &Masked64{Mask: 0xffff}}, "tun_id=0/0xffff"},
+		{"tun_id all-ones mask is exact", Match{TunID: &Masked64{Value: 5, Mask: ^uint64(0)}}, "tun_id=0x5"},
+		{"tunnel after registers, before metadata", Match{InPort: 3, Metadata: &Masked64{Value: 1}, Regs: []RegMatch{Reg(0, 1, 0)}, TunID: &Masked64{Value: 5}, TunSrc: addr("1.2.3.4"), TunDst: addr("5.6.7.8"), EthType: EthTypeIPv4},
+			"ip,reg0=0x1,tun_id=0x5,tun_src=1.2.3.4,tun_dst=5.6.7.8,metadata=0x1,in_port=3"},
+		{"tun_dst alone", Match{TunDst: addr("192.168.100.12")}, "tun_dst=192.168.100.12"},
+		{"tunnel over IPv6", Match{TunID: &Masked64{Value: 0x31, Mask: 0xffff}, TunSrc: addr("fd00::11"), TunDst: addr("::1.2.3.4")}, "tun_id=0x31/0xffff,tun_ipv6_src=fd00::11,tun_ipv6_dst=::1.2.3.4"},
+		{"tun_ipv6_src alone", Match{TunSrc: addr("fd00::11")}, "tun_ipv6_src=fd00::11"},
 		{"dl_vlan", Match{VLANID: U16(5)}, "dl_vlan=5"},
 		{"dl_src exact", Match{EthSrc: ExactMAC(mac1)}, "dl_src=02:00:00:00:00:01"},
 		{"dl_dst group bit", Match{EthDst: MaskedMAC(MACMulticastBit, MACMulticastBit)}, "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"},
@@ -178,6 +204,12 @@ func TestActionsString(t *testing.T) {
 			"load:0->NXM_NX_REG2[],load:0x3->NXM_NX_REG2[0..3],load:0x1->NXM_NX_REG2[5],load:0x5->NXM_NX_CT_LABEL[64..127]"},
 		{"move", []Action{Move{Src: Bits(RegField(0), 0, 16), Dst: Bits(RegField(1), 16, 16)}, Move{Src: Whole(FieldMetadata), Dst: Bits(FieldIPv6Src, 0, 64)}},
 			"move:NXM_NX_REG0[0..15]->NXM_NX_REG1[16..31],move:OXM_OF_METADATA[]->NXM_NX_IPV6_SRC[0..63]"},
+		{"set_field tunnel", []Action{Load{Field: Whole(FieldTunDst), Value: 0xc0a8640c}, Load{Field: Whole(FieldTunID), Value: 0x4031}, Load{Field: Whole(FieldTunSrc), Value: 0xc0a8640b}, Load{Field: Whole(FieldTunID)}, Load{Field: Whole(FieldTunIPv6Dst), Value: 5}, Load{Field: Whole(FieldTunIPv6Src), Value: 0x01020304}},
+			"set_field:192.168.100.12->tun_dst,set_field:0x4031->tun_id,set_field:192.168.100.11->tun_src,set_field:0->tun_id,set_field:::5->tun_ipv6_dst,set_field:::1.2.3.4->tun_ipv6_src"},
+		{"load and move tunnel", []Action{Load{Field: Bits(FieldTunID, 0, 16), Value: 0x31}, Load{Field: Bits(FieldTunID, 0, 64), Value: 0x4031}, Load{Field: Bits(FieldTunIPv6Dst, 127, 1), Value: 1}, Move{Src: Bits(FieldTunID, 0, 16), Dst: Bits(RegField(2), 0, 16)}, Move{Src: Whole(RegField(1)), Dst: Whole(FieldTunDst)}, Move{Src: Bits(FieldTunIPv6Src, 64, 64), Dst: Whole(FieldMetadata)}},
+			"load:0x31->NXM_NX_TUN_ID[0..15],load:0x4031->NXM_NX_TUN_ID[],load:0x1->NXM_NX_TUN_IPV6_DST[127],move:NXM_NX_TUN_ID[0..15]->NXM_NX_REG2[0..15],move:NXM_NX_REG1[]->NXM_NX_TUN_IPV4_DST[],move:NXM_NX_TUN_IPV6_SRC[64..127]->OXM_OF_METADATA[]"},
+		{"learn the tunnel a packet came in on", []Action{learnTunnel},
+			"learn(table=43,idle_timeout=60,NXM_NX_TUN_ID[],tun_id=0x5,tun_src=1.2.3.4,NXM_NX_REG0[]=NXM_NX_TUN_IPV4_SRC[],load:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_TUN_IPV4_DST[],load:0x5->NXM_NX_TUN_ID[0..23],tun_ipv6_dst=::5)"},
 		{"conjunctions", []Action{Conjunction{ID: 4294967295, Clause: 2, NClauses: 2}, Conjunction{ID: 1, Clause: 1, NClauses: 64}}, "conjunction(4294967295,2/2),conjunction(1,1/64)"},
 		{"controller action", []Action{Controller{Reason: PacketInAction}, Controller{Reason: PacketInAction, MaxLen: 128}}, "CONTROLLER:65535,CONTROLLER:128"},
 		{"controller other reasons", []Action{Controller{Reason: PacketInNoMatch}, Controller{Reason: PacketInInvalidTTL, MaxLen: 64}, Controller{Reason: PacketInPacketOut}},
@@ -320,4 +352,15 @@ var learnEveryForm = Learn{Table: 1, HardTimeout: 5, Priority: 0, Specs: []Learn
 	{Src: &FieldRef{Field: RegField(5), Ofs: 8, Bits: 8}, Dst: Bits(RegField(5), 8, 8)},
 	{Load: true, Src: &FieldRef{Field: RegField(1)}, Dst: Whole(RegField(2))},
 	{Load: true, Value: 0, Dst: Bits(RegField(2), 3, 1)},
+}}
+
+// learnTunnel uses the tunnel fields in each kind of learn spec.
+var learnTunnel = Learn{Table: 43, IdleTimeout: 60, Priority: DefaultPriority, Specs: []LearnSpec{
+	{Src: &FieldRef{Field: FieldTunID}, Dst: Whole(FieldTunID)},
+	{Value: 5, Dst: Whole(FieldTunID)},
+	{Value: 0x01020304, Dst: Whole(FieldTunSrc)},
+	{Src: &FieldRef{Field: FieldTunSrc}, Dst: Whole(RegField(0))},
+	{Load: true, Src: &FieldRef{Field: FieldTunSrc}, Dst: Whole(FieldTunDst)},
+	{Load: true, Value: 5, Dst: Bits(FieldTunID, 0, 24)},
+	{Value: 5, Dst: Whole(FieldTunIPv6Dst)},
 }}

@@ -54,6 +54,7 @@ func validateMatch(m Match, bad complaint) {
 		}
 		seenReg[r.Index] = true
 	}
+	validateTunnel(m, bad)
 	if m.CTState.Set&m.CTState.Clear != 0 {
 		bad("ct_state %s: a flag both set and clear", formatCTState(m.CTState))
 	}
@@ -136,5 +137,35 @@ func validateMatch(m Match, bad complaint) {
 	}
 	if m.NDTll != nil && prereqMissing(prereqNDTll, m) != "" {
 		bad("nd_tll needs icmp6 with icmp_type 136 (neighbour advertisement), icmp_code 0 or unmatched")
+	}
+}
+
+// validateTunnel checks the tunnel addresses. OVS accepts all of these and
+// installs them as printed, but the flow would match no packet: a tunnel
+// is IPv4 or IPv6, and an IPv4 tunnel's addresses are in tun_src/tun_dst,
+// never in tun_ipv6_src/tun_ipv6_dst as IPv4-mapped addresses. A zone
+// has no meaning for an outer address (and String would print it).
+func validateTunnel(m Match, bad complaint) {
+	name := func(dir string, a netip.Addr) string {
+		if a.Is6() {
+			return "tun_ipv6_" + dir
+		}
+		return "tun_" + dir
+	}
+	for _, t := range []struct {
+		dir string
+		a   netip.Addr
+	}{{"src", m.TunSrc}, {"dst", m.TunDst}} {
+		switch {
+		case !t.a.IsValid():
+		case t.a.Zone() != "":
+			bad("%s %s: an outer address has no zone", name(t.dir, t.a), t.a)
+		case t.a.Is4In6():
+			bad("%s %s: an IPv4 tunnel's addresses are matched as IPv4, never as IPv4-mapped IPv6", name(t.dir, t.a), t.a)
+		}
+	}
+	if m.TunSrc.IsValid() && m.TunDst.IsValid() && m.TunSrc.Is4() != m.TunDst.Is4() {
+		bad("%s %s and %s %s: a tunnel is IPv4 or IPv6, so the flow would match nothing",
+			name("src", m.TunSrc), m.TunSrc, name("dst", m.TunDst), m.TunDst)
 	}
 }

@@ -40,6 +40,9 @@ var invalidFlows = []struct {
 	{"register 16", Flow{Match: Match{Regs: []RegMatch{Reg(16, 1, 0)}}}, "reg16: registers are reg0-reg15", ovsPolicy},
 	{"register twice", Flow{Match: Match{Regs: []RegMatch{Reg(1, 1, 0), Reg(1, 2, 0)}}}, "reg1 matched twice", ovsPolicy},
 	{"ct_state set and clear", Flow{Match: Match{CTState: CTStateMatch{Set: CTNew, Clear: CTNew}}}, "a flag both set and clear", ovsPolicy},
+	{"tunnel addresses of two families", Flow{Match: Match{TunSrc: addr("192.168.100.11"), TunDst: addr("fd00::12")}}, "tun_src 192.168.100.11 and tun_ipv6_dst fd00::12: a tunnel is IPv4 or IPv6", ovsPolicy}, // OVS installs it; no packet matches
+	{"IPv4-mapped tunnel address", Flow{Match: Match{TunDst: addr("::ffff:192.168.100.12")}}, "tun_ipv6_dst ::ffff:192.168.100.12: an IPv4 tunnel's addresses are matched as IPv4", ovsPolicy},
+	{"tunnel address with a zone", Flow{Match: Match{TunSrc: addr("fe80::1%eth0")}}, "tun_ipv6_src fe80::1%eth0: an outer address has no zone", ovsRefuses},
 	{"vlan 4096", Flow{Match: Match{VLANID: U16(4096)}}, "dl_vlan 4096", ovsAlters},
 	{"in_port reserved", Flow{Match: Match{InPort: 0xff00}}, "in_port 65280", ovsPolicy},
 	{"table 254", Flow{Table: 254}, "table 254: above 253", ovsRefuses},
@@ -89,6 +92,10 @@ var invalidFlows = []struct {
 	{"ct_nw_proto with +trk only", Flow{Match: Match{CTState: CTStateMatch{Set: CTTrk}, CTNwProto: U8(ProtoTCP)}}, "ct_nw_proto needs a valid ct_state", ovsRefuses},
 	{"ct_nw_proto 0", Flow{Match: Match{CTState: CTStateMatch{Set: CTTrk | CTEst}, CTNwProto: U8(0)}}, "ct_nw_proto 0", ovsAlters},
 	{"ct_tp_dst without ct_nw_proto", Flow{Match: Match{CTState: CTStateMatch{Set: CTTrk | CTEst}, CTTpDst: U16(80)}}, "ct_tp_dst needs ct_nw_proto", ovsPolicy}, // String cannot print it; OVS drops it
+	{"load tun_id too wide", Flow{Actions: []Action{Load{Field: Bits(FieldTunID, 0, 24), Value: 0x1000000}}}, "value 0x1000000 does not fit in 24 bits", ovsRefuses},
+	{"load tun_dst slice past the field", Flow{Actions: []Action{Load{Field: Bits(FieldTunDst, 24, 16), Value: 1}}}, "NXM_NX_TUN_IPV4_DST is 32 bits wide", ovsRefuses},
+	{"move tun_id into a narrower register slice", Flow{Actions: []Action{Move{Src: Bits(FieldTunID, 0, 24), Dst: Bits(RegField(2), 0, 16)}}}, "source is 24 bits, destination 16", ovsRefuses},
+	{"tun_id written in ct exec", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, Exec: []Action{Load{Field: Whole(FieldTunID), Value: 1}}}}}, "ct exec may only write ct_mark or ct_label", ovsRefuses},
 	{"set eth_type", Flow{Actions: []Action{Load{Field: Whole(FieldEthType), Value: 0x800}}}, "NXM_OF_ETH_TYPE can be matched but not written", ovsRefuses},
 	{"move into nw_proto", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Move{Src: Bits(RegField(0), 0, 8), Dst: Whole(FieldIPProto)}}}, "NXM_OF_IP_PROTO can be matched but not written", ovsRefuses},
 	{"learn into table 255", Flow{Actions: []Action{Learn{Table: 255}}}, "learn table 255: above 253", ovsRefuses},

@@ -33,6 +33,10 @@ package openflow
 //   - FieldInPort in Load/Move is the 16-bit NXM_OF_IN_PORT; FieldTPSrc and
 //     FieldTPDst are tcp_src/tcp_dst and FieldICMPType is the ICMPv4 type,
 //     as in text_fields.go.
+//   - FieldTunID and Match.TunID are OXM_OF_TUNNEL_ID ("tun_id"; a reply's
+//     NXM_NX_TUN_ID decodes the same); the outer addresses, which have no
+//     OXM form, are NXM_NX_TUN_IPV4_SRC/DST ("tun_src", "tun_dst") and
+//     NXM_NX_TUN_IPV6_SRC/DST ("tun_ipv6_src", "tun_ipv6_dst"), exact only.
 //   - Resubmit{T} is NXAST_RESUBMIT_TABLE with in_port IN_PORT: "resubmit(,T)".
 //   - Goto{T} is the goto_table instruction: "goto_table:T" (last).
 //   - Meter{ID} is the meter instruction: "meter:ID" (first).

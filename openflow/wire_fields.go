@@ -54,6 +54,7 @@ var (
 	oxmNDTarget   = oxmHeader{classBasic, 31, 16}
 	oxmNDSll      = oxmHeader{classBasic, 32, 6}
 	oxmNDTll      = oxmHeader{classBasic, 33, 6}
+	oxmTunnelID   = oxmHeader{classBasic, 38, 8}
 	nxmNXConjID   = oxmHeader{classNXM1, 37, 4}
 	nxmNXCTState  = oxmHeader{classNXM1, 105, 4}
 	nxmNXCTZone   = oxmHeader{classNXM1, 106, 2}
@@ -67,8 +68,13 @@ var (
 	// The original direction's protocol and destination port.
 	nxmNXCTNwProto = oxmHeader{classNXM1, 119, 1}
 	nxmNXCTTpDst   = oxmHeader{classNXM1, 125, 2}
-	nxmOFInPort16  = oxmHeader{classNXM0, 0, 2} // NXM_OF_IN_PORT, the 16-bit in_port of move/load
-	nxmNXRegFirst  = oxmHeader{classNXM1, 0, 4} // NXM_NX_REG0; REGn is field n
+	// The outer addresses of a tunnel, which have no OXM form.
+	nxmNXTunIPv4Src = oxmHeader{classNXM1, 31, 4}
+	nxmNXTunIPv4Dst = oxmHeader{classNXM1, 32, 4}
+	nxmNXTunIPv6Src = oxmHeader{classNXM1, 109, 16}
+	nxmNXTunIPv6Dst = oxmHeader{classNXM1, 110, 16}
+	nxmOFInPort16   = oxmHeader{classNXM0, 0, 2} // NXM_OF_IN_PORT, the 16-bit in_port of move/load
+	nxmNXRegFirst   = oxmHeader{classNXM1, 0, 4} // NXM_NX_REG0; REGn is field n
 )
 
 // nxmAliases maps pre-OXM NXM code points to the OXM ones above, so that
@@ -98,6 +104,7 @@ var nxmAliases = map[oxmHeader]oxmHeader{
 	{classNXM1, 23, 16}: oxmNDTarget,
 	{classNXM1, 24, 6}:  oxmNDSll,
 	{classNXM1, 25, 6}:  oxmNDTll,
+	{classNXM1, 16, 8}:  oxmTunnelID, // NXM_NX_TUN_ID
 }
 
 func canonicalHeader(h oxmHeader) oxmHeader {
@@ -137,6 +144,8 @@ func buildActionFields() map[flows.Field]oxmHeader {
 		flows.FieldInPort: nxmOFInPort16, flows.FieldTPSrc: oxmTCPSrc, flows.FieldTPDst: oxmTCPDst, flows.FieldICMPType: oxmICMPv4Type,
 		flows.FieldNDTarget: oxmNDTarget, flows.FieldNDTll: oxmNDTll,
 		flows.FieldEthType: oxmEthType, flows.FieldIPProto: oxmIPProto, flows.FieldUDPDst: oxmUDPDst,
+		flows.FieldTunID: oxmTunnelID, flows.FieldTunSrc: nxmNXTunIPv4Src, flows.FieldTunDst: nxmNXTunIPv4Dst,
+		flows.FieldTunIPv6Src: nxmNXTunIPv6Src, flows.FieldTunIPv6Dst: nxmNXTunIPv6Dst,
 	}
 	for i := uint8(0); i <= 15; i++ {
 		m[flows.RegField(i)] = oxmHeader{classNXM1, nxmNXRegFirst.field + i, 4}

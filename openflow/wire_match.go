@@ -96,6 +96,23 @@ func encodeMatch(m flows.Match) ([]byte, error) {
 			}
 		}
 	}
+	if m.TunID != nil {
+		w.put(oxmTunnelID, be64(m.TunID.Value), maskOrNil(be64(m.TunID.Mask)))
+	}
+	for _, t := range []struct {
+		a      netip.Addr
+		h4, h6 oxmHeader
+	}{
+		{m.TunSrc, nxmNXTunIPv4Src, nxmNXTunIPv6Src},
+		{m.TunDst, nxmNXTunIPv4Dst, nxmNXTunIPv6Dst},
+	} {
+		switch {
+		case t.a.Is4():
+			w.put(t.h4, t.a.AsSlice(), nil)
+		case t.a.Is6():
+			w.put(t.h6, t.a.AsSlice(), nil)
+		}
+	}
 	if mask := m.CTState.Set | m.CTState.Clear; mask != 0 {
 		if m.CTState.Set&m.CTState.Clear != 0 {
 			return nil, fmt.Errorf("match ct_state: bits %#x both set and clear", m.CTState.Set&m.CTState.Clear)

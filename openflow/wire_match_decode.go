@@ -117,6 +117,12 @@ func setFromTLV(m *flows.Match, t oxmTLV) error {
 		m.InPort = u32(v)
 	case oxmMetadata:
 		m.Metadata = &flows.Masked64{Value: u64(v), Mask: mask64(t.mask)}
+	case oxmTunnelID:
+		m.TunID = &flows.Masked64{Value: u64(v), Mask: mask64(t.mask)}
+	case nxmNXTunIPv4Src, nxmNXTunIPv6Src:
+		m.TunSrc, err = tunnelAddr("tun_src", m.TunSrc, t)
+	case nxmNXTunIPv4Dst, nxmNXTunIPv6Dst:
+		m.TunDst, err = tunnelAddr("tun_dst", m.TunDst, t)
 	case nxmNXCTState:
 		mask := uint32(0xffffffff)
 		if t.mask != nil {
@@ -196,4 +202,18 @@ func setFromTLV(m *flows.Match, t oxmTLV) error {
 		return fmt.Errorf("match: unsupported field class %#04x field %d", h.class, h.field)
 	}
 	return err
+}
+
+// tunnelAddr reads an outer address TLV. The IR holds one exact source
+// and one exact destination: a masked address, or one of each family
+// (which OVS accepts from others), is an error.
+func tunnelAddr(name string, have netip.Addr, t oxmTLV) (netip.Addr, error) {
+	if t.mask != nil && !allBytes(t.mask, 0xff) {
+		return have, fmt.Errorf("match %s: masked tunnel addresses are not supported", name)
+	}
+	if have.IsValid() {
+		return have, fmt.Errorf("match %s: an IPv4 and an IPv6 address are not supported", name)
+	}
+	a, _ := netip.AddrFromSlice(t.value)
+	return a, nil
 }

@@ -138,7 +138,45 @@ func everyConstruct() []flows.Flow {
 		{Table: 6, Priority: 2, Cookie: 0x1019,
 			Match:   flows.Match{EthType: flows.EthTypeIPv6},
 			Actions: []flows.Action{learnOfBrief(true), learnEveryForm(), flows.Learn{Table: 7, Priority: 0}}},
+		// Issue 15: networks span hosts over Geneve/VXLAN tunnels, the
+		// network carried in the tunnel key. The receiving host matches
+		// the key and the outer addresses, copies the key into a register
+		// and learns which host the sender lives on; the sending host sets
+		// the remote host and the key before output to the tunnel port.
+		{Table: 0, Priority: 110, Cookie: 0x101a,
+			Match:   flows.Match{InPort: 10, TunID: &flows.Masked64{Value: 0x4031}, TunSrc: addr("192.168.100.11"), TunDst: addr("192.168.100.12")},
+			Actions: []flows.Action{flows.Move{Src: flows.Bits(flows.FieldTunID, 0, 16), Dst: flows.Bits(flows.RegField(2), 0, 16)}, learnTunnelPeer(), flows.Goto{Table: 1}}},
+		{Table: 0, Priority: 111, Cookie: 0x101b,
+			Match: flows.Match{TunID: &flows.Masked64{Value: 0x4000, Mask: 0xff00}, TunSrc: addr("fd00::11"), TunDst: addr("fd00::12")},
+			Actions: []flows.Action{flows.Move{Src: flows.Whole(flows.FieldTunIPv6Src), Dst: flows.Whole(flows.FieldTunIPv6Dst)},
+				flows.Move{Src: flows.Bits(flows.FieldTunIPv6Src, 0, 32), Dst: flows.Whole(flows.RegField(3))}, flows.Output{Port: flows.PortInPort}}},
+		{Table: 0, Priority: 112, Cookie: 0x101c,
+			Match: flows.Match{InPort: 10, TunID: &flows.Masked64{}}},
+		{Table: 6, Priority: 3, Cookie: 0x101d,
+			Match: flows.Match{Regs: []flows.RegMatch{flows.Reg(2, 0x4031, 0xffff)}, EthDst: flows.ExactMAC(mac("02:00:00:00:00:02"))},
+			Actions: []flows.Action{
+				flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: 0xc0a8640c},
+				flows.Load{Field: flows.Whole(flows.FieldTunID), Value: 0x4031},
+				flows.Load{Field: flows.Bits(flows.FieldTunID, 0, 16), Value: 0x31},
+				flows.Load{Field: flows.Whole(flows.FieldTunSrc), Value: 0xc0a8640b},
+				flows.Load{Field: flows.Whole(flows.FieldTunIPv6Dst), Value: 0x5},
+				flows.Load{Field: flows.Bits(flows.FieldTunIPv6Src, 120, 8), Value: 0xfd},
+				flows.Move{Src: flows.Whole(flows.RegField(1)), Dst: flows.Whole(flows.FieldTunDst)},
+				flows.Output{Port: 10},
+			}},
 	}
+}
+
+// learnTunnelPeer is MAC learning across a tunnel: a flow in table 43
+// that sends to the sender's MAC, in the sender's network, over the tunnel
+// to the host the packet came from, with the key it came with.
+func learnTunnelPeer() flows.Learn {
+	return flows.Learn{Table: 43, IdleTimeout: 300, Priority: flows.DefaultPriority, Specs: []flows.LearnSpec{
+		{Src: &flows.FieldRef{Field: flows.FieldTunID, Bits: 16}, Dst: flows.Bits(flows.RegField(2), 0, 16)},
+		{Src: &flows.FieldRef{Field: flows.FieldEthSrc}, Dst: flows.Whole(flows.FieldEthDst)},
+		{Load: true, Src: &flows.FieldRef{Field: flows.FieldTunSrc}, Dst: flows.Whole(flows.FieldTunDst)},
+		{Load: true, Src: &flows.FieldRef{Field: flows.FieldTunID}, Dst: flows.Whole(flows.FieldTunID)},
+	}}
 }
 
 // learnOfBrief remembers the backend chosen for a client: in table 42,
@@ -227,6 +265,18 @@ func TestWireBytes(t *testing.T) {
 			"0019 0010 00010004 00000005 00000000"},
 		{"move:NXM_NX_REG0[0..15]->NXM_NX_REG2[16..31]", flows.Move{Src: flows.Bits(flows.RegField(0), 0, 16), Dst: flows.Bits(flows.RegField(2), 16, 16)},
 			"ffff 0018 00002320 0006 0010 0000 0010 00010004 00010404"},
+		// Tunnel fields: OXM_OF_TUNNEL_ID is class 0x8000 field 38, the
+		// outer IPv4 addresses NXM_NX_TUN_IPV4_SRC/DST class 1 fields 31
+		// and 32 (ovs-fields(7)); `ovs-ofctl ofp-print` reads these bytes
+		// back as the action named.
+		{"set_field:0x4031->tun_id", flows.Load{Field: flows.Whole(flows.FieldTunID), Value: 0x4031},
+			"0019 0010 80004c08 0000000000004031"},
+		{"set_field:192.168.100.12->tun_dst", flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: 0xc0a8640c},
+			"0019 0010 00014004 c0a8640c 00000000"},
+		{"load:0x31->NXM_NX_TUN_ID[0..15]", flows.Load{Field: flows.Bits(flows.FieldTunID, 0, 16), Value: 0x31},
+			"ffff 0018 00002320 0007 000f 80004c08 0000000000000031"},
+		{"move:NXM_NX_TUN_ID[0..15]->NXM_NX_REG2[0..15]", flows.Move{Src: flows.Bits(flows.FieldTunID, 0, 16), Dst: flows.Bits(flows.RegField(2), 0, 16)},
+			"ffff 0018 00002320 0006 0010 0000 0000 80004c08 00010404"},
 		{"ct(commit,zone=5,table=1)", flows.CT{Commit: true, Zone: 5, Table: flows.U8(1)},
 			"ffff 0018 00002320 0023 0001 00000000 0005 01 000000 0000"},
 		{"ct(nat(src=10.0.0.1:100))", flows.CT{NAT: &flows.NAT{Kind: flows.NATSrc, AddrMin: netip.MustParseAddr("10.0.0.1"), PortMin: 100}},
@@ -312,6 +362,51 @@ func TestWireMatchBytes(t *testing.T) {
 	back, n, err := decodeMatch(got)
 	if err != nil || n != len(got) || !reflect.DeepEqual(back, m) {
 		t.Errorf("decodeMatch = %#v, %d, %v; want %#v, %d", back, n, err, m, len(got))
+	}
+}
+
+// TestWireTunnelMatchBytes pins the tunnel match fields (OXM_OF_TUNNEL_ID
+// and NXM_NX_TUN_IPV4_SRC/DST, NXM_NX_TUN_IPV6_SRC/DST, class 1 fields 31,
+// 32, 109 and 110); `ovs-ofctl ofp-print` of flow-mods with these matches
+// prints "tun_id=0x4031,tun_src=192.168.100.11,tun_dst=192.168.100.12" and
+// "tun_id=0x31/0xffff,tun_ipv6_src=fd00::11,tun_ipv6_dst=::1.2.3.4".
+func TestWireTunnelMatchBytes(t *testing.T) {
+	addr := netip.MustParseAddr
+	for _, tc := range []struct {
+		m    flows.Match
+		want string
+	}{
+		{flows.Match{TunID: &flows.Masked64{Value: 0x4031}, TunSrc: addr("192.168.100.11"), TunDst: addr("192.168.100.12")},
+			"0001 0020 80004c08 0000000000004031 00013e04 c0a8640b 00014004 c0a8640c"},
+		{flows.Match{TunID: &flows.Masked64{Value: 0x31, Mask: 0xffff}, TunSrc: addr("fd00::11"), TunDst: addr("::1.2.3.4")},
+			"0001 0040 80004d10 0000000000000031 000000000000ffff 0001da10 fd000000000000000000000000000011 0001dc10 00000000000000000000000001020304"},
+	} {
+		got, err := encodeMatch(tc.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := hex.DecodeString(strings.ReplaceAll(tc.want, " ", ""))
+		if !bytes.Equal(got, want) {
+			t.Errorf("encodeMatch(%s):\n got %x\nwant %x", tc.m, got, want)
+		}
+		back, n, err := decodeMatch(got)
+		if err != nil || n != len(got) || !reflect.DeepEqual(back, tc.m) {
+			t.Errorf("decodeMatch = %#v, %d, %v; want %#v, %d", back, n, err, tc.m, len(got))
+		}
+	}
+}
+
+// TestDecodeTunnelMatchRefuses: tunnel matches OVS accepts from others
+// but the IR cannot hold are errors, not a silently different flow.
+func TestDecodeTunnelMatchRefuses(t *testing.T) {
+	for _, tc := range []struct{ name, match, want string }{
+		{"masked tun_src", "0001 0010 00013f08 c0a86400 ffffff00", "masked tunnel addresses"},
+		{"tun_dst of both families", "0001 0020 00014004 c0a8640c 0001dc10 fd000000000000000000000000000012", "an IPv4 and an IPv6 address"},
+	} {
+		b, _ := hex.DecodeString(strings.ReplaceAll(tc.match, " ", ""))
+		if m, _, err := decodeMatch(b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: decodeMatch = %s, %v; want an error containing %q", tc.name, m, err, tc.want)
+		}
 	}
 }
 
