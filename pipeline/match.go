@@ -51,6 +51,15 @@ func mergeMatch(a, b flows.Match) (flows.Match, error) {
 	if set("ct_nw_dst", a.CTNwDst.IsValid(), b.CTNwDst.IsValid(), a.CTNwDst == b.CTNwDst) {
 		a.CTNwDst = b.CTNwDst
 	}
+	if set("tun_id", a.TunID != nil, b.TunID != nil, a.TunID != nil && b.TunID != nil && *a.TunID == *b.TunID) {
+		a.TunID = b.TunID
+	}
+	if set("tun_src", a.TunSrc.IsValid(), b.TunSrc.IsValid(), a.TunSrc == b.TunSrc) {
+		a.TunSrc = b.TunSrc
+	}
+	if set("tun_dst", a.TunDst.IsValid(), b.TunDst.IsValid(), a.TunDst == b.TunDst) {
+		a.TunDst = b.TunDst
+	}
 	if set("ct_nw_proto", a.CTNwProto != nil, b.CTNwProto != nil, a.CTNwProto != nil && b.CTNwProto != nil && *a.CTNwProto == *b.CTNwProto) {
 		a.CTNwProto = b.CTNwProto
 	}
