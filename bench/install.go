@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/pipeline"
@@ -61,6 +62,22 @@ func installWorkedExample(ctx context.Context, tb *testbed.Testbed, path string)
 
 	ictx, icancel := context.WithTimeout(ctx, installTimeout)
 	defer icancel()
+	// Meters and groups first, as the controller sends them: the flows
+	// use them (the session sends them again when it connects).
+	meters := map[uint32]openflow.MeterSpec{}
+	for _, m := range pipeline.PortMeters(in, b) {
+		meters[m.ID] = openflow.MeterSpec{Kbps: m.Kbps, BurstKb: m.BurstKb}
+	}
+	groups := map[uint32]flows.GroupDesc{}
+	for _, g := range pipeline.ServiceGroups(in, b) {
+		groups[g.ID] = g
+	}
+	if err := s.SetMeters(ictx, meters); err != nil {
+		return 0, fmt.Errorf("meters of the worked example: %w", err)
+	}
+	if err := s.SetGroups(ictx, groups); err != nil {
+		return 0, fmt.Errorf("groups of the worked example: %w", err)
+	}
 	ch, err := y.SetDesired(ictx, fs)
 	if err != nil {
 		return 0, fmt.Errorf("install the worked example on %s: %w", flowgateBridge, err)

@@ -26,8 +26,15 @@ func Compile(in *intent.Intent, b Bindings) ([]flows.Flow, error) {
 // CompileWith is Compile with the next hops the controller learned for
 // routers without a static gateway_mac (router_nexthop.go).
 func CompileWith(in *intent.Intent, b Bindings, hops NextHops) ([]flows.Flow, error) {
+	return CompileOverlay(in, b, hops, Overlay{})
+}
+
+// CompileOverlay is CompileWith on a host whose networks span other
+// hosts: ov says where the ports bound elsewhere are (overlay.go).
+func CompileOverlay(in *intent.Intent, b Bindings, hops NextHops, ov Overlay) ([]flows.Flow, error) {
 	c := newCompiler(in, b, nil)
 	c.hops = hops
+	c.setOverlay(ov)
 	cs := newContributions()
 	for _, u := range c.units() {
 		b, err := u.build()
@@ -45,6 +52,8 @@ type compiler struct {
 	in       *intent.Intent
 	bindings Bindings
 	hops     NextHops
+	overlay  Overlay
+	remote   []remotePort // ports bound on other hosts (overlay.go), by name
 	ids      ids
 	ports    []boundPort // in port order: by OpenFlow port number
 	byName   map[string]boundPort

@@ -130,6 +130,16 @@ func (c *compiler) floodFlows(n intent.Network) []flows.Flow {
 		direct = append(direct, delivery{slot, deliverFiltered(RouterPort)})
 		filtered = append(filtered, delivery{slot, deliverFiltered(RouterPort)})
 	}
+	// Hosts with ports of the network come last, one receiver each
+	// (overlay.go); their own ingress rules judge what they deliver.
+	next := uint32(1)
+	if len(direct) > 0 {
+		next = direct[len(direct)-1].slot + 1
+	}
+	for i, ep := range c.remoteEndpoints(n.Name) {
+		d := delivery{next + uint32(i), c.toTunnel(ep, zone)}
+		direct, filtered = append(direct, d), append(filtered, d)
+	}
 	out = append(out, floodTree(TableFloodDirect, zone, cookie, direct)...)
 	out = append(out, floodTree(TableFloodFiltered, zone, cookie, filtered)...)
 	return out

@@ -82,8 +82,15 @@ func (x *Incremental) Plan(in *intent.Intent, b Bindings) (*Plan, error) {
 
 // PlanWith is Plan with the learned next hops (CompileWith).
 func (x *Incremental) PlanWith(in *intent.Intent, b Bindings, hops NextHops) (*Plan, error) {
+	return x.PlanOverlay(in, b, hops, Overlay{})
+}
+
+// PlanOverlay is PlanWith with the ports bound on other hosts
+// (CompileOverlay).
+func (x *Incremental) PlanOverlay(in *intent.Intent, b Bindings, hops NextHops, ov Overlay) (*Plan, error) {
 	c := newCompiler(in, b, x.classes)
 	c.hops = hops
+	c.setOverlay(ov)
 	us := c.units()
 	p := &Plan{units: map[unitID]*builtUnit{}, slots: map[string]*slot{}, was: map[string]*flows.Flow{}, Flows: len(x.slots)}
 	seen := make(map[unitID]bool, len(x.units))

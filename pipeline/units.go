@@ -31,6 +31,7 @@ const (
 	unitPolicies
 	unitRouters
 	unitServices
+	unitOverlay
 )
 
 // unitID names a unit; it is stable across compiles for the same object.
@@ -85,6 +86,9 @@ func (c *compiler) units() []unit {
 	if len(c.in.Policies) > 0 {
 		out = append(out, unit{id: unitID{kind: unitPolicies}, fp: c.policiesFingerprint(), build: c.policyFlows})
 	}
+	if c.overlay.TunnelPort != 0 {
+		out = append(out, unit{id: unitID{kind: unitOverlay}, fp: c.overlayFingerprint(), build: c.overlayFlows})
+	}
 	if len(c.in.Services) > 0 {
 		out = append(out, unit{id: unitID{kind: unitServices}, fp: c.servicesFingerprint(), build: c.servicesFlows})
 	}
@@ -120,7 +124,10 @@ func (p boundPort) fingerprint() uint64 {
 // floodFingerprint covers floodFlows(n): the network, its zone, whether
 // it is routed, and its bound ports in flood order.
 func (c *compiler) floodFingerprint(n intent.Network) uint64 {
-	f := newFingerprint().value(n).u64(uint64(c.ids.zone[n.Name])).bool(c.routed(n))
+	f := newFingerprint().value(n).u64(uint64(c.ids.zone[n.Name])).bool(c.routed(n)).u64(uint64(c.overlay.TunnelPort))
+	for _, ep := range c.remoteEndpoints(n.Name) {
+		f.str(ep.String())
+	}
 	for _, p := range c.ports {
 		if p.Network == n.Name {
 			f.u64(uint64(p.ofport))

@@ -1,0 +1,157 @@
+package pipeline
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
+)
+
+// The overlay (issue 15): a network spans hosts over Geneve tunnels from
+// the integration bridge, the network's id (its conntrack zone, which
+// every host derives from the network names alone) carried in the tunnel
+// key. Each host enforces what its own ports send (port security and
+// egress rules) and what they receive (ingress rules); a packet crossing
+// the overlay is judged by the sender's egress rules on its host and the
+// receiver's ingress rules on the other, and each host tracks the
+// connection in its own conntrack:
+//
+//   - toward a port bound elsewhere: l2_lookup matches its MAC, sets the
+//     tunnel destination (its host's endpoint) and key, and names the
+//     tunnel as the destination port (reg1), which ingress_acl passes and
+//     output sends out of the tunnel port;
+//   - from the tunnel: classify takes the network from the tunnel key
+//     (only keys of known networks), names the tunnel as the source port
+//     (reg0), which egress_acl passes, and the packet walks conntrack,
+//     l2_lookup and the receiver's ingress_acl as any other;
+//   - flooding: each host with ports of the network is one more receiver
+//     of the network's flood trees (set tunnel destination and key,
+//     output to the tunnel); a flood that came from the tunnel is never
+//     sent back into it (OpenFlow never outputs to the in_port).
+//
+// Remote groups already match the addresses of every port of the intent,
+// wherever it is bound.
+
+// Overlay says where the ports bound on other hosts are.
+type Overlay struct {
+	// TunnelPort is the OpenFlow port of the integration bridge's
+	// flow-based Geneve port (options:remote_ip=flow, options:key=flow);
+	// 0: no overlay.
+	TunnelPort uint32
+	// Remote maps a port bound on another host to that host's tunnel
+	// endpoint. A port bound here too is local (Bindings win).
+	Remote map[string]netip.Addr
+}
+
+// prioClassifyTunnel: a tunnel packet's key names a network.
+const prioClassifyTunnel uint16 = 100
+
+// remotePort is an intent port bound on another host.
+type remotePort struct {
+	*intent.Port
+	endpoint netip.Addr
+	zone     uint16
+	cookie   uint64
+}
+
+// setOverlay records ov and the ports it places on other hosts.
+func (c *compiler) setOverlay(ov Overlay) {
+	c.overlay = ov
+	c.remote = c.remotePorts()
+}
+
+// remotePorts lists the ports bound elsewhere, by name.
+func (c *compiler) remotePorts() []remotePort {
+	if c.overlay.TunnelPort == 0 {
+		return nil
+	}
+	var out []remotePort
+	for i := range c.in.Ports {
+		p := &c.in.Ports[i]
+		ep, ok := c.overlay.Remote[p.Name]
+		if _, local := c.bindings[p.Name]; local || !ok || !ep.IsValid() {
+			continue
+		}
+		out = append(out, remotePort{Port: p, endpoint: ep, zone: c.ids.zone[p.Network],
+			cookie: Cookie(KindPort, uint64(c.ids.port[p.Name]))})
+	}
+	slices.SortFunc(out, func(a, b remotePort) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// remoteEndpoints are the tunnel endpoints of the hosts with ports of
+// network n, in address order.
+func (c *compiler) remoteEndpoints(n string) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range c.remote {
+		if p.Network == n && !slices.Contains(out, p.endpoint) {
+			out = append(out, p.endpoint)
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	return out
+}
+
+// toTunnel sends the packet into the overlay toward endpoint, keyed with
+// the network zone.
+func (c *compiler) toTunnel(endpoint netip.Addr, zone uint16) []flows.Action {
+	return []flows.Action{
+		flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: ipv4Value(endpoint)},
+		flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(zone)},
+		flows.Output{Port: c.overlay.TunnelPort},
+	}
+}
+
+// overlayFingerprint covers overlayFlows: the tunnel port, the networks
+// and every remote port with its endpoint.
+func (c *compiler) overlayFingerprint() uint64 {
+	f := newFingerprint().u64(uint64(c.overlay.TunnelPort)).value(c.in.Networks)
+	for _, p := range c.remote {
+		f.value(*p.Port).str(p.endpoint.String()).u64(p.cookie)
+	}
+	return f.sum()
+}
+
+// overlayFlows are the flows the overlay adds besides the flood trees'
+// remote receivers (floodFlows).
+func (c *compiler) overlayFlows() (built, error) {
+	t := c.overlay.TunnelPort
+	cookie := infraCookie(TableClassify)
+	var out []flows.Flow
+	for _, n := range c.in.Networks {
+		zone := c.ids.zone[n.Name]
+		out = append(out, flows.Flow{Table: uint8(TableClassify), Priority: prioClassifyTunnel, Cookie: Cookie(KindNetwork, uint64(zone)),
+			Match: flows.Match{InPort: t, TunID: &flows.Masked64{Value: uint64(zone)}},
+			Actions: []flows.Action{
+				flows.Load{Field: fieldSrcPort, Value: uint64(t)},
+				flows.Load{Field: fieldNetwork, Value: uint64(zone)},
+				goTo(TableConntrack),
+			}})
+	}
+	out = append(out,
+		egressSide.flow(prioACLUnfiltered, cookie, flows.Match{Regs: []flows.RegMatch{egressSide.port(t)}}, goTo(egressSide.next)),
+		ingressSide.flow(prioACLUnfiltered, cookie, flows.Match{Regs: []flows.RegMatch{ingressSide.port(t)}}, goTo(ingressSide.next)),
+		flows.Flow{Table: uint8(TableOutput), Priority: prioOutputPort, Cookie: cookie,
+			Match: flows.Match{Regs: []flows.RegMatch{matchDstPort(t)}}, Actions: []flows.Action{flows.Output{Port: t}}})
+	for _, p := range c.remote {
+		macs := map[flows.MAC]bool{flows.MAC(p.MAC): true}
+		for _, ap := range p.AllowedAddressPairs {
+			if ap.MAC != ([6]byte{}) {
+				macs[flows.MAC(ap.MAC)] = true
+			}
+		}
+		for _, mac := range sortedMACs(macs) {
+			out = append(out, flows.Flow{Table: uint8(TableL2Lookup), Priority: prioL2Unicast, Cookie: p.cookie,
+				Match: flows.Match{Regs: []flows.RegMatch{matchNetwork(p.zone)}, EthDst: flows.ExactMAC(mac)},
+				Actions: []flows.Action{
+					flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: ipv4Value(p.endpoint)},
+					flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(p.zone)},
+					flows.Load{Field: fieldDstPort, Value: uint64(t)},
+					goTo(TableIngressACL),
+				}})
+		}
+	}
+	return built{flows: out}, nil
+}
