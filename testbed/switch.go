@@ -5,12 +5,14 @@ import (
 	"fmt"
 )
 
-// Switch is an OVS bridge in the testbed's private OVS. Its bridge name is
-// the switch name, so `ovs-ofctl dump-flows <name>` reads it.
+// Switch is an OVS bridge in the testbed's private OVS, or a node's
+// integration bridge in that node's OVS. Its bridge name is the switch
+// name, so `ovs-ofctl dump-flows <name>` against Switch.OVS reads it.
 type Switch struct {
 	tb     *Testbed
 	name   string
 	secure bool
+	node   *Node // nil: a bridge of the testbed's own OVS
 }
 
 // SwitchOpts configure a new switch.
@@ -27,6 +29,28 @@ func (s *Switch) Name() string { return s.name }
 
 // Secure reports whether the bridge was created with fail_mode=secure.
 func (s *Switch) Secure() bool { return s.secure }
+
+// Node is the node whose integration bridge this is, or nil for a switch
+// of the testbed's own OVS.
+func (s *Switch) Node() *Node { return s.node }
+
+// OVS is the Open vSwitch the bridge belongs to: its node's, or the
+// testbed's own.
+func (s *Switch) OVS() *OVS {
+	if s.node != nil {
+		return s.node.ovs
+	}
+	return s.tb.ovs
+}
+
+// netns is where the bridge's ovs-vswitchd runs and where the switch ends
+// of its links live.
+func (s *Switch) netns() string {
+	if s.node != nil {
+		return s.node.state.Netns
+	}
+	return s.tb.state.OVSNetns
+}
 
 // openFlowVersions are enabled on every bridge: 1.0 so that a plain
 // `ovs-ofctl dump-flows` works, 1.3 for the controller, 1.4+ for bundles.
@@ -56,9 +80,13 @@ func (tb *Testbed) AddSwitch(ctx context.Context, name string, opts SwitchOpts) 
 // LinkSwitches joins two switches with a pair of OVS patch ports named
 // patch-<a>-<b> and patch-<b>-<a>. Patch ports live in OVS alone (no
 // kernel device), so the link costs nothing and works on every datapath.
+// Both switches must be in the same OVS: nodes are joined by tunnels.
 func (tb *Testbed) LinkSwitches(ctx context.Context, a, b *Switch) error {
+	if a.node != b.node {
+		return fmt.Errorf("link switches %s and %s: not in the same OVS (patch ports cannot cross nodes)", a.name, b.name)
+	}
 	ab, ba := "patch-"+a.name+"-"+b.name, "patch-"+b.name+"-"+a.name
-	if _, err := tb.ovs.Vsctl(ctx,
+	if _, err := a.OVS().Vsctl(ctx,
 		"add-port", a.name, ab, "--", "set", "Interface", ab, "type=patch", "options:peer="+ba, "--",
 		"add-port", b.name, ba, "--", "set", "Interface", ba, "type=patch", "options:peer="+ab); err != nil {
 		return fmt.Errorf("link switches %s and %s: %w", a.name, b.name, err)
