@@ -178,6 +178,76 @@ func bulkTransfer(t *testing.T, from, to *Host, size int) {
 	t.Logf("bulk transfer %s -> %s: %d bytes in %v", from.Name(), to.Name(), size, time.Since(start))
 }
 
+// The shape of the 20-hypervisor benchmark: 20 nodes with 50 dummy ports
+// each on br-int. It only builds and tears down, and reports how long
+// each takes; Close must leave nothing behind.
+func TestNodesTwentyWithFiftyDummyPortsOnOVS(t *testing.T) {
+	RequireRoot(t)
+	const nodes, ports = 20, 50
+	ctx := context.Background()
+	tb, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			tb.Close()
+		}
+	})
+
+	start := time.Now()
+	for i := range nodes {
+		n, err := tb.AddNode(ctx, fmt.Sprintf("hv%02d", i+1), NodeOpts{Underlay: netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 168, 100, byte(11 + i)}), 24)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := make([]string, ports)
+		for j := range names {
+			names[j] = fmt.Sprintf("hv%02d-p%02d", i+1, j+1)
+		}
+		ofports, err := n.IntegrationBridge().AddDummyPorts(ctx, names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[uint32]bool{}
+		for _, p := range ofports {
+			seen[p] = true
+		}
+		if len(seen) != ports {
+			t.Errorf("node %s: ofports %v are not %d distinct ports", n.Name(), ofports, ports)
+		}
+	}
+	built := time.Since(start)
+
+	// Spot checks: the last node knows every other node's underlay MAC,
+	// and the first one learnt the last one's.
+	all := tb.Nodes()
+	first, last := all[0], all[len(all)-1]
+	arp, err := last.OVS().Appctl(ctx, "tnl/arp/show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(arp, " br-phy"); n != nodes-1 {
+		t.Errorf("node %s: %d tnl/arp entries, want %d:\n%s", last.Name(), n, nodes-1, arp)
+	}
+	if arp, err := first.OVS().Appctl(ctx, "tnl/arp/show"); err != nil || !strings.Contains(arp, last.UnderlayMAC().String()) {
+		t.Errorf("node %s: tnl/arp/show lacks node %s: %v\n%s", first.Name(), last.Name(), err, arp)
+	}
+	if out, err := first.OVS().Vsctl(ctx, "list-ports", IntegrationBridge); err != nil || len(strings.Fields(out)) != ports {
+		t.Errorf("node %s: br-int ports: %v\n%s", first.Name(), err, out)
+	}
+
+	pids, dirs := nodeDaemons(all)
+	start = time.Now()
+	closed = true
+	if err := tb.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	t.Logf("%d nodes with %d dummy ports each: built in %v, closed in %v", nodes, ports, built, time.Since(start))
+	expectGone(t, tb.Prefix(), pids, dirs)
+}
+
 // nodeDaemons lists the pids of the nodes' OVS daemons and their run
 // directories.
 func nodeDaemons(nodes []*Node) (pids []int, dirs []string) {

@@ -3,6 +3,8 @@ package testbed
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Switch is an OVS bridge in the testbed's private OVS, or a node's
@@ -92,4 +94,45 @@ func (tb *Testbed) LinkSwitches(ctx context.Context, a, b *Switch) error {
 		return fmt.Errorf("link switches %s and %s: %w", a.name, b.name, err)
 	}
 	return nil
+}
+
+// AddDummyPorts adds one interface of type dummy per name to the switch,
+// each bound the way Link binds a host (external_ids:iface-id=<name>), in
+// one transaction, and returns their ofports in the order of names. A
+// dummy interface is a port to OVS and nothing to the kernel: it makes
+// scale tests cheap (a thousand ports, no devices) but carries no
+// traffic. Every OVS the testbed starts has the type (--enable-dummy).
+func (s *Switch) AddDummyPorts(ctx context.Context, names ...string) ([]uint32, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	var add, get []string
+	for _, name := range names {
+		add = append(add, "--", "add-port", s.name, name, "--", "set", "Interface", name,
+			"type=dummy", "external_ids:iface-id="+name)
+		get = append(get, "--", "get", "Interface", name, "ofport")
+	}
+	o := s.OVS()
+	if _, err := o.Vsctl(ctx, add[1:]...); err != nil {
+		return nil, fmt.Errorf("switch %s: add %d dummy ports: %w", s.name, len(names), err)
+	}
+	// add-port returns once ovs-vswitchd has configured the ports, so
+	// the ofports are final (-1 would mean it failed).
+	out, err := o.Vsctl(ctx, get[1:]...)
+	if err != nil {
+		return nil, fmt.Errorf("switch %s: ofports of dummy ports: %w", s.name, err)
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) != len(names) {
+		return nil, fmt.Errorf("switch %s: %d ofports for %d dummy ports:\n%s", s.name, len(lines), len(names), out)
+	}
+	ofports := make([]uint32, len(names))
+	for i, line := range lines {
+		ofport, err := strconv.ParseInt(line, 10, 32)
+		if err != nil || ofport <= 0 {
+			return nil, fmt.Errorf("switch %s: dummy port %s got no ofport (%q)", s.name, names[i], line)
+		}
+		ofports[i] = uint32(ofport)
+	}
+	return ofports, nil
 }
