@@ -182,6 +182,9 @@ func bulkTransfer(t *testing.T, from, to *Host, size int) {
 // each on br-int. It only builds and tears down, and reports how long
 // each takes; Close must leave nothing behind.
 func TestNodesTwentyWithFiftyDummyPortsOnOVS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 20 nodes take about 20 s to build on a busy two-core machine")
+	}
 	RequireRoot(t)
 	const nodes, ports = 20, 50
 	ctx := context.Background()
