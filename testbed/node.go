@@ -137,7 +137,8 @@ func nodeMAC(kind byte, n int) net.HardwareAddr {
 // AddNode creates a node: its namespace, its private OVS with br-int and
 // br-phy, and its port on the underlay segment (created with the first
 // node), and teaches it and the nodes already there each other's underlay
-// MAC. Either the node is complete or nothing of it is left.
+// MAC. Either the node is complete or nothing of it is left but the
+// tunnel ARP entries the other nodes may have got for it.
 func (tb *Testbed) AddNode(ctx context.Context, name string, opts NodeOpts) (*Node, error) {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
