@@ -52,6 +52,10 @@ func (h *Host) OFPort() uint32 { return h.state.OFPort }
 // Link).
 func (h *Host) SwitchName() string { return h.state.Switch }
 
+// NodeName is the name of the node whose integration bridge the host is
+// linked to ("" for a switch of the testbed's own OVS, and before Link).
+func (h *Host) NodeName() string { return h.state.Node }
+
 // Exec runs argv inside the host's namespace and returns its trimmed
 // stdout; the error carries stderr.
 func (h *Host) Exec(ctx context.Context, argv ...string) (string, error) {

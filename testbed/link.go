@@ -8,20 +8,31 @@ import (
 )
 
 // Link connects a host to a switch with a veth pair: eth0 in the host's
-// namespace, and an end named after the host in the ovs-vswitchd namespace
-// that becomes an OVS port with external_ids:iface-id=<host> and
-// external_ids:attached-mac=<mac>, the way a hypervisor plugs a VM.
-// A host has one link.
+// namespace, and an end named after the host in the namespace of the
+// switch's ovs-vswitchd (the testbed's, or the node's for a node's
+// integration bridge) that becomes an OVS port with
+// external_ids:iface-id=<host> and external_ids:attached-mac=<mac>, the
+// way a hypervisor plugs a VM. A host has one link.
 func (tb *Testbed) Link(ctx context.Context, h *Host, s *Switch) error {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
-	if h.state.Switch != "" {
-		return fmt.Errorf("link host %s to %s: already linked to %s", h.state.Name, s.name, h.state.Switch)
+	where := s.name
+	if s.node != nil {
+		where = s.node.state.Name + "/" + s.name
+		if nodeDevices[h.state.Name] {
+			return fmt.Errorf("link host %s to %s: %q is the name of a device in every node's namespace", h.state.Name, where, h.state.Name)
+		}
 	}
-	if err := tb.plug(ctx, &h.state, s.name); err != nil {
-		return fmt.Errorf("link host %s to %s: %w", h.state.Name, s.name, err)
+	if h.state.Switch != "" {
+		return fmt.Errorf("link host %s to %s: already linked to %s", h.state.Name, where, h.state.Switch)
+	}
+	if err := tb.plug(ctx, &h.state, s); err != nil {
+		return fmt.Errorf("link host %s to %s: %w", h.state.Name, where, err)
 	}
 	h.state.Switch = s.name
+	if s.node != nil {
+		h.state.Node = s.node.state.Name
+	}
 	for i := range tb.state.Hosts {
 		if tb.state.Hosts[i].Name == h.state.Name {
 			tb.state.Hosts[i] = h.state
@@ -32,8 +43,8 @@ func (tb *Testbed) Link(ctx context.Context, h *Host, s *Switch) error {
 
 // plug creates and configures the veth pair and the OVS port, and fills in
 // hs.OFPort.
-func (tb *Testbed) plug(ctx context.Context, hs *HostState, bridge string) error {
-	swNS, port := tb.state.OVSNetns, hs.Name
+func (tb *Testbed) plug(ctx context.Context, hs *HostState, s *Switch) error {
+	swNS, port, o := s.netns(), hs.Name, s.OVS()
 	if _, err := run(ctx, "ip", "-n", swNS, "link", "add", "name", port, "type", "veth", "peer", "name", "eth0", "netns", hs.Netns); err != nil {
 		return err
 	}
@@ -66,17 +77,17 @@ func (tb *Testbed) plug(ctx context.Context, hs *HostState, bridge string) error
 	if err := ipBatch(ctx, hs.Netns, lines); err != nil {
 		return err
 	}
-	args := []string{"add-port", bridge, port, "--", "set", "Interface", port,
+	args := []string{"add-port", s.name, port, "--", "set", "Interface", port,
 		"external_ids:iface-id=" + hs.Name, "external_ids:attached-mac=" + hs.MAC}
 	if hs.OFPort != 0 {
 		args = append(args, "ofport_request="+strconv.FormatUint(uint64(hs.OFPort), 10))
 	}
-	if _, err := tb.ovs.Vsctl(ctx, args...); err != nil {
+	if _, err := o.Vsctl(ctx, args...); err != nil {
 		return err
 	}
 	// add-port waits for ovs-vswitchd to configure the port, so the ofport
 	// is final here; -1 means it failed, and the error column says why.
-	out, err := tb.ovs.Vsctl(ctx, "get", "Interface", port, "ofport", "error")
+	out, err := o.Vsctl(ctx, "get", "Interface", port, "ofport", "error")
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,20 @@ type State struct {
 	Datapath string        `json:"datapath"`  // resolved: system or netdev
 	Switches []SwitchState `json:"switches"`
 	Hosts    []HostState   `json:"hosts"`
+	// UnderlayNetns holds the Linux bridge that joins the nodes' underlay
+	// ports; empty until the first AddNode.
+	UnderlayNetns string      `json:"underlay_netns,omitempty"`
+	Nodes         []NodeState `json:"nodes,omitempty"`
+}
+
+// NodeState records one node (a hypervisor): its namespace, its own
+// private OVS and its underlay address.
+type NodeState struct {
+	Name     string       `json:"name"`
+	Netns    string       `json:"netns"`    // where the node's ovs-vswitchd, br-int, br-phy and its hosts' veth ends live
+	OVSDir   string       `json:"ovs_dir"`  // the node's private OVS run directory
+	Underlay netip.Prefix `json:"underlay"` // br-phy's address
+	MAC      string       `json:"mac"`      // br-phy's MAC, what the other nodes' tunnel ARP tables hold
 }
 
 // SwitchState records one switch (an OVS bridge of the same name).
@@ -29,6 +43,7 @@ type HostState struct {
 	Name     string       `json:"name"`
 	Netns    string       `json:"netns"`
 	Switch   string       `json:"switch,omitempty"`
+	Node     string       `json:"node,omitempty"` // the node whose br-int Switch is; empty: the testbed's own OVS
 	OFPort   uint32       `json:"ofport,omitempty"`
 	MAC      string       `json:"mac"`
 	IP4      netip.Prefix `json:"ip4,omitzero"`
@@ -44,6 +59,7 @@ func (tb *Testbed) State() State {
 	s := tb.state
 	s.Switches = append([]SwitchState(nil), s.Switches...)
 	s.Hosts = append([]HostState(nil), s.Hosts...)
+	s.Nodes = append([]NodeState(nil), s.Nodes...)
 	return s
 }
 
@@ -59,7 +75,13 @@ func Attach(s State) (*Testbed, error) {
 	if !validPrefix.MatchString(s.Prefix) {
 		return nil, fmt.Errorf("attach testbed: prefix %q is not a testbed prefix", s.Prefix)
 	}
-	tb := &Testbed{ovs: AttachOVS(s.OVSDir, s.Datapath, s.OVSNetns), state: s, switches: map[string]*Switch{}, hosts: map[string]*Host{}}
+	tb := &Testbed{ovs: AttachOVS(s.OVSDir, s.Datapath, s.OVSNetns), state: s,
+		switches: map[string]*Switch{}, hosts: map[string]*Host{}, nodes: map[string]*Node{}}
+	for _, ns := range s.Nodes {
+		n := &Node{tb: tb, state: ns, ovs: AttachOVS(ns.OVSDir, DatapathNetdev, ns.Netns)}
+		n.brInt = &Switch{tb: tb, name: IntegrationBridge, secure: true, node: n}
+		tb.nodes[ns.Name] = n
+	}
 	for _, ss := range s.Switches {
 		tb.switches[ss.Name] = &Switch{tb: tb, name: ss.Name, secure: ss.Secure}
 	}

@@ -7,21 +7,33 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
 // teardown removes everything a testbed made. It works from the state
-// alone (plus the OVS handle when there is one) so that `flowgate testbed
-// down` in another process does exactly what Close does in a test.
-func teardown(s State, o *OVS) error {
-	var errs []error
+// alone (plus the OVS handles of the testbed and its nodes) so that
+// `flowgate testbed down` in another process does exactly what Close does
+// in a test.
+func teardown(s State, o *OVS, nodes []*OVS) error {
+	// The daemons first, so that none holds ports while namespaces go
+	// away; the nodes' at once, since each takes a moment to exit.
+	errs := make([]error, len(nodes)+1)
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			if err := n.Stop(); err != nil {
+				errs[i] = fmt.Errorf("stop OVS in %s: %w", n.Netns, err)
+			}
+		})
+	}
 	if o != nil {
-		// First, so that no daemon holds ports while namespaces go away.
 		if err := o.Stop(); err != nil {
-			errs = append(errs, fmt.Errorf("stop private OVS: %w", err))
+			errs[len(nodes)] = fmt.Errorf("stop private OVS: %w", err)
 		}
 	}
+	wg.Wait()
 	if !validPrefix.MatchString(s.Prefix) {
 		return errors.Join(append(errs, fmt.Errorf("teardown: prefix %q is not a testbed prefix", s.Prefix))...)
 	}

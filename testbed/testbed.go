@@ -29,6 +29,7 @@ type Testbed struct {
 	state    State
 	switches map[string]*Switch
 	hosts    map[string]*Host
+	nodes    map[string]*Node
 	servers  []*Server
 	closed   bool
 }
@@ -50,6 +51,7 @@ func Start(ctx context.Context, opts Options) (*Testbed, error) {
 		state:    State{Prefix: prefix, OVSNetns: prefix + "-ovs"},
 		switches: map[string]*Switch{},
 		hosts:    map[string]*Host{},
+		nodes:    map[string]*Node{},
 	}
 	if err := tb.startOVS(ctx, opts.Datapath); err != nil {
 		return nil, errors.Join(err, tb.Close())
@@ -132,10 +134,11 @@ func (tb *Testbed) Hosts() []*Host {
 	return hosts
 }
 
-// Close stops the echo servers, the OVS daemons (by pid) and every process
-// left in the testbed's namespaces, deletes the namespaces (and with them
-// every veth and tap) and removes the OVS run directory. It is safe to
-// call more than once and after a partial Start.
+// Close stops the echo servers, the OVS daemons (its own and every
+// node's, by pid) and every process left in the testbed's namespaces,
+// deletes the namespaces (and with them every veth, tap and the underlay
+// bridge) and removes the OVS run directories. It is safe to call more
+// than once and after a partial Start.
 func (tb *Testbed) Close() error {
 	tb.mu.Lock()
 	if tb.closed {
@@ -144,12 +147,16 @@ func (tb *Testbed) Close() error {
 	}
 	tb.closed = true
 	servers := tb.servers
+	var nodes []*OVS
+	for _, ns := range tb.state.Nodes {
+		nodes = append(nodes, tb.nodes[ns.Name].ovs)
+	}
 	tb.mu.Unlock()
 	var errs []error
 	for _, s := range servers {
 		errs = append(errs, s.Close())
 	}
-	errs = append(errs, teardown(tb.state, tb.ovs))
+	errs = append(errs, teardown(tb.state, tb.ovs, nodes))
 	return errors.Join(errs...)
 }
 

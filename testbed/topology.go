@@ -21,11 +21,26 @@ import (
 //	  - [s1, s2]
 //	hosts:
 //	  - {name: h1, switch: s1, mac: "02:00:00:00:00:01", ip: 10.0.0.1/24, ip6: "fd00::1/64"}
+//
+// and with nodes (hypervisors, see Node), whose hosts are plugged into
+// the node's br-int (testdata/nodes.yaml):
+//
+//	nodes:
+//	  - {name: hv1, underlay: 192.168.100.11/24}
+//	hosts:
+//	  - {name: vm1, node: hv1, ip: 10.0.0.1/24}
 type Topology struct {
 	Datapath string           `yaml:"datapath"`
 	Switches []TopologySwitch `yaml:"switches"`
 	Links    [][2]string      `yaml:"links"` // switch pairs joined by patch ports
+	Nodes    []TopologyNode   `yaml:"nodes"`
 	Hosts    []TopologyHost   `yaml:"hosts"`
+}
+
+// TopologyNode is one node of a Topology.
+type TopologyNode struct {
+	Name     string       `yaml:"name"`
+	Underlay netip.Prefix `yaml:"underlay"` // NodeOpts.Underlay
 }
 
 // TopologySwitch is one switch of a Topology.
@@ -34,10 +49,12 @@ type TopologySwitch struct {
 	Secure bool   `yaml:"secure"` // fail_mode=secure, no flows
 }
 
-// TopologyHost is one host of a Topology and the switch it is linked to.
+// TopologyHost is one host of a Topology and the switch it is linked to:
+// a switch of the testbed's own OVS, or the br-int of a node.
 type TopologyHost struct {
 	Name     string       `yaml:"name"`
 	Switch   string       `yaml:"switch"`
+	Node     string       `yaml:"node"` // instead of switch: the node's br-int
 	MAC      string       `yaml:"mac"`
 	IP       netip.Prefix `yaml:"ip"`
 	IP6      netip.Prefix `yaml:"ip6"`
@@ -80,8 +97,23 @@ func (topo *Topology) check() error {
 			}
 		}
 	}
+	nodes := map[string]bool{}
+	for i, n := range topo.Nodes {
+		if nodes[n.Name] {
+			errs = append(errs, fmt.Errorf("nodes[%d]: name %q used twice", i, n.Name))
+		}
+		nodes[n.Name] = true
+		if !n.Underlay.IsValid() {
+			errs = append(errs, fmt.Errorf("nodes[%d] (%s): underlay: an address with prefix length is required", i, n.Name))
+		}
+	}
 	for i, h := range topo.Hosts {
-		if !switches[h.Switch] {
+		switch {
+		case h.Node != "" && h.Switch != "":
+			errs = append(errs, fmt.Errorf("hosts[%d] (%s): switch %q and node %q: a host is plugged into one or the other", i, h.Name, h.Switch, h.Node))
+		case h.Node != "" && !nodes[h.Node]:
+			errs = append(errs, fmt.Errorf("hosts[%d] (%s): node: no node %q", i, h.Name, h.Node))
+		case h.Node == "" && !switches[h.Switch]:
 			errs = append(errs, fmt.Errorf("hosts[%d] (%s): switch: no switch %q", i, h.Name, h.Switch))
 		}
 		if _, err := h.opts(); err != nil {
@@ -104,9 +136,9 @@ func (h TopologyHost) opts() (HostOpts, error) {
 	return opts, checkHostOpts(opts)
 }
 
-// Build adds the topology's switches, links and hosts to the testbed. The
-// testbed's datapath was fixed when it started; start it with
-// Options{Datapath: topo.Datapath}.
+// Build adds the topology's switches, links, nodes and hosts to the
+// testbed. The testbed's datapath was fixed when it started; start it
+// with Options{Datapath: topo.Datapath} (nodes always use netdev).
 func (tb *Testbed) Build(ctx context.Context, topo *Topology) error {
 	for _, s := range topo.Switches {
 		if _, err := tb.AddSwitch(ctx, s.Name, SwitchOpts{Secure: s.Secure}); err != nil {
@@ -115,6 +147,11 @@ func (tb *Testbed) Build(ctx context.Context, topo *Topology) error {
 	}
 	for _, l := range topo.Links {
 		if err := tb.LinkSwitches(ctx, tb.Switch(l[0]), tb.Switch(l[1])); err != nil {
+			return err
+		}
+	}
+	for _, tn := range topo.Nodes {
+		if _, err := tb.AddNode(ctx, tn.Name, NodeOpts{Underlay: tn.Underlay}); err != nil {
 			return err
 		}
 	}
@@ -127,7 +164,11 @@ func (tb *Testbed) Build(ctx context.Context, topo *Topology) error {
 		if err != nil {
 			return err
 		}
-		if err := tb.Link(ctx, h, tb.Switch(th.Switch)); err != nil {
+		s := tb.Switch(th.Switch)
+		if th.Node != "" {
+			s = tb.Node(th.Node).IntegrationBridge()
+		}
+		if err := tb.Link(ctx, h, s); err != nil {
 			return err
 		}
 	}

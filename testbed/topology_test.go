@@ -25,6 +25,20 @@ func TestExampleTopologyParses(t *testing.T) {
 	}
 }
 
+func TestNodesTopologyParses(t *testing.T) {
+	data, err := os.ReadFile("testdata/nodes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := ParseTopology(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(topo.Nodes) != 2 || len(topo.Hosts) != 2 || topo.Hosts[1].Node != "hv2" || topo.Nodes[0].Underlay.String() != "192.168.100.11/24" {
+		t.Errorf("testdata/nodes.yaml: %+v", topo)
+	}
+}
+
 func TestParseTopologyErrors(t *testing.T) {
 	const sw = "switches: [{name: s1}]\n"
 	for _, c := range []struct{ name, doc, want string }{
@@ -38,6 +52,10 @@ func TestParseTopologyErrors(t *testing.T) {
 		{"gateway outside", sw + "hosts: [{name: h1, switch: s1, ip: 10.0.0.1/24, gateway: 10.0.1.1}]", "gateway4 10.0.1.1: not in 10.0.0.1/24"},
 		{"multicast mac", sw + `hosts: [{name: h1, switch: s1, mac: "01:00:5e:00:00:01"}]`, "want a 6-byte unicast address"},
 		{"bad mac", sw + `hosts: [{name: h1, switch: s1, mac: "nope"}]`, "hosts[0] (h1): mac:"},
+		{"duplicate node", "nodes: [{name: hv1, underlay: 10.1.0.1/24}, {name: hv1, underlay: 10.1.0.2/24}]", `nodes[1]: name "hv1" used twice`},
+		{"node without underlay", "nodes: [{name: hv1}]", "nodes[0] (hv1): underlay: an address with prefix length is required"},
+		{"host on no node", "nodes: [{name: hv1, underlay: 10.1.0.1/24}]\nhosts: [{name: h1, node: hv2}]", `hosts[0] (h1): node: no node "hv2"`},
+		{"host on switch and node", sw + "nodes: [{name: hv1, underlay: 10.1.0.1/24}]\nhosts: [{name: h1, switch: s1, node: hv1}]", "a host is plugged into one or the other"},
 	} {
 		_, err := ParseTopology([]byte(c.doc))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,23 +26,44 @@ const defaultStateFile = "/run/flowgate-testbed/state.json"
 
 func newTestbedCmd() *cobra.Command {
 	var stateFile string
+	var nodes int
 	cmd := &cobra.Command{
 		Use:   "testbed",
 		Short: "Bring up hosts and switches in network namespaces to experiment with",
 		Long: `A testbed is a private Open vSwitch (its own ovsdb-server and ovs-vswitchd,
 never the system one) with switches (bridges) and hosts (network namespaces)
 joined by veth pairs, described by a YAML topology (examples/topology.yaml).
+It can also have nodes: hypervisors, each with an OVS of its own (br-int for
+its hosts, br-phy on an underlay segment shared by all nodes, userspace
+tunnelling), from the topology's "nodes:" or from --nodes N.
 It stays up until "flowgate testbed down", which removes every namespace,
 interface, process and file it made.`,
 	}
 	cmd.PersistentFlags().StringVar(&stateFile, "state", defaultStateFile, "file that records the running testbed")
-	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "up TOPOLOGY.yaml",
-			Short: "Start a testbed from a topology file",
-			Args:  cobra.ExactArgs(1),
-			RunE:  func(cmd *cobra.Command, args []string) error { return testbedUp(cmd, stateFile, args[0]) },
+	up := &cobra.Command{
+		Use:   "up [TOPOLOGY.yaml] [--nodes N]",
+		Short: "Start a testbed from a topology file, with N more nodes",
+		Long: `Start a testbed from a topology file. --nodes N adds N nodes hv1, hv2, ...
+with underlay addresses 192.168.100.11/24, .12, ..., numbered on from the
+topology's own nodes (if it has hv1 and hv2, the first added is hv3 at
+192.168.100.13/24). Each has an empty br-int
+(fail_mode=secure, no tunnel ports, no flows) for a controller to program.
+"flowgate testbed exec hvN -- ovs-vsctl show" runs OVS tools against a node.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && nodes == 0 {
+				return errors.New("usage: flowgate testbed up TOPOLOGY.yaml, or --nodes N, or both")
+			}
+			topoFile := ""
+			if len(args) == 1 {
+				topoFile = args[0]
+			}
+			return testbedUp(cmd, stateFile, topoFile, nodes)
 		},
+	}
+	up.Flags().IntVar(&nodes, "nodes", 0, fmt.Sprintf("add N nodes hv1, hv2, ... (numbered on from the topology's) on the underlay %s, at most %d", nodeUnderlay, maxNodes))
+	cmd.AddCommand(
+		up,
 		&cobra.Command{
 			Use:   "down",
 			Short: "Tear the testbed down",
@@ -49,12 +71,15 @@ interface, process and file it made.`,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return testbedDown(cmd.ErrOrStderr(), stateFile) },
 		},
 		&cobra.Command{
-			Use:   "exec HOST [-- COMMAND [ARG...]]",
-			Short: "Run a command (default: a shell) inside a host's namespace",
-			Args:  cobra.MinimumNArgs(1),
+			Use:   "exec HOST|NODE [-- COMMAND [ARG...]]",
+			Short: "Run a command (default: a shell) inside a host's or a node's namespace",
+			Long: `Run a command (default: a shell) inside a host's namespace, or inside a
+node's with OVS_RUNDIR set to the node's OVS, so that ovs-vsctl, ovs-ofctl
+and ovs-appctl talk to that node's ovs-vswitchd.`,
+			Args: cobra.MinimumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				if len(args) > 1 && cmd.ArgsLenAtDash() != 1 {
-					return errors.New("usage: flowgate testbed exec HOST -- COMMAND [ARG...]")
+					return errors.New("usage: flowgate testbed exec HOST|NODE -- COMMAND [ARG...]")
 				}
 				return testbedExec(stateFile, args[0], args[1:])
 			},
@@ -69,17 +94,43 @@ interface, process and file it made.`,
 	return cmd
 }
 
-func testbedUp(cmd *cobra.Command, stateFile, topoFile string) error {
+// nodeUnderlay is the segment of the nodes that --nodes adds; the first
+// is .11, as in OVS's and the testbed's examples.
+var nodeUnderlay = netip.MustParsePrefix("192.168.100.0/24")
+
+const maxNodes = 254 - 10
+
+func testbedUp(cmd *cobra.Command, stateFile, topoFile string, nodes int) error {
 	if _, err := os.Stat(stateFile); err == nil {
 		return fmt.Errorf("a testbed is already up (%s); run 'flowgate testbed down' first", stateFile)
 	}
-	data, err := os.ReadFile(topoFile)
-	if err != nil {
-		return err
+	if nodes < 0 || nodes > maxNodes {
+		return fmt.Errorf("--nodes %d: want 0 to %d", nodes, maxNodes)
 	}
-	topo, err := testbed.ParseTopology(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", topoFile, err)
+	topo := &testbed.Topology{}
+	if topoFile != "" {
+		data, err := os.ReadFile(topoFile)
+		if err != nil {
+			return err
+		}
+		if topo, err = testbed.ParseTopology(data); err != nil {
+			return fmt.Errorf("%s: %w", topoFile, err)
+		}
+	} else {
+		topoFile = "--nodes"
+	}
+	// Numbered on from the topology's own nodes, so that a file with
+	// hv1 and hv2 at .11 and .12 and --nodes 2 make hv1 ... hv4.
+	base, first := nodeUnderlay.Addr().As4(), len(topo.Nodes)+1
+	if first+nodes-1 > maxNodes {
+		return fmt.Errorf("--nodes %d: with the topology's %d nodes, more than %d", nodes, len(topo.Nodes), maxNodes)
+	}
+	for i := first; i < first+nodes; i++ {
+		addr := base
+		addr[3] = byte(10 + i)
+		topo.Nodes = append(topo.Nodes, testbed.TopologyNode{
+			Name: fmt.Sprintf("hv%d", i), Underlay: netip.PrefixFrom(netip.AddrFrom4(addr), nodeUnderlay.Bits()),
+		})
 	}
 	ctx := cmd.Context()
 	tb, err := testbed.Start(ctx, testbed.Options{Datapath: topo.Datapath})
@@ -123,13 +174,20 @@ func testbedExec(stateFile, host string, argv []string) error {
 		return err
 	}
 	var netns string
+	env := os.Environ()
 	for _, h := range s.Hosts {
 		if h.Name == host {
 			netns = h.Netns
 		}
 	}
+	for _, n := range s.Nodes {
+		if n.Name == host {
+			netns = n.Netns
+			env = append(env, "OVS_RUNDIR="+n.OVSDir, "OVS_DBDIR="+n.OVSDir, "OVS_LOGDIR="+n.OVSDir)
+		}
+	}
 	if netns == "" {
-		return fmt.Errorf("testbed %s has no host %q", s.Prefix, host)
+		return fmt.Errorf("testbed %s has no host %q (and no node of that name)", s.Prefix, host)
 	}
 	if len(argv) == 0 {
 		shell := os.Getenv("SHELL")
@@ -142,7 +200,7 @@ func testbedExec(stateFile, host string, argv []string) error {
 	if err != nil {
 		return err
 	}
-	return syscall.Exec(ip, append([]string{"ip", "netns", "exec", netns}, argv...), os.Environ())
+	return syscall.Exec(ip, append([]string{"ip", "netns", "exec", netns}, argv...), env)
 }
 
 func testbedStatus(w io.Writer, stateFile string) error {
@@ -161,18 +219,39 @@ func printStatus(w io.Writer, s testbed.State) error {
 	}
 	fmt.Fprintf(w, "testbed %s: ovs-vswitchd %s (%s datapath, namespace %s)\n", s.Prefix, running, s.Datapath, s.OVSNetns)
 	fmt.Fprintf(w, "OVS tools: export OVS_RUNDIR=%s; then ovs-vsctl show, ovs-ofctl dump-flows <switch>\n\n", s.OVSDir)
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "SWITCH\tFAIL MODE")
-	for _, sw := range s.Switches {
-		mode := "standalone (NORMAL)"
-		if sw.Secure {
-			mode = "secure (no flows until programmed)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\n", sw.Name, mode)
+	if len(s.Nodes) > 0 {
+		fmt.Fprintf(w, "Node OVS tools: flowgate testbed exec NODE -- ovs-vsctl show (or export OVS_RUNDIR=<the node's>)\n\n")
 	}
-	fmt.Fprintln(tw, "\nHOST\tSWITCH\tOFPORT\tMAC\tIPV4\tIPV6\tNAMESPACE")
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	if len(s.Switches) > 0 || len(s.Nodes) == 0 {
+		fmt.Fprintln(tw, "SWITCH\tFAIL MODE")
+		for _, sw := range s.Switches {
+			mode := "standalone (NORMAL)"
+			if sw.Secure {
+				mode = "secure (no flows until programmed)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\n", sw.Name, mode)
+		}
+		fmt.Fprintln(tw)
+	}
+	if len(s.Nodes) > 0 {
+		fmt.Fprintf(tw, "NODE\tUNDERLAY\tBR-PHY MAC\tOVS-VSWITCHD\tNAMESPACE\tOVS_RUNDIR\n")
+		for _, n := range s.Nodes {
+			running := "running"
+			if testbed.AttachOVS(n.OVSDir, testbed.DatapathNetdev, n.Netns).VswitchdPID() == 0 {
+				running = "NOT RUNNING"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Underlay, n.MAC, running, n.Netns, n.OVSDir)
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintln(tw, "HOST\tSWITCH\tOFPORT\tMAC\tIPV4\tIPV6\tNAMESPACE")
 	for _, h := range s.Hosts {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", h.Name, h.Switch, h.OFPort, h.MAC, orDash(h.IP4.IsValid(), h.IP4.String()), orDash(h.IP6.IsValid(), h.IP6.String()), h.Netns)
+		sw := h.Switch
+		if h.Node != "" {
+			sw = h.Node + "/" + h.Switch
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", h.Name, sw, h.OFPort, h.MAC, orDash(h.IP4.IsValid(), h.IP4.String()), orDash(h.IP6.IsValid(), h.IP6.String()), h.Netns)
 	}
 	return tw.Flush()
 }
