@@ -178,7 +178,10 @@ func (s *Store) Close() error { return s.client.Close() }
 func (s *Store) Prefix() string { return s.prefix }
 
 // String names the store for status and logs: etcd://HOSTS/PREFIX.
-func (s *Store) String() string { return "etcd://" + strings.Join(s.endpoints, ",") + s.prefix }
+func (s *Store) String() string { return s.at(s.prefix) }
+
+// at names a prefix of the store: etcd://HOSTS/PREFIX.
+func (s *Store) at(prefix string) string { return "etcd://" + strings.Join(s.endpoints, ",") + prefix }
 
 // Snapshot is the intent as stored at one revision.
 type Snapshot struct {
@@ -197,11 +200,16 @@ type Snapshot struct {
 
 // read fetches every key under the prefix.
 func (s *Store) read(ctx context.Context) (*clientv3.GetResponse, error) {
+	return s.readPrefix(ctx, s.prefix)
+}
+
+// readPrefix fetches every key under prefix.
+func (s *Store) readPrefix(ctx context.Context, prefix string) (*clientv3.GetResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	resp, err := s.client.Get(ctx, s.prefix, clientv3.WithPrefix())
+	resp, err := s.client.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s, err)
+		return nil, fmt.Errorf("read %s: %w", s.at(prefix), err)
 	}
 	return resp, nil
 }
