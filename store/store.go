@@ -33,6 +33,11 @@ import (
 // DefaultPrefix is where the intent lives unless configured otherwise.
 const DefaultPrefix = "/flowgate/intent/"
 
+// DefaultLocationPrefix is where the hosts publish their ports'
+// locations unless configured otherwise: beside the intent, not under it,
+// so that reading or watching the intent never sees them.
+const DefaultLocationPrefix = "/flowgate/locations/"
+
 // Any as the expected revision of Put writes whatever is stored (no
 // compare-and-swap); 0 writes only when nothing is stored yet.
 const Any int64 = -1
@@ -45,6 +50,10 @@ type Config struct {
 	// Prefix holds the intent's keys; default DefaultPrefix. A missing
 	// trailing "/" is added (the prefix is a directory, not a stem).
 	Prefix string
+	// LocationPrefix holds the ports' locations (see Publisher and
+	// WatchLocations); default DefaultLocationPrefix. It may not overlap
+	// Prefix.
+	LocationPrefix string
 	// TLS: CA verifies the servers (TLS is used when CA or Cert is set);
 	// Cert and Key are this client's certificate, whose common name is
 	// its etcd user when the servers run with --client-cert-auth.
@@ -63,6 +72,7 @@ type Store struct {
 	client    *clientv3.Client
 	endpoints []string
 	prefix    string
+	locations string
 	writer    string
 	health    time.Duration
 	timeout   time.Duration
@@ -94,15 +104,16 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix := cfg.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
+	prefix, err := dirPrefix("store_prefix", cfg.Prefix, DefaultPrefix)
+	if err != nil {
+		return nil, err
 	}
-	if !strings.HasPrefix(prefix, "/") {
-		return nil, fmt.Errorf("store_prefix %q: must start with /", prefix)
+	locations, err := dirPrefix("location prefix", cfg.LocationPrefix, DefaultLocationPrefix)
+	if err != nil {
+		return nil, err
 	}
-	if !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
+	if strings.HasPrefix(prefix, locations) || strings.HasPrefix(locations, prefix) {
+		return nil, fmt.Errorf("store_prefix %q and the location prefix %q overlap: the intent would read the locations as its own keys", prefix, locations)
 	}
 	tlsCfg, err := tlsConfig(cfg)
 	if err != nil {
@@ -116,7 +127,7 @@ func Open(cfg Config) (*Store, error) {
 	for i, ep := range eps {
 		urls[i] = scheme + ep
 	}
-	s := &Store{endpoints: eps, prefix: prefix, writer: cfg.Writer, health: cfg.Health, timeout: cfg.Timeout}
+	s := &Store{endpoints: eps, prefix: prefix, locations: locations, writer: cfg.Writer, health: cfg.Health, timeout: cfg.Timeout}
 	if s.health <= 0 {
 		s.health = time.Second
 	}
@@ -141,6 +152,21 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %w", cfg.URL, err)
 	}
 	return s, nil
+}
+
+// dirPrefix checks a key prefix setting, defaulting it and adding the
+// trailing "/".
+func dirPrefix(setting, p, def string) (string, error) {
+	if p == "" {
+		p = def
+	}
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("%s %q: must start with /", setting, p)
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p, nil
 }
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
@@ -176,6 +202,9 @@ func (s *Store) Close() error { return s.client.Close() }
 
 // Prefix is the key prefix the intent lives under.
 func (s *Store) Prefix() string { return s.prefix }
+
+// LocationPrefix is the key prefix the ports' locations live under.
+func (s *Store) LocationPrefix() string { return s.locations }
 
 // String names the store for status and logs: etcd://HOSTS/PREFIX.
 func (s *Store) String() string { return s.at(s.prefix) }
