@@ -230,3 +230,11 @@ func (m *locationMirror) current() LocationsEvent {
 func (m *locationMirror) lost(err error) LocationsEvent {
 	return LocationsEvent{Connected: false, Err: err}
 }
+
+// locationKey and its value, as a host publishes them.
+func (s *Store) locationKey(host, port string) string { return s.locations + host + "/" + port }
+
+func locationJSON(host string, tunnelIP netip.Addr) []byte {
+	b, _ := json.Marshal(locationValue{Host: host, TunnelIP: tunnelIP}) // cannot fail
+	return b
+}

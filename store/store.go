@@ -391,10 +391,7 @@ func (s *Store) put(ctx context.Context, want map[string][]byte, expect int64) (
 		Else(clientv3.OpGet(s.prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())).
 		Commit()
 	if err != nil {
-		if strings.Contains(err.Error(), "too many operations in txn request") {
-			return 0, false, fmt.Errorf("write %s: etcd refused one transaction of %d operations: raise --max-txn-ops (default 128) on the etcd servers to at least %d: %w", s, len(ops), len(ops), err)
-		}
-		return 0, false, fmt.Errorf("write %s: %w", s, err)
+		return 0, false, txnError(s.String(), len(ops), err)
 	}
 	if !resp.Succeeded {
 		now := maxModRevision((*clientv3.GetResponse)(resp.Responses[0].GetResponseRange()))
@@ -407,6 +404,14 @@ func (s *Store) put(ctx context.Context, want map[string][]byte, expect int64) (
 		return current, false, nil // the stored intent is doc already
 	}
 	return resp.Header.Revision, false, nil
+}
+
+// txnError says why a transaction of n operations under where failed.
+func txnError(where string, n int, err error) error {
+	if strings.Contains(err.Error(), "too many operations in txn request") {
+		return fmt.Errorf("write %s: etcd refused one transaction of %d operations: raise --max-txn-ops (default 128) on the etcd servers to at least %d: %w", where, n, n, err)
+	}
+	return fmt.Errorf("write %s: %w", where, err)
 }
 
 // Client is the etcd client, for administration (roles, users) and
