@@ -33,6 +33,11 @@ import (
 // DefaultPrefix is where the intent lives unless configured otherwise.
 const DefaultPrefix = "/flowgate/intent/"
 
+// DefaultLocationPrefix is where the hosts publish their ports'
+// locations unless configured otherwise: beside the intent, not under it,
+// so that reading or watching the intent never sees them.
+const DefaultLocationPrefix = "/flowgate/locations/"
+
 // Any as the expected revision of Put writes whatever is stored (no
 // compare-and-swap); 0 writes only when nothing is stored yet.
 const Any int64 = -1
@@ -45,6 +50,10 @@ type Config struct {
 	// Prefix holds the intent's keys; default DefaultPrefix. A missing
 	// trailing "/" is added (the prefix is a directory, not a stem).
 	Prefix string
+	// LocationPrefix holds the ports' locations (see Publisher and
+	// WatchLocations); default DefaultLocationPrefix. It may not overlap
+	// Prefix.
+	LocationPrefix string
 	// TLS: CA verifies the servers (TLS is used when CA or Cert is set);
 	// Cert and Key are this client's certificate, whose common name is
 	// its etcd user when the servers run with --client-cert-auth.
@@ -63,6 +72,7 @@ type Store struct {
 	client    *clientv3.Client
 	endpoints []string
 	prefix    string
+	locations string
 	writer    string
 	health    time.Duration
 	timeout   time.Duration
@@ -94,15 +104,16 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix := cfg.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
+	prefix, err := dirPrefix("store_prefix", cfg.Prefix, DefaultPrefix)
+	if err != nil {
+		return nil, err
 	}
-	if !strings.HasPrefix(prefix, "/") {
-		return nil, fmt.Errorf("store_prefix %q: must start with /", prefix)
+	locations, err := dirPrefix("location prefix", cfg.LocationPrefix, DefaultLocationPrefix)
+	if err != nil {
+		return nil, err
 	}
-	if !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
+	if strings.HasPrefix(prefix, locations) || strings.HasPrefix(locations, prefix) {
+		return nil, fmt.Errorf("store_prefix %q and the location prefix %q overlap: the intent would read the locations as its own keys", prefix, locations)
 	}
 	tlsCfg, err := tlsConfig(cfg)
 	if err != nil {
@@ -116,7 +127,7 @@ func Open(cfg Config) (*Store, error) {
 	for i, ep := range eps {
 		urls[i] = scheme + ep
 	}
-	s := &Store{endpoints: eps, prefix: prefix, writer: cfg.Writer, health: cfg.Health, timeout: cfg.Timeout}
+	s := &Store{endpoints: eps, prefix: prefix, locations: locations, writer: cfg.Writer, health: cfg.Health, timeout: cfg.Timeout}
 	if s.health <= 0 {
 		s.health = time.Second
 	}
@@ -141,6 +152,21 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %w", cfg.URL, err)
 	}
 	return s, nil
+}
+
+// dirPrefix checks a key prefix setting, defaulting it and adding the
+// trailing "/".
+func dirPrefix(setting, p, def string) (string, error) {
+	if p == "" {
+		p = def
+	}
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("%s %q: must start with /", setting, p)
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p, nil
 }
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
@@ -177,8 +203,14 @@ func (s *Store) Close() error { return s.client.Close() }
 // Prefix is the key prefix the intent lives under.
 func (s *Store) Prefix() string { return s.prefix }
 
+// LocationPrefix is the key prefix the ports' locations live under.
+func (s *Store) LocationPrefix() string { return s.locations }
+
 // String names the store for status and logs: etcd://HOSTS/PREFIX.
-func (s *Store) String() string { return "etcd://" + strings.Join(s.endpoints, ",") + s.prefix }
+func (s *Store) String() string { return s.at(s.prefix) }
+
+// at names a prefix of the store: etcd://HOSTS/PREFIX.
+func (s *Store) at(prefix string) string { return "etcd://" + strings.Join(s.endpoints, ",") + prefix }
 
 // Snapshot is the intent as stored at one revision.
 type Snapshot struct {
@@ -197,11 +229,16 @@ type Snapshot struct {
 
 // read fetches every key under the prefix.
 func (s *Store) read(ctx context.Context) (*clientv3.GetResponse, error) {
+	return s.readPrefix(ctx, s.prefix)
+}
+
+// readPrefix fetches every key under prefix.
+func (s *Store) readPrefix(ctx context.Context, prefix string) (*clientv3.GetResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	resp, err := s.client.Get(ctx, s.prefix, clientv3.WithPrefix())
+	resp, err := s.client.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s, err)
+		return nil, fmt.Errorf("read %s: %w", s.at(prefix), err)
 	}
 	return resp, nil
 }
@@ -354,10 +391,7 @@ func (s *Store) put(ctx context.Context, want map[string][]byte, expect int64) (
 		Else(clientv3.OpGet(s.prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())).
 		Commit()
 	if err != nil {
-		if strings.Contains(err.Error(), "too many operations in txn request") {
-			return 0, false, fmt.Errorf("write %s: etcd refused one transaction of %d operations: raise --max-txn-ops (default 128) on the etcd servers to at least %d: %w", s, len(ops), len(ops), err)
-		}
-		return 0, false, fmt.Errorf("write %s: %w", s, err)
+		return 0, false, txnError(s.String(), len(ops), err)
 	}
 	if !resp.Succeeded {
 		now := maxModRevision((*clientv3.GetResponse)(resp.Responses[0].GetResponseRange()))
@@ -370,6 +404,14 @@ func (s *Store) put(ctx context.Context, want map[string][]byte, expect int64) (
 		return current, false, nil // the stored intent is doc already
 	}
 	return resp.Header.Revision, false, nil
+}
+
+// txnError says why a transaction of n operations under where failed.
+func txnError(where string, n int, err error) error {
+	if strings.Contains(err.Error(), "too many operations in txn request") {
+		return fmt.Errorf("write %s: etcd refused one transaction of %d operations: raise --max-txn-ops (default 128) on the etcd servers to at least %d: %w", where, n, n, err)
+	}
+	return fmt.Errorf("write %s: %w", where, err)
 }
 
 // Client is the etcd client, for administration (roles, users) and

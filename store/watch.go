@@ -37,13 +37,61 @@ type Event struct {
 // The caller must keep receiving: Watch blocks until each event is taken.
 func (s *Store) Watch(ctx context.Context) <-chan Event {
 	ch := make(chan Event)
-	go s.watch(ctx, ch)
+	go watchPrefix(ctx, s, s.prefix, &intentMirror{s: s}, ch)
 	return ch
 }
 
-func (s *Store) watch(ctx context.Context, ch chan<- Event) {
+// A mirror is what a watch keeps of the keys under its prefix, and how
+// it reports them: the intent's assembler, the locations' claims.
+type mirror[E any] interface {
+	// load replaces what is held with a fresh read.
+	load(resp *clientv3.GetResponse)
+	// apply takes one change from the watch.
+	apply(ev *clientv3.Event)
+	// current is the event that reports what is held; lost the one that
+	// says etcd is lost and why.
+	current() E
+	lost(err error) E
+}
+
+// intentMirror assembles the intent's keys into snapshots.
+type intentMirror struct {
+	s   *Store
+	a   *assembler
+	rev int64
+}
+
+func (m *intentMirror) load(resp *clientv3.GetResponse) {
+	m.a = newAssembler()
+	for _, kv := range resp.Kvs {
+		m.a.set(m.s.rel(kv.Key), kv.Value)
+	}
+	m.rev = maxModRevision(resp)
+}
+
+func (m *intentMirror) apply(ev *clientv3.Event) {
+	k := m.s.rel(ev.Kv.Key)
+	if ev.Type == clientv3.EventTypeDelete {
+		m.a.remove(k)
+	} else {
+		m.a.set(k, ev.Kv.Value)
+	}
+	m.rev = max(m.rev, ev.Kv.ModRevision)
+}
+
+func (m *intentMirror) current() Event {
+	snap := m.s.snapshot(m.a, m.rev)
+	return Event{Snapshot: &snap, Connected: true}
+}
+
+func (m *intentMirror) lost(err error) Event { return Event{Connected: false, Err: err} }
+
+// watchPrefix reads the keys under prefix into m, sends what m holds,
+// follows the changes, and reads again after a loss, until ctx ends;
+// then it closes ch.
+func watchPrefix[E any](ctx context.Context, s *Store, prefix string, m mirror[E], ch chan<- E) {
 	defer close(ch)
-	send := func(ev Event) bool {
+	send := func(ev E) bool {
 		select {
 		case ch <- ev:
 			return true
@@ -53,13 +101,13 @@ func (s *Store) watch(ctx context.Context, ch chan<- Event) {
 	}
 	connected, reported := false, false
 	for ctx.Err() == nil {
-		resp, err := s.read(ctx)
+		resp, err := s.readPrefix(ctx, prefix)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			if connected || !reported {
-				if !send(Event{Connected: false, Err: err}) {
+				if !send(m.lost(err)) {
 					return
 				}
 			}
@@ -71,22 +119,18 @@ func (s *Store) watch(ctx context.Context, ch chan<- Event) {
 			}
 			continue
 		}
-		a := newAssembler()
-		for _, kv := range resp.Kvs {
-			a.set(s.rel(kv.Key), kv.Value)
-		}
-		snap := s.snapshot(a, maxModRevision(resp))
-		if !send(Event{Snapshot: &snap, Connected: true}) {
+		m.load(resp)
+		if !send(m.current()) {
 			return
 		}
 		connected, reported = true, true
-		lost, err := s.follow(ctx, a, resp.Header.Revision, send)
+		lost, err := follow(ctx, s, prefix, m, resp.Header.Revision, send)
 		if ctx.Err() != nil {
 			return
 		}
 		if lost {
 			connected = false
-			if !send(Event{Connected: false, Err: err}) {
+			if !send(m.lost(err)) {
 				return
 			}
 		}
@@ -94,10 +138,10 @@ func (s *Store) watch(ctx context.Context, ch chan<- Event) {
 	}
 }
 
-// follow applies the watch's events to a and sends a snapshot per
-// response until the watch breaks or a health check fails (lost), or the
-// watch needs a fresh read (compaction; not lost).
-func (s *Store) follow(ctx context.Context, a *assembler, from int64, send func(Event) bool) (lost bool, err error) {
+// follow applies the watch's events to m and sends what m holds after
+// each response until the watch breaks or a health check fails (lost),
+// or the watch needs a fresh read (compaction; not lost).
+func follow[E any](ctx context.Context, s *Store, prefix string, m mirror[E], from int64, send func(E) bool) (lost bool, err error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	// Watch blocks until etcd has set the watch up, however long etcd is
@@ -105,12 +149,11 @@ func (s *Store) follow(ctx context.Context, a *assembler, from int64, send func(
 	// that moment is noticed like any other, and cancelling wctx ends it.
 	opened := make(chan clientv3.WatchChan, 1)
 	go func() {
-		opened <- s.client.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(from+1))
+		opened <- s.client.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(from+1))
 	}()
 	var wch clientv3.WatchChan // nil, so never ready, until opened
 	tick := time.NewTicker(s.health)
 	defer tick.Stop()
-	rev := int64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -118,32 +161,25 @@ func (s *Store) follow(ctx context.Context, a *assembler, from int64, send func(
 		case wch = <-opened:
 		case wresp, ok := <-wch:
 			if !ok {
-				return true, fmt.Errorf("watch %s: closed", s)
+				return true, fmt.Errorf("watch %s: closed", s.at(prefix))
 			}
 			if err := wresp.Err(); err != nil {
 				if errors.Is(err, rpctypes.ErrCompacted) {
 					return false, err
 				}
-				return true, fmt.Errorf("watch %s: %w", s, err)
+				return true, fmt.Errorf("watch %s: %w", s.at(prefix), err)
 			}
 			if len(wresp.Events) == 0 {
 				continue // progress notification
 			}
 			for _, ev := range wresp.Events {
-				k := s.rel(ev.Kv.Key)
-				if ev.Type == clientv3.EventTypeDelete {
-					a.remove(k)
-				} else {
-					a.set(k, ev.Kv.Value)
-				}
-				rev = max(rev, ev.Kv.ModRevision)
+				m.apply(ev)
 			}
-			snap := s.snapshot(a, rev)
-			if !send(Event{Snapshot: &snap, Connected: true}) {
+			if !send(m.current()) {
 				return false, nil
 			}
 		case <-tick.C:
-			if err := s.probe(ctx); err != nil {
+			if err := s.probe(ctx, prefix); err != nil {
 				if ctx.Err() != nil {
 					return false, nil
 				}
@@ -154,12 +190,13 @@ func (s *Store) follow(ctx context.Context, a *assembler, from int64, send func(
 }
 
 // probe checks that etcd answers a linearizable read (a member cut off
-// from its cluster's quorum does not).
-func (s *Store) probe(ctx context.Context) error {
+// from its cluster's quorum does not) of a key under prefix, which
+// whoever watches the prefix may read.
+func (s *Store) probe(ctx context.Context, prefix string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if _, err := s.client.Get(ctx, s.prefix+revisionKey, clientv3.WithCountOnly()); err != nil {
-		return fmt.Errorf("%s does not answer: %w", s, err)
+	if _, err := s.client.Get(ctx, prefix, clientv3.WithCountOnly()); err != nil {
+		return fmt.Errorf("%s does not answer: %w", s.at(prefix), err)
 	}
 	return nil
 }

@@ -10,18 +10,29 @@ import (
 
 // Roles that EnableAuth creates, as the README's etcd setup names them.
 const (
-	WriterRole = "flowgate-intent-writer" // readwrite on the intent prefix
-	ReaderRole = "flowgate-intent-reader" // read on the intent prefix
+	WriterRole          = "flowgate-intent-writer"    // readwrite on the intent prefix
+	ReaderRole          = "flowgate-intent-reader"    // read on the intent prefix
+	LocationsReaderRole = "flowgate-locations-reader" // read on the location prefix
 )
 
-// IntentPrefix is the prefix the roles cover (store.DefaultPrefix).
-const IntentPrefix = "/flowgate/intent/"
+// HostRole is host's own role: readwrite on its locations
+// (LocationPrefix + host + "/"; the "/" keeps host1 out of host10's).
+func HostRole(host string) string { return "flowgate-host-" + host }
+
+// The prefixes the roles cover (store.DefaultPrefix,
+// store.DefaultLocationPrefix).
+const (
+	IntentPrefix   = "/flowgate/intent/"
+	LocationPrefix = "/flowgate/locations/"
+)
 
 // EnableAuth configures the TLS server's users and roles as the README
-// says and turns authentication on: root (the administrator), the
-// operator with WriterRole, and each host with ReaderRole. Users have no
-// password: the common name of their client certificate (Certs.Client)
-// is the user.
+// says and turns authentication on: root (the administrator); the
+// operator with WriterRole and LocationsReaderRole; and each host with
+// ReaderRole, LocationsReaderRole and its HostRole, so that it reads the
+// intent and every location and writes only its own locations. Users
+// have no password: the common name of their client certificate
+// (Certs.Client) is the user.
 func (s *Server) EnableAuth(operator string, hosts ...string) {
 	t := s.t
 	t.Helper()
@@ -47,19 +58,30 @@ func (s *Server) EnableAuth(operator string, hosts ...string) {
 		}
 	}
 	noPassword := &clientv3.UserAddOptions{NoPassword: true}
-	end := clientv3.GetPrefixRangeEnd(IntentPrefix)
+	readwrite, read := clientv3.PermissionType(clientv3.PermReadWrite), clientv3.PermissionType(clientv3.PermRead)
+	prefix := func(role, p string, perm clientv3.PermissionType) {
+		t.Helper()
+		must(c.RoleGrantPermission(ctx, role, p, clientv3.GetPrefixRangeEnd(p), perm))
+	}
 	must(c.RoleAdd(ctx, "root"))
 	must(c.UserAddWithOptions(ctx, "root", "", noPassword))
 	must(c.UserGrantRole(ctx, "root", "root"))
 	must(c.RoleAdd(ctx, WriterRole))
-	must(c.RoleGrantPermission(ctx, WriterRole, IntentPrefix, end, clientv3.PermissionType(clientv3.PermReadWrite)))
+	prefix(WriterRole, IntentPrefix, readwrite)
 	must(c.RoleAdd(ctx, ReaderRole))
-	must(c.RoleGrantPermission(ctx, ReaderRole, IntentPrefix, end, clientv3.PermissionType(clientv3.PermRead)))
+	prefix(ReaderRole, IntentPrefix, read)
+	must(c.RoleAdd(ctx, LocationsReaderRole))
+	prefix(LocationsReaderRole, LocationPrefix, read)
 	must(c.UserAddWithOptions(ctx, operator, "", noPassword))
 	must(c.UserGrantRole(ctx, operator, WriterRole))
+	must(c.UserGrantRole(ctx, operator, LocationsReaderRole))
 	for _, h := range hosts {
+		must(c.RoleAdd(ctx, HostRole(h)))
+		prefix(HostRole(h), LocationPrefix+h+"/", readwrite)
 		must(c.UserAddWithOptions(ctx, h, "", noPassword))
 		must(c.UserGrantRole(ctx, h, ReaderRole))
+		must(c.UserGrantRole(ctx, h, LocationsReaderRole))
+		must(c.UserGrantRole(ctx, h, HostRole(h)))
 	}
 	must(c.AuthEnable(ctx))
 }
