@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -46,6 +47,10 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 			}
 			x := NewIncremental()
 			var hops NextHops
+			// The host is one of several: ports move to other hosts and
+			// back (overlay.go).
+			ov := Overlay{TunnelPort: 4000, Remote: map[string]netip.Addr{}}
+			endpoints := []netip.Addr{netip.MustParseAddr("192.168.100.12"), netip.MustParseAddr("192.168.100.13")}
 			var installed map[string]flows.Flow // what the updates built
 			applied, kinds := 0, map[string]int{}
 			for step := 0; step < base.edits; step++ {
@@ -58,15 +63,27 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 					}
 					kind += " + next hop"
 				}
+				nextOv := ov
+				if rng.IntN(8) == 0 && len(next.Ports) > 0 {
+					nextOv.Remote = maps.Clone(ov.Remote)
+					p := next.Ports[rng.IntN(len(next.Ports))].Name
+					if _, remote := nextOv.Remote[p]; remote {
+						delete(nextOv.Remote, p) // back here, or nowhere
+					} else {
+						nextOv.Remote[p] = endpoints[rng.IntN(len(endpoints))]
+						delete(nextBind, p)
+					}
+					kind += " + overlay"
+				}
 				in, err := next.Validate()
 				if err != nil {
 					continue // an edit validation refuses: nothing to compile
 				}
-				want, err := CompileWith(in, nextBind, nextHops)
+				want, err := CompileOverlay(in, nextBind, nextHops, nextOv)
 				if err != nil {
 					t.Fatalf("step %d (%s): Compile: %v", step, kind, err)
 				}
-				plan, err := x.PlanWith(in, nextBind, nextHops)
+				plan, err := x.PlanOverlay(in, nextBind, nextHops, nextOv)
 				if err != nil {
 					t.Fatalf("step %d (%s): Plan: %v", step, kind, err)
 				}
@@ -74,7 +91,7 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 					t.Fatalf("step %d (%s): plan says %d flows, Compile %d", step, kind, plan.Flows, len(want))
 				}
 				x.Commit(plan)
-				doc, bind, hops = next, nextBind, nextHops
+				doc, bind, hops, ov = next, nextBind, nextHops, nextOv
 				applied++
 				kinds[kind]++
 				if installed == nil {
