@@ -3,8 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"maps"
-	"net/netip"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
