@@ -260,7 +260,7 @@ func (c *Controller) postIntent(w http.ResponseWriter, r *http.Request) {
 	var plan DryRun
 	var compileErr error
 	err := c.do(r.Context(), func(st *state) {
-		p, err := st.compiled.PlanWith(in, st.bound, st.hops)
+		p, err := st.compiled.PlanOverlay(in, st.bound, st.hops, st.overlay)
 		if err != nil {
 			compileErr = err
 			return

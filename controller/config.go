@@ -23,6 +23,13 @@ type Config struct {
 	// (which must then be empty): the controller follows it with a
 	// watch, and PUT writes to it. The caller opens and closes it.
 	Store *store.Store
+	// Host and TunnelIP put this controller in an overlay with the other
+	// hosts sharing Store: it publishes where its ports are (under Host,
+	// at TunnelIP) and sends traffic for ports on other hosts through a
+	// Geneve port on the bridge (TunnelPortName). Both or neither; they
+	// need Store.
+	Host     string
+	TunnelIP netip.Addr
 
 	// How the OpenFlow connection is made: exactly one of Listen (the
 	// bridge's controller target points at it and ovs-vswitchd connects),
@@ -95,6 +102,14 @@ func (cfg Config) check() error {
 		return fmt.Errorf("config: the intent comes from a file or from a store, not both")
 	case cfg.Store == nil && cfg.IntentPath == "":
 		return fmt.Errorf("config: intent file is required")
+	}
+	switch {
+	case cfg.TunnelIP.IsValid() != (cfg.Host != ""):
+		return fmt.Errorf("config: host and tunnel_ip go together (the overlay needs both)")
+	case cfg.TunnelIP.IsValid() && cfg.Store == nil:
+		return fmt.Errorf("config: the overlay (host, tunnel_ip) needs the store, where the hosts publish their ports")
+	case cfg.TunnelIP.IsValid() && !cfg.TunnelIP.Is4():
+		return fmt.Errorf("config: tunnel_ip %s: the overlay's endpoints are IPv4", cfg.TunnelIP)
 	}
 	n := 0
 	for _, set := range []bool{cfg.Listen != "", cfg.Listener != nil, cfg.Connect != ""} {

@@ -211,6 +211,14 @@ func (c *Controller) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
+	var locations <-chan store.LocationsEvent
+	if c.cfg.TunnelIP.IsValid() {
+		if locations, err = c.startOverlay(ctx, db, bridge, st); err != nil {
+			return err
+		}
+		defer st.publisher.Detach()
+		st.publishLocations(ctx)
+	}
 	if res := st.apply(ctx, "start"); res.Result == "refused" {
 		return fmt.Errorf("intent %s refused, flows unchanged: %s", c.sourceName(), res.Error)
 	}
@@ -241,6 +249,14 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			if st.setBindings(list) {
 				st.apply(ctx, "port bindings")
+				st.publishLocations(ctx)
+			}
+		case ev, ok := <-locations:
+			if !ok {
+				return nil
+			}
+			if st.locationsEvent(ev) {
+				st.apply(ctx, "port locations")
 			}
 		case why := <-reloads:
 			st.reload(ctx, why, false)

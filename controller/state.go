@@ -14,6 +14,7 @@ import (
 	"github.com/flowgate/flowgate/openflow"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/store"
 )
 
 // state is owned by Run's goroutine.
@@ -35,8 +36,12 @@ type state struct {
 	// meters are the port meters in force (qos).
 	meters map[uint32]openflow.MeterSpec
 	// groups are the services' select groups in force.
-	groups   map[uint32]flows.GroupDesc
-	resolver *resolver
+	groups map[uint32]flows.GroupDesc
+	// overlay says where the ports bound on other hosts are (overlay
+	// mode: from the store's locations); publisher publishes ours.
+	overlay   pipeline.Overlay
+	publisher *store.Publisher
+	resolver  *resolver
 	applied  bool // a set was handed to the Syncer
 	// warned is the intent whose warnings were last logged: each
 	// document's warnings are logged once, when it is put in force.
@@ -79,7 +84,7 @@ func (st *state) apply(ctx context.Context, trigger string) ApplyResult {
 func (st *state) install(ctx context.Context, trigger string, doc []byte, in *intent.Intent) ApplyResult {
 	start := time.Now()
 	res := ApplyResult{Time: start, Trigger: trigger, Warnings: warningList(in)}
-	plan, err := st.compiled.PlanWith(in, st.bound, st.hops)
+	plan, err := st.compiled.PlanOverlay(in, st.bound, st.hops, st.overlay)
 	if err != nil {
 		res.Result, res.Error = "refused", fmt.Sprintf("compile: %v", err)
 		return st.finish(res, start)

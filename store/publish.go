@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -39,6 +40,7 @@ type Publisher struct {
 	done   chan struct{}
 	// closeErr is the revocation's error, set before done is closed.
 	closeErr error
+	detached atomic.Bool // stop without revoking (Detach)
 
 	// Owned by run.
 	want      publishSet
@@ -130,6 +132,17 @@ func (p *Publisher) Close() error {
 	return p.closeErr
 }
 
+// Detach stops renewing the lease without revoking it: the host's keys
+// stay until it expires, so a controller that restarts within the TTL
+// republishes them (under a new lease) before any other host drops its
+// ports. A controller stopping for an upgrade detaches; one leaving the
+// overlay closes.
+func (p *Publisher) Detach() {
+	p.detached.Store(true)
+	p.cancel()
+	<-p.done
+}
+
 // run owns the lease and the set.
 func (p *Publisher) run(ctx context.Context) {
 	defer close(p.done)
@@ -138,7 +151,9 @@ func (p *Publisher) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			p.closeErr = p.revoke()
+			if !p.detached.Load() {
+				p.closeErr = p.revoke()
+			}
 			return
 		case r := <-p.reqs:
 			if p.published && !p.dirty && r.set.equal(p.want) {

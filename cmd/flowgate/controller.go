@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -57,6 +59,13 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 				defer s.Close()
 				cfg.Store, cfg.IntentPath, source = s, "", s.String()
 			}
+			if st.TunnelIP != "" {
+				ip, err := netip.ParseAddr(st.TunnelIP)
+				if err != nil || !ip.Is4() {
+					return fmt.Errorf("tunnel_ip %q: want the IPv4 address of this host's tunnel endpoint", st.TunnelIP)
+				}
+				cfg.Host, cfg.TunnelIP = st.Host, ip
+			}
 			log.Info("flowgate controller starting", "ovsdb", st.OVSDB, "bridge", st.Bridge, "intent", source,
 				"listen", st.Listen, "connect", st.Connect, "api", st.API, "metrics", st.Metrics,
 				"log_level", st.LogLevel, "log_format", st.LogFormat)
@@ -67,6 +76,6 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			return c.Run(cmd.Context())
 		},
 	}
-	addSettingsFlags(cmd, append([]string{"ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format", "packet_in_rate"}, storeKeys...)...)
+	addSettingsFlags(cmd, append([]string{"ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format", "packet_in_rate", "host", "tunnel_ip"}, storeKeys...)...)
 	return cmd
 }

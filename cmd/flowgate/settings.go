@@ -36,6 +36,8 @@ var settingsTable = []setting{
 	{"store_ca", "", "CA certificate (PEM) that etcd's server certificates are checked against; with store_ca or store_cert etcd is reached over TLS"},
 	{"store_cert", "", "client certificate (PEM) for etcd; its common name is the etcd user when etcd runs with --client-cert-auth"},
 	{"store_key", "", "private key (PEM) of store_cert"},
+	{"host", "", "this host's name among the controllers sharing the store (its ports' locations are published under it; with TLS, its certificate's common name)"},
+	{"tunnel_ip", "", "this host's tunnel endpoint (IPv4 on the underlay, owned by the operator's br-phy): with store and host, networks span hosts over Geneve"},
 	{"listen", "", "OpenFlow listener tcp:127.0.0.1:PORT instead of connect; the bridge's controller target points here and only ovs-vswitchd is accepted"},
 	{"connect", "", "OpenFlow address to dial; default unix:OVS_RUNDIR/BRIDGE.mgmt, the bridge's root-only management socket (no controller target)"},
 	{"api", "unix:/run/flowgate/api.sock", "local HTTP API: unix:PATH or a loopback HOST:PORT; empty disables it"},
@@ -51,6 +53,7 @@ var settingsTable = []setting{
 type settings struct {
 	OVSDB, Bridge, Intent, Listen, Connect, API, Metrics, OVSRundir string
 	Store, StorePrefix, StoreCA, StoreCert, StoreKey                string
+	Host, TunnelIP                                                  string
 	LogLevel, LogFormat                                             string
 	PacketInRate                                                    uint32
 }
@@ -106,6 +109,7 @@ func loadSettings(cmd *cobra.Command) (settings, error) {
 		Metrics: v.GetString("metrics"), OVSRundir: v.GetString("ovs_rundir"),
 		Store: v.GetString("store"), StorePrefix: v.GetString("store_prefix"),
 		StoreCA: v.GetString("store_ca"), StoreCert: v.GetString("store_cert"), StoreKey: v.GetString("store_key"),
+		Host: v.GetString("host"), TunnelIP: v.GetString("tunnel_ip"),
 		LogLevel: v.GetString("log_level"), LogFormat: v.GetString("log_format"),
 	}
 	rate, err := strconv.ParseUint(v.GetString("packet_in_rate"), 10, 32)

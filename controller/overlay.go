@@ -1,0 +1,99 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/flowgate/flowgate/ovsdb"
+	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/store"
+)
+
+// Overlay mode (Config.Host and TunnelIP, with a store): every host's
+// controller publishes which intent ports are bound on its bridge, under
+// an etcd lease (a dead host's ports expire), and reads everyone's; the
+// ports bound elsewhere are compiled as remote (pipeline.Overlay) and
+// reached through a flow-based Geneve port on the bridge. The operator
+// provides the underlay: the tunnel endpoint address on a bridge OVS
+// tunnels from (br-phy, as in OVS's userspace tunnelling guide).
+
+// The bridge's Geneve port, which the controller adds in overlay mode.
+const (
+	TunnelPortName = "flowgate-tun"
+	TunnelOFPort   = 65000
+)
+
+// publishTimeout bounds one publication; a failed one is retried by the
+// publisher at its next lease renewal.
+const publishTimeout = 3 * time.Second
+
+// startOverlay adds the tunnel port, starts publishing this host's ports
+// and returns the store's locations.
+func (c *Controller) startOverlay(ctx context.Context, db *ovsdb.Client, bridge string, st *state) (<-chan store.LocationsEvent, error) {
+	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := db.EnsureTunnelPort(ectx, bridge, TunnelPortName, TunnelOFPort); err != nil {
+		return nil, fmt.Errorf("overlay: %w", err)
+	}
+	// Not ctx: a stopping controller detaches (its ports stay until the
+	// lease expires), it does not revoke.
+	pub, err := c.cfg.Store.NewPublisher(context.WithoutCancel(ctx), c.cfg.Host, store.DefaultLeaseTTL)
+	if err != nil {
+		return nil, fmt.Errorf("overlay: publish the locations of %s: %w", c.cfg.Host, err)
+	}
+	st.publisher = pub
+	st.overlay = pipeline.Overlay{TunnelPort: TunnelOFPort, Remote: map[string]netip.Addr{}}
+	c.log.Info("overlay: tunnel port ready, publishing this host's ports", "host", c.cfg.Host, "tunnel_ip", c.cfg.TunnelIP,
+		"port", TunnelPortName, "ofport", TunnelOFPort)
+	locs := c.cfg.Store.WatchLocations(ctx)
+	// The first locations before the first compile, so that a restart
+	// does not drop every remote port for a moment; without etcd the
+	// overlay starts empty and fills in when it answers.
+	select {
+	case ev := <-locs:
+		st.locationsEvent(ev)
+	case <-time.After(5 * time.Second):
+		c.log.Warn("overlay: no locations from the store yet; remote ports follow when it answers")
+	case <-ctx.Done():
+	}
+	return locs, nil
+}
+
+// publishLocations publishes the intent ports bound here.
+func (st *state) publishLocations(ctx context.Context) {
+	if st.publisher == nil {
+		return
+	}
+	names := slices.Sorted(maps.Keys(st.bound))
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := st.publisher.Publish(pctx, st.c.cfg.TunnelIP, names); err != nil {
+		st.c.log.Warn("overlay: port locations not published; retried with the lease", "error", err)
+	}
+}
+
+// locationsEvent takes the store's locations: ports bound on other hosts
+// become remote; it reports whether that changed.
+func (st *state) locationsEvent(ev store.LocationsEvent) bool {
+	if ev.Locations == nil {
+		if !ev.Connected {
+			st.c.log.Warn("overlay: locations unavailable; the last ones stay in force", "error", ev.Err)
+		}
+		return false
+	}
+	remote := map[string]netip.Addr{}
+	for port, loc := range ev.Locations.Ports {
+		if loc.Host != st.c.cfg.Host {
+			remote[port] = loc.TunnelIP
+		}
+	}
+	if maps.Equal(remote, st.overlay.Remote) {
+		return false
+	}
+	st.overlay.Remote = remote
+	return true
+}
