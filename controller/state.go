@@ -42,7 +42,7 @@ type state struct {
 	overlay   pipeline.Overlay
 	publisher *store.Publisher
 	resolver  *resolver
-	applied  bool // a set was handed to the Syncer
+	applied   bool // a set was handed to the Syncer
 	// warned is the intent whose warnings were last logged: each
 	// document's warnings are logged once, when it is put in force.
 	warned *intent.Intent
