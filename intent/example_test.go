@@ -39,7 +39,7 @@ func TestWorkedExample(t *testing.T) {
 		Ports: []Port{
 			port("web1", 0x0b, "10.0.0.11", "fd00:10::11", "web"),
 			port("web2", 0x0c, "10.0.0.12", "fd00:10::12", "web"),
-			port("db1", 0x15, "10.0.0.21", "fd00:10::21", "db"),
+			withEgressLimit(port("db1", 0x15, "10.0.0.21", "fd00:10::21", "db"), 20000),
 		},
 		SecurityGroups: []SecurityGroup{
 			{Name: "web", Stateful: true, Rules: []Rule{
@@ -64,6 +64,8 @@ func TestWorkedExample(t *testing.T) {
 			FloatingIPs:  []FloatingIP{{Port: "web1", IP: addr("192.0.2.11")}},
 			PortForwards: []PortForward{{Protocol: ProtoTCP, IP: addr("192.0.2.10"), ExternalPort: 2222, Port: "db1", InternalPort: 22}},
 		}},
+		Services: []Service{{Name: "web", VIP: addr("10.0.0.100"), Protocol: ProtoTCP, Port: 80,
+			Backends: []Backend{{Port: "web1", TargetPort: 8080, Weight: 1}, {Port: "web2", TargetPort: 8080, Weight: 2}}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("examples/intent.yaml:\n got  %+v\n want %+v", got, want)
@@ -211,4 +213,9 @@ func TestLoadErrors(t *testing.T) {
 	if !errors.As(err, &list) || len(list) != 1 || !strings.HasPrefix(err.Error(), "intent "+path+": bridge: ") {
 		t.Errorf("Load of an invalid file: %v", err)
 	}
+}
+
+func withEgressLimit(p Port, kbps uint32) Port {
+	p.QoS.EgressKbps = kbps
+	return p
 }
