@@ -154,6 +154,14 @@ func TestDiffAndFlowsCommandsOnOVS(t *testing.T) {
 	if strings.Contains(out, "security_groups[web]") {
 		t.Error("flows --group db shows web's flows")
 	}
+	// The example's service: its flows and counters by service and backend.
+	out, _, code = l.run("flows", "--table", "service_backend")
+	for _, want := range []string{"table 41 (service_backend)\n", "services[web] backend web2:8080 (weight 2)  n_packets=",
+		"per-service counters", "services[web] (10.0.0.100:80/tcp, 2 backends)  packets=", "services[web] backend web1:8080 (weight 1)  packets="} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("flows --table service_backend: exit %d, output lacks %q\n%s", code, want, out)
+		}
+	}
 	if _, errOut, code := l.run("flows", "--table", "nowhere"); code != 1 || !strings.Contains(errOut, `no table "nowhere"`) {
 		t.Errorf("flows --table nowhere: exit %d, stderr %q", code, errOut)
 	}
