@@ -13,79 +13,79 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/controller"
+	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/store"
 	"github.com/flowgate/flowgate/store/storetest"
 	"github.com/flowgate/flowgate/testbed"
 )
 
-// TestOverlayAcrossHostsOnOVS: the worked example over three hosts
-// (web1 on hv1, web2 on hv2, db1 on hv3), a controller per host reading
-// one intent from etcd and publishing its ports' locations there. The
-// groups hold across hosts over Geneve, IPv4 and IPv6; web2 joining
-// group web on hv2 is let in to db1 on hv3 within a second of the etcd
-// write; a controller killed (its context cancelled without a clean
-// stop, as kill -9 leaves it) leaves every host's traffic flowing.
-func TestOverlayAcrossHostsOnOVS(t *testing.T) {
+// overlayLab is several testbed nodes (hypervisors), each with its own
+// controller, sharing one intent and the port locations in an embedded
+// etcd.
+type overlayLab struct {
+	t        *testing.T
+	hosts    map[string]*testbed.Host
+	where    map[string]string // host -> node
+	operator *store.Store
+	ctrls    map[string]*overlayController
+	nodes    map[string]*testbed.Node
+}
+
+type overlayController struct {
+	ctrl *controller.Controller
+	stop context.CancelFunc
+	done chan error
+	log  string
+}
+
+// overlayHost is a namespace to plug into a node: a port of the intent
+// (or the router's uplink) with its MAC and addresses.
+type overlayHost struct {
+	name, node, mac, ip4, ip6 string
+}
+
+// newOverlayLab builds nodes hv1..hvN, the hosts on them, stores doc and
+// starts a controller per node, waiting until each installed the intent.
+func newOverlayLab(t *testing.T, nodes int, hosts []overlayHost, doc *intent.Document) (*overlayLab, int64) {
 	ctx := context.Background()
 	tb := testbed.New(t, testbed.Options{})
 	etcd := storetest.Start(t, storetest.Options{})
-	where := map[string]string{"web1": "hv1", "web2": "hv2", "db1": "hv3"}
-	macs := map[string]string{"web1": "02:00:0a:00:00:0b", "web2": "02:00:0a:00:00:0c", "db1": "02:00:0a:00:00:15"}
-	ips := map[string][2]string{"web1": {"10.0.0.11/24", "fd00:10::11/64"}, "web2": {"10.0.0.12/24", "fd00:10::12/64"},
-		"db1": {"10.0.0.21/24", "fd00:10::21/64"}}
-	nodes := map[string]*testbed.Node{}
-	for i, name := range []string{"hv1", "hv2", "hv3"} {
+	byName := map[string]*testbed.Node{}
+	l := &overlayLab{t: t, hosts: map[string]*testbed.Host{}, where: map[string]string{}, ctrls: map[string]*overlayController{}, nodes: byName}
+	for i := range nodes {
+		name := fmt.Sprintf("hv%d", i+1)
 		n, err := tb.AddNode(ctx, name, testbed.NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf("192.168.100.%d/24", 11+i))})
 		if err != nil {
 			t.Fatal(err)
 		}
-		nodes[name] = n
+		byName[name] = n
 	}
-	hosts := map[string]*testbed.Host{}
-	for port, node := range where {
-		mac, _ := net.ParseMAC(macs[port])
-		h, err := tb.AddHost(ctx, port, testbed.HostOpts{MAC: mac, IPv4: netip.MustParsePrefix(ips[port][0]),
-			IPv6: netip.MustParsePrefix(ips[port][1])})
+	for _, oh := range hosts {
+		mac, _ := net.ParseMAC(oh.mac)
+		opts := testbed.HostOpts{MAC: mac, IPv4: netip.MustParsePrefix(oh.ip4)}
+		if oh.ip6 != "" {
+			opts.IPv6 = netip.MustParsePrefix(oh.ip6)
+		}
+		h, err := tb.AddHost(ctx, oh.name, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tb.Link(ctx, h, nodes[node].IntegrationBridge()); err != nil {
+		if err := tb.Link(ctx, h, byName[oh.node].IntegrationBridge()); err != nil {
 			t.Fatal(err)
 		}
-		hosts[port] = h
-	}
-	for _, port := range []uint16{22, 3306, 8080} {
-		for _, h := range hosts {
+		for _, port := range []uint16{22, 3306, 8080} {
 			if _, err := h.ServeTCP(port); err != nil {
 				t.Fatal(err)
 			}
 		}
+		l.hosts[oh.name], l.where[oh.name] = h, oh.node
 	}
-	operator := openEtcd(t, etcd)
-	// web2 starts in group db: db1 lets only group web in on 3306.
-	doc := storeDoc(t, func(s string) string {
-		return strings.Replace(s, `ips: [10.0.0.12, "fd00:10::12"], security_groups: [web]}`, `ips: [10.0.0.12, "fd00:10::12"], security_groups: [db]}`, 1)
-	})
-	rev, err := operator.Put(ctx, doc, 0)
+	l.operator = openEtcd(t, etcd)
+	rev, err := l.operator.Put(ctx, doc, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	type running struct {
-		ctrl *controller.Controller
-		stop context.CancelFunc
-		done chan error
-		err  error
-		log  string
-	}
-	halt := func(r *running) {
-		if r.done != nil {
-			r.stop()
-			r.err, r.done = <-r.done, nil
-		}
-	}
-	ctrls := map[string]*running{}
-	for name, n := range nodes {
+	for name, n := range byName {
 		logPath := filepath.Join(t.TempDir(), name+".log")
 		f, err := os.Create(logPath)
 		if err != nil {
@@ -101,18 +101,19 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 			t.Fatal(err)
 		}
 		cctx, cancel := context.WithCancel(ctx)
-		r := &running{ctrl: c, stop: cancel, done: make(chan error, 1), log: logPath}
+		r := &overlayController{ctrl: c, stop: cancel, done: make(chan error, 1), log: logPath}
 		go func() { r.done <- c.Run(cctx); f.Close() }()
-		ctrls[name] = r
+		l.ctrls[name] = r
 		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-		if err := c.WaitSynced(wctx); err != nil {
+		err = c.WaitSynced(wctx)
+		wcancel()
+		if err != nil {
 			t.Fatalf("controller on %s: %v", name, err)
 		}
-		wcancel()
 	}
 	t.Cleanup(func() {
-		for name, r := range ctrls {
-			halt(r)
+		for name, r := range l.ctrls {
+			l.halt(name)
 			if t.Failed() {
 				if b, err := os.ReadFile(r.log); err == nil {
 					t.Logf("controller on %s:\n%s", name, b)
@@ -120,33 +121,86 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 			}
 		}
 	})
+	return l, rev
+}
 
-	probe := func(from, to string, v6 bool, port uint16) testbed.Result {
-		t.Helper()
-		dst := hosts[to].IP4()
-		if v6 {
-			dst = hosts[to].IP6()
-		}
-		res, err := testbed.TCPConnect(ctx, hosts[from], dst, port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+// halt stops the controller on node (once).
+func (l *overlayLab) halt(node string) {
+	if r := l.ctrls[node]; r.done != nil {
+		r.stop()
+		<-r.done
+		r.done = nil
 	}
-	expect := func(from, to string, v6 bool, port uint16, want testbed.Outcome) {
-		t.Helper()
-		if res := probe(from, to, v6, port); res.Outcome != want {
-			t.Errorf("%s (%s) -> %s (%s) v6=%v :%d: %s (%s), want %s", from, where[from], to, where[to], v6, port, res.Outcome, res.Detail, want)
-		}
+}
+
+func (l *overlayLab) probe(from string, dst netip.Addr, port uint16) testbed.Result {
+	l.t.Helper()
+	res, err := testbed.TCPConnect(context.Background(), l.hosts[from], dst, port)
+	if err != nil {
+		l.t.Fatal(err)
 	}
-	// Every controller must have seen the others' ports before traffic
-	// can cross: wait until web1 reaches db1.
+	return res
+}
+
+func (l *overlayLab) addr(host string, v6 bool) netip.Addr {
+	if v6 {
+		return l.hosts[host].IP6()
+	}
+	return l.hosts[host].IP4()
+}
+
+// expect probes from -> dst:port; seen, when valid, is the source the
+// server must have seen (NAT).
+func (l *overlayLab) expect(from string, dst netip.Addr, port uint16, want testbed.Outcome, seen netip.Addr) {
+	l.t.Helper()
+	res := l.probe(from, dst, port)
+	if res.Outcome != want || want == testbed.OK && seen.IsValid() && res.Seen.Addr() != seen {
+		l.t.Errorf("%s (%s) -> %s:%d: %s (%s), seen from %v; want %s (seen from %v)", from, l.where[from], dst, port,
+			res.Outcome, res.Detail, res.Seen, want, seen)
+	}
+}
+
+// waitReach waits until from reaches dst:port (every controller has seen
+// the others' ports).
+func (l *overlayLab) waitReach(from string, dst netip.Addr, port uint16) {
+	l.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for probe("web1", "db1", false, 3306).Outcome != testbed.OK {
+	for l.probe(from, dst, port).Outcome != testbed.OK {
 		if time.Now().After(deadline) {
-			t.Fatal("web1 never reached db1 across the overlay")
+			for name, n := range l.nodes {
+				out, _ := n.OVS().Ofctl(context.Background(), "-O", "OpenFlow13", "dump-flows", testbed.IntegrationBridge)
+				var hit []string
+				for _, line := range strings.Split(out, "\n") {
+					if !strings.Contains(line, "n_packets=0,") {
+						hit = append(hit, line)
+					}
+				}
+				l.t.Logf("%s flows with packets:\n%s", name, strings.Join(hit, "\n"))
+			}
+			l.t.Fatalf("%s never reached %s:%d across the overlay", from, dst, port)
 		}
 	}
+}
+
+var workedHosts = []overlayHost{
+	{"web1", "hv1", "02:00:0a:00:00:0b", "10.0.0.11/24", "fd00:10::11/64"},
+	{"web2", "hv2", "02:00:0a:00:00:0c", "10.0.0.12/24", "fd00:10::12/64"},
+	{"db1", "hv3", "02:00:0a:00:00:15", "10.0.0.21/24", "fd00:10::21/64"},
+}
+
+// TestOverlayAcrossHostsOnOVS: the worked example over three hosts
+// (web1 on hv1, web2 on hv2, db1 on hv3), a controller per host reading
+// one intent from etcd and publishing its ports' locations there. The
+// groups hold across hosts over Geneve, IPv4 and IPv6; web2 joining
+// group web on hv2 is in force on every host within a second of the etcd
+// write; a controller that stops leaves every host's traffic flowing.
+func TestOverlayAcrossHostsOnOVS(t *testing.T) {
+	// web2 starts in group db: db1 lets only group web in on 3306.
+	doc := storeDoc(t, func(s string) string {
+		return strings.Replace(s, `ips: [10.0.0.12, "fd00:10::12"], security_groups: [web]}`, `ips: [10.0.0.12, "fd00:10::12"], security_groups: [db]}`, 1)
+	})
+	l, rev := newOverlayLab(t, 3, workedHosts, doc)
+	l.waitReach("web1", l.addr("db1", false), 3306)
 	for _, c := range []struct {
 		from, to string
 		v6       bool
@@ -160,19 +214,18 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 		{"web1", "db1", false, 22, testbed.TimedOut},
 		{"web1", "web2", false, 22, testbed.TimedOut},
 	} {
-		expect(c.from, c.to, c.v6, c.port, c.want)
+		l.expect(c.from, l.addr(c.to, c.v6), c.port, c.want, netip.Addr{})
 	}
 
 	// web2 joins group web (on hv2): every host has the change in force
 	// within a second of the etcd write, and db1's host lets web2 in.
-	doc = storeDoc(t, nil)
 	written := time.Now()
-	rev2, err := operator.Put(ctx, doc, rev)
+	rev2, err := l.operator.Put(context.Background(), storeDoc(t, nil), rev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var slowest time.Duration
-	for name, r := range ctrls {
+	for name, r := range l.ctrls {
 		for r.ctrl.Status().IntentRevision != rev2 {
 			if time.Since(written) > 10*time.Second {
 				t.Fatalf("%s never applied revision %d", name, rev2)
@@ -185,14 +238,47 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 	if slowest > time.Second {
 		t.Errorf("the change reached the last host %v after the write, want within 1 s", slowest)
 	}
-	expect("web2", "db1", false, 3306, testbed.OK)
+	// The datapath's cached drop for web2 goes when the revalidators
+	// next run.
+	l.waitReach("web2", l.addr("db1", false), 3306)
 
-	// hv1's controller dies: everyone's traffic keeps flowing on the
+	// hv1's controller stops: everyone's traffic keeps flowing on the
 	// installed flows.
-	halt(ctrls["hv1"])
-	expect("web1", "db1", false, 3306, testbed.OK)
-	expect("web2", "db1", false, 3306, testbed.OK)
-	expect("db1", "web1", false, 8080, testbed.OK)
+	l.halt("hv1")
+	l.expect("web1", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
+	l.expect("web2", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
+	l.expect("db1", l.addr("web1", false), 8080, testbed.OK, netip.Addr{})
+}
+
+// TestOverlayRouterOnItsUplinksHostOnOVS: the router of the worked
+// example (examples/intent.yaml) runs on hv2, where its uplink is bound
+// (the outside world is a host there, 192.0.2.1, the router's next hop);
+// web1 on hv1 and db1 on hv3 reach the outside and are reached through
+// it across the overlay, with the same NAT as on one host.
+func TestOverlayRouterOnItsUplinksHostOnOVS(t *testing.T) {
+	data, err := os.ReadFile("../examples/intent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := intent.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := append(workedHosts[:len(workedHosts):len(workedHosts)],
+		overlayHost{"uplink", "hv2", "02:00:c0:00:02:01", "192.0.2.1/24", ""})
+	l, _ := newOverlayLab(t, 3, hosts, doc)
+	for _, h := range workedHosts {
+		if _, err := l.hosts[h.name].Exec(context.Background(), "ip", "route", "add", "default", "via", "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outside, masquerade, floating := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11")
+	l.waitReach("db1", outside, 8080)
+	l.expect("db1", outside, 8080, testbed.OK, masquerade)               // hv3 -> the router on hv2: masquerade
+	l.expect("web1", outside, 8080, testbed.OK, floating)                // hv1: SNAT to its floating IP
+	l.expect("uplink", floating, 8080, testbed.OK, outside)              // the outside -> web1 on hv1 through its floating IP
+	l.expect("uplink", masquerade, 2222, testbed.TimedOut, netip.Addr{}) // db1:22 only from the admin network
+	l.expect("web1", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
 }
 
 func openEtcd(t *testing.T, srv *storetest.Server) *store.Store {

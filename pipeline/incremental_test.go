@@ -67,6 +67,9 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 				if rng.IntN(8) == 0 && len(next.Ports) > 0 {
 					nextOv.Remote = maps.Clone(ov.Remote)
 					p := next.Ports[rng.IntN(len(next.Ports))].Name
+					if len(next.Routers) > 0 && next.Routers[0].External != nil && rng.IntN(4) == 0 {
+						p = next.Routers[0].External.Port // the router runs on another host
+					}
 					if _, remote := nextOv.Remote[p]; remote {
 						delete(nextOv.Remote, p) // back here, or nowhere
 					} else {

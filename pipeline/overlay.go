@@ -155,3 +155,28 @@ func (c *compiler) overlayFlows() (built, error) {
 	}
 	return built{flows: out}, nil
 }
+
+// remoteEndpoint is the tunnel endpoint of the host port is bound on, if
+// that is another host.
+func (c *compiler) remoteEndpoint(port string) netip.Addr {
+	if _, local := c.bindings[port]; local || c.overlay.TunnelPort == 0 {
+		return netip.Addr{}
+	}
+	return c.overlay.Remote[port]
+}
+
+// remoteRouter is the tunnel endpoint of the host a router runs on — the
+// host its uplink is bound on — if that is another host.
+func (c *compiler) remoteRouter(r *intent.Router) netip.Addr {
+	return c.remoteEndpoint(r.External.Port)
+}
+
+// routerOf is the router that routes network n, if any.
+func (c *compiler) routerOf(n string) *intent.Router {
+	for i := range c.in.Routers {
+		if slices.Contains(c.in.Routers[i].Networks, n) {
+			return &c.in.Routers[i]
+		}
+	}
+	return nil
+}

@@ -12,6 +12,17 @@ import (
 // uplinks) to OpenFlow ports; an unbound port gets no route and an unbound
 // uplink no way in or out. ids are the intent's, as Compile assigned them.
 func compileRouters(in *intent.Intent, bindings map[string]uint32, ids ids, hops NextHops) ([]flows.Flow, error) {
+	nowhere := func(string) netip.Addr { return netip.Addr{} }
+	return compileRoutersOn(in, bindings, ids, hops, nowhere, func(*intent.Router) netip.Addr { return netip.Addr{} })
+}
+
+// compileRoutersOn is compileRouters on a host of an overlay: a router
+// whose uplink is bound on another host runs there (routerAt says where):
+// here it only answers ARP for its gateways, and routerSeamFlows sends
+// what is for it through the tunnel. A port bound on another host
+// (remoteAt) is a neighbour of the router as a local one is.
+func compileRoutersOn(in *intent.Intent, bindings map[string]uint32, ids ids, hops NextHops,
+	remoteAt func(port string) netip.Addr, routerAt func(*intent.Router) netip.Addr) ([]flows.Flow, error) {
 	if len(in.Routers) == 0 {
 		return nil, nil
 	}
@@ -22,6 +33,11 @@ func compileRouters(in *intent.Intent, bindings map[string]uint32, ids ids, hops
 		rc, err := newRouterCompiler(in, r, ids, zones[r.Name], bindings, hops)
 		if err != nil {
 			return nil, err
+		}
+		rc.remoteAt = remoteAt
+		if routerAt(r).IsValid() {
+			out = append(out, rc.gatewayARPResponders()...)
+			continue
 		}
 		out = append(out, rc.flows()...)
 	}
@@ -35,8 +51,9 @@ type routerCompiler struct {
 	ids      ids
 	zone     routerZone
 	bindings map[string]uint32
-	networks []*intent.Network // the router's internal networks
-	uplink   uint32            // 0: the uplink is not bound
+	remoteAt func(port string) netip.Addr // a port's host elsewhere (overlay), or invalid
+	networks []*intent.Network            // the router's internal networks
+	uplink   uint32                       // 0: the uplink is not bound
 	extMAC   flows.MAC
 	// nextHop is the external gateway's MAC: the intent's gateway_mac,
 	// else the one the controller learned; learn says it is learned, and

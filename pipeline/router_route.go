@@ -122,6 +122,8 @@ func (rc *routerCompiler) uplinkRoute(ethType uint16) flows.Flow {
 // neighbours resolve each bound port's addresses on the router's
 // networks to its MAC: IPv4 always, IPv6 where the network routes it
 // (router_ipv6.go). An unbound port has no flow: nobody can send to it.
+// A port bound on another host is bound (l2_lookup sends it through the
+// tunnel).
 func (rc *routerCompiler) neighbours() []flows.Flow {
 	var out []flows.Flow
 	for _, n := range rc.networks {
@@ -131,7 +133,7 @@ func (rc *routerCompiler) neighbours() []flows.Flow {
 			if p.Network != n.Name {
 				continue
 			}
-			if _, bound := rc.bindings[p.Name]; !bound {
+			if _, bound := rc.bindings[p.Name]; !bound && !rc.remoteAt(p.Name).IsValid() {
 				continue
 			}
 			for _, a := range p.IPs {

@@ -43,13 +43,20 @@ func (c *compiler) routerSeamFlows() []flows.Flow {
 			continue
 		}
 		zone := c.ids.zone[n.Name]
+		to := []flows.Action{flows.Load{Field: fieldDstPort, Value: uint64(RouterPort)}, goTo(TableIngressACL)}
+		if r := c.routerOf(n.Name); r != nil && c.remoteRouter(r).IsValid() {
+			// The router runs on its uplink's host: through the tunnel.
+			to = []flows.Action{
+				flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: ipv4Value(c.remoteRouter(r))},
+				flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(zone)},
+				flows.Load{Field: fieldDstPort, Value: uint64(c.overlay.TunnelPort)},
+				goTo(TableIngressACL),
+			}
+		}
 		out = append(out, flows.Flow{
 			Table: uint8(TableL2Lookup), Priority: prioL2Unicast, Cookie: Cookie(KindNetwork, uint64(zone)),
-			Match: flows.Match{Regs: []flows.RegMatch{matchNetwork(zone)}, EthDst: flows.ExactMAC(GatewayMAC(n))},
-			Actions: []flows.Action{
-				flows.Load{Field: fieldDstPort, Value: uint64(RouterPort)},
-				goTo(TableIngressACL),
-			},
+			Match:   flows.Match{Regs: []flows.RegMatch{matchNetwork(zone)}, EthDst: flows.ExactMAC(GatewayMAC(n))},
+			Actions: to,
 		})
 	}
 	if len(out) == 0 {

@@ -94,7 +94,7 @@ func (c *compiler) units() []unit {
 	}
 	out = append(out, unit{id: unitID{kind: unitRouters}, fp: c.routersFingerprint(), build: func() (built, error) {
 		fs := c.routerSeamFlows()
-		rs, err := compileRouters(c.in, c.bindings, c.ids, c.hops)
+		rs, err := compileRoutersOn(c.in, c.bindings, c.ids, c.hops, c.remoteEndpoint, c.remoteRouter)
 		return built{flows: append(fs, rs...)}, err
 	}})
 	return out
@@ -247,7 +247,7 @@ func (c *compiler) routersFingerprint() uint64 {
 			routed["\x00"+pf.Port] = true
 		}
 		ofport, bound := c.bindings[r.External.Port]
-		f.str(r.External.Port).bool(bound).u64(uint64(ofport))
+		f.str(r.External.Port).bool(bound).u64(uint64(ofport)).str(c.remoteRouter(&r).String())
 		mac, learned := c.hops[r.Name]
 		f.bool(learned).str(string(mac[:]))
 	}
@@ -257,7 +257,8 @@ func (c *compiler) routersFingerprint() uint64 {
 			continue
 		}
 		ofport, bound := c.bindings[p.Name]
-		f.value(*p).bool(bound).u64(uint64(ofport)).u64(uint64(c.ids.port[p.Name]))
+		f.value(*p).bool(bound).u64(uint64(ofport)).u64(uint64(c.ids.port[p.Name])).str(c.remoteEndpoint(p.Name).String())
 	}
+	f.u64(uint64(c.overlay.TunnelPort))
 	return f.sum()
 }
