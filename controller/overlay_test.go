@@ -29,6 +29,7 @@ type overlayLab struct {
 	operator *store.Store
 	ctrls    map[string]*overlayController
 	nodes    map[string]*testbed.Node
+	etcd     *storetest.Server
 }
 
 type overlayController struct {
@@ -80,7 +81,7 @@ func newOverlayLab(t *testing.T, nodes int, hosts []overlayHost, doc *intent.Doc
 		}
 		l.hosts[oh.name], l.where[oh.name] = h, oh.node
 	}
-	l.operator = openEtcd(t, etcd)
+	l.operator, l.etcd = openEtcd(t, etcd), etcd
 	rev, err := l.operator.Put(ctx, doc, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -241,6 +242,44 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 	// The datapath's cached drop for web2 goes when the revalidators
 	// next run.
 	l.waitReach("web2", l.addr("db1", false), 3306)
+
+	// etcd stops for 10 s: every host keeps its flows (fail static), what
+	// was allowed stays allowed and what was forbidden stays forbidden;
+	// when etcd is back nothing was lost.
+	flowsOn := func() map[string]int {
+		out := map[string]int{}
+		for name, n := range l.nodes {
+			dump, err := n.OVS().Ofctl(context.Background(), "-O", "OpenFlow13", "dump-flows", testbed.IntegrationBridge, "--no-stats")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = strings.Count(dump, "\n")
+		}
+		return out
+	}
+	before := flowsOn()
+	l.etcd.Stop()
+	stopped := time.Now()
+	for time.Since(stopped) < 10*time.Second {
+		l.expect("web2", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
+		l.expect("web1", l.addr("db1", false), 22, testbed.TimedOut, netip.Addr{})
+		l.expect("db1", l.addr("web2", true), 3306, testbed.TimedOut, netip.Addr{})
+	}
+	l.etcd.Restart()
+	for name, r := range l.ctrls {
+		deadline := time.Now().Add(15 * time.Second)
+		for sc := r.ctrl.Status().StoreConnected; sc == nil || !*sc; sc = r.ctrl.Status().StoreConnected {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not reconnect to etcd", name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the resyncs apply (nothing, if nothing was lost)
+	if after := flowsOn(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("flows per host before etcd stopped %v, after it came back %v", before, after)
+	}
+	l.expect("web2", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
 
 	// hv1's controller stops: everyone's traffic keeps flowing on the
 	// installed flows.
