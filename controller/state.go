@@ -100,7 +100,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 		st.c.log.Warn("port meters not sent; they are sent again on the next connect", "error", err)
 	}
 	// Groups likewise: the new flows may point at them.
-	groups := serviceGroupSet(in, st.bound)
+	groups := serviceGroupSet(in, st.bound, st.overlay)
 	if err := st.c.session.SetGroups(actx, groups); err != nil {
 		st.c.log.Warn("service groups not sent; they are sent again on the next connect", "error", err)
 	}
@@ -357,9 +357,9 @@ func portMeterSet(in *intent.Intent, b pipeline.Bindings) map[uint32]openflow.Me
 }
 
 // serviceGroupSet is the select groups the services need, by group id.
-func serviceGroupSet(in *intent.Intent, b pipeline.Bindings) map[uint32]flows.GroupDesc {
+func serviceGroupSet(in *intent.Intent, b pipeline.Bindings, ov pipeline.Overlay) map[uint32]flows.GroupDesc {
 	out := map[uint32]flows.GroupDesc{}
-	for _, g := range pipeline.ServiceGroups(in, b) {
+	for _, g := range pipeline.ServiceGroupsOn(in, b, ov) {
 		out[g.ID] = g
 	}
 	return out

@@ -180,3 +180,11 @@ func (c *compiler) routerOf(n string) *intent.Router {
 	}
 	return nil
 }
+
+// remoteMap is the overlay's remote ports, or nil without an overlay.
+func (c *compiler) remoteMap() map[string]netip.Addr {
+	if c.overlay.TunnelPort == 0 {
+		return nil
+	}
+	return c.overlay.Remote
+}

@@ -86,7 +86,7 @@ func (l *overlayLab) install(in *intent.Intent) {
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		if err := labinstall.Apply(context.Background(), n.OVS().Ofctl, testbed.IntegrationBridge, fs, nil, ServiceGroups(in, b)); err != nil {
+		if err := labinstall.Apply(context.Background(), n.OVS().Ofctl, testbed.IntegrationBridge, fs, nil, ServiceGroupsOn(in, b, ov)); err != nil {
 			l.t.Fatalf("node %s: %v", name, err)
 		}
 	}
@@ -117,6 +117,9 @@ func (l *overlayLab) check(probes []sgProbe) {
 // leaves group web loses db1 on the other node at the next install.
 func TestOverlayOnOVS(t *testing.T) {
 	in := workedExample()
+	// A service whose backend is on the other node from its clients.
+	in.Services = []intent.Service{{Name: "db", VIP: netip.MustParseAddr("10.0.0.100"), Protocol: intent.ProtoTCP, Port: 3306,
+		Backends: []intent.Backend{{Port: "db1", TargetPort: 3306, Weight: 1}}}}
 	l := newOverlayLab(t, in, map[string]string{"web1": "hv1", "web2": "hv1", "db1": "hv2"})
 	for _, port := range []uint16{22, 3306} {
 		if _, err := l.hosts["db1"].ServeTCP(port); err != nil {
@@ -137,6 +140,12 @@ func TestOverlayOnOVS(t *testing.T) {
 		{"web1", "db1", false, 22, testbed.TimedOut},
 		{"db1", "web1", false, 3306, testbed.TimedOut},
 	})
+	// web1 (hv1) -> the service -> db1 on hv2, through the tunnel; the
+	// backend's host judges the translated connection.
+	if res, err := testbed.TCPConnect(context.Background(), l.hosts["web1"], netip.MustParseAddr("10.0.0.100"), 3306); err != nil ||
+		res.Outcome != testbed.OK || res.Seen.Addr() != l.hosts["web1"].IP4() {
+		t.Errorf("web1 -> the db service (backend on the other node): %v %s (%s), seen %v", err, res.Outcome, res.Detail, res.Seen)
+	}
 	if res, err := testbed.Ping(context.Background(), l.hosts["web1"], l.hosts["db1"].IP4()); err != nil || res.Outcome != testbed.TimedOut {
 		t.Errorf("ping web1 -> db1 across the tunnel: %v %s, want dropped (no group allows ICMP in)", err, res.Outcome)
 	}

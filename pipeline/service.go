@@ -158,7 +158,10 @@ func sharedRouter(in *intent.Intent, a, b *intent.Network, ethType uint16) bool 
 
 // serviceViews lists every view of every service: one per network that
 // has the service's address family.
-func serviceViews(in *intent.Intent, b Bindings, zones map[string]uint16, ids serviceIDs) []serviceView {
+//
+// remote places ports bound on other hosts (overlay.go): they are backends
+// too, reached through the tunnel, but never the client itself.
+func serviceViews(in *intent.Intent, b Bindings, remote map[string]netip.Addr, zones map[string]uint16, ids serviceIDs) []serviceView {
 	var out []serviceView
 	for i := range in.Services {
 		s := &in.Services[i]
@@ -174,7 +177,7 @@ func serviceViews(in *intent.Intent, b Bindings, zones map[string]uint16, ids se
 			for _, be := range s.Backends {
 				p := in.Port(be.Port)
 				ofport, bound := b[be.Port]
-				if p == nil || !bound {
+				if p == nil || !bound && !remote[be.Port].IsValid() {
 					continue
 				}
 				bn := in.Network(p.Network)
@@ -218,9 +221,19 @@ func networkZones(in *intent.Intent) map[string]uint16 {
 // ServiceGroups are the select groups the services of in need with b,
 // by id: one per service view that has backends.
 func ServiceGroups(in *intent.Intent, b Bindings) []flows.GroupDesc {
+	return ServiceGroupsOn(in, b, Overlay{})
+}
+
+// ServiceGroupsOn is ServiceGroups on a host of an overlay: backends bound
+// on other hosts are in the groups too.
+func ServiceGroupsOn(in *intent.Intent, b Bindings, ov Overlay) []flows.GroupDesc {
 	ids := assignServiceIDs(in)
+	var remote map[string]netip.Addr
+	if ov.TunnelPort != 0 {
+		remote = ov.Remote
+	}
 	var out []flows.GroupDesc
-	for _, v := range serviceViews(in, b, networkZones(in), ids) {
+	for _, v := range serviceViews(in, b, remote, networkZones(in), ids) {
 		if len(v.backends) == 0 {
 			continue
 		}
@@ -294,6 +307,10 @@ func (c *compiler) servicesFingerprint() uint64 {
 		for _, be := range s.Backends {
 			if p, bound := c.byName[be.Port]; bound {
 				f.value(*p.Port).u64(uint64(p.ofport)).u64(p.cookie).u64(uint64(p.ingressMeter))
+			} else if ep := c.remoteEndpoint(be.Port); ep.IsValid() {
+				if p := c.in.Port(be.Port); p != nil {
+					f.value(*p).str(ep.String())
+				}
 			}
 		}
 	}
@@ -306,7 +323,7 @@ func (c *compiler) servicesFlows() (built, error) {
 		return built{}, nil
 	}
 	ids := assignServiceIDs(c.in)
-	views := serviceViews(c.in, c.bindings, c.ids.zone, ids)
+	views := serviceViews(c.in, c.bindings, c.remoteMap(), c.ids.zone, ids)
 	var out []flows.Flow
 	for _, ti := range tables {
 		if ti.Service {
@@ -348,7 +365,7 @@ func (c *compiler) servicesFlows() (built, error) {
 			out = append(out, hairpinReplies(v)...)
 		}
 		for _, be := range v.backends {
-			if be.local && !selfPorts[be.Port] {
+			if be.local && be.ofport != 0 && !selfPorts[be.Port] {
 				selfPorts[be.Port] = true
 				out = append(out, c.outputSelf(be.Port))
 			}
@@ -412,8 +429,8 @@ func (c *compiler) serviceViewFlows(v serviceView) []flows.Flow {
 		to := flows.Flow{Table: uint8(TableServiceBackend), Priority: prioServiceBackend, Cookie: be.cookie,
 			Match: m, Actions: []flows.Action{flows.SetEthDst{MAC: be.mac}, goTo(TableL2Lookup)}}
 		out = append(out, withAffinity(v, be, to)...)
-		if !be.local {
-			continue
+		if !be.local || be.ofport == 0 {
+			continue // another network, or another host: never the client's own port
 		}
 		// The backend itself as the client: SNAT it to the service
 		// address in the hairpin zone, after recording its egress rule

@@ -68,7 +68,7 @@ func TestServiceViewsReachability(t *testing.T) {
 			{Port: "pc", TargetPort: 80, Weight: 1}, {Port: "unbound", TargetPort: 80, Weight: 1}}}},
 	}
 	b := Bindings{"pa": 1, "pb": 2, "pc": 3}
-	views := serviceViews(in, b, networkZones(in), assignServiceIDs(in))
+	views := serviceViews(in, b, nil, networkZones(in), assignServiceIDs(in))
 	got := map[string][]string{}
 	for _, v := range views {
 		var bes []string
