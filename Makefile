@@ -3,7 +3,7 @@
 #   make demo    build, then show security groups and NAT on real traffic
 #   make test    vet, gofmt check and every test (as root: on real OVS)
 #   make build   bin/flowgate
-#   make bench   the scale and datapath figures (issue 9); bench-go: Go benchmarks
+#   make bench   the scale, datapath and many-hosts figures (issues 9, 15); bench-go: Go benchmarks
 #   make deps    install the Debian packages the tests and the demo use
 
 GO ?= go
@@ -50,6 +50,7 @@ test: deps vet fmt-check
 bench: deps build
 	bin/flowgate bench scale
 	bin/flowgate bench datapath -q
+	bin/flowgate bench overlay
 
 # The Go micro-benchmarks of every package.
 bench-go: deps

@@ -20,7 +20,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure what flowgate costs on a private OVS (needs root)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchDatapathCmd(), newBenchScaleCmd())
+	cmd.AddCommand(newBenchDatapathCmd(), newBenchScaleCmd(), newBenchOverlayCmd())
 	return cmd
 }
 
@@ -116,5 +116,37 @@ root and iperf3.`,
 	f.IntVar(&opts.MaxConns, "max-conns", 50000, "most connections per bridge and round")
 	f.BoolVar(&opts.DumpFlows, "dump-flows", false, "also print the datapath's megaflows (ovs-appctl dpctl/dump-flows) after each phase")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	return cmd
+}
+
+func newBenchOverlayCmd() *cobra.Command {
+	p := bench.DefaultOverlay()
+	cmd := &cobra.Command{
+		Use:   "overlay",
+		Short: "Many hosts (needs root): testbed nodes with a controller each, one intent in an embedded etcd, membership changes timed on every host",
+		Long: `Builds --hosts testbed nodes (each a private OVS with br-phy userspace
+tunnelling on a shared underlay) with --ports-per-host dummy ports bound on
+each, stores the generated intent (intent/intentgen: the ports on one
+network, --rules rules in --groups groups) in an embedded etcd, runs one
+controller per node in this process with the overlay on, then makes
+--changes membership changes (a port joins or leaves a group) and prints,
+for each, how long after the etcd write it was in force on the median and
+on the last host, and what one change cost etcd.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := bench.Overlay(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			r.Print(cmd.OutOrStdout())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&p.Hosts, "hosts", p.Hosts, "hosts (testbed nodes)")
+	f.IntVar(&p.PortsPerHost, "ports-per-host", p.PortsPerHost, "dummy ports bound on each host")
+	f.IntVar(&p.Rules, "rules", p.Rules, "rules in all")
+	f.IntVar(&p.Groups, "groups", p.Groups, "security groups")
+	f.IntVar(&p.Changes, "changes", p.Changes, "membership changes timed")
 	return cmd
 }

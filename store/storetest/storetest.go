@@ -66,14 +66,43 @@ func Start(t testing.TB, opts Options) *Server {
 	return s
 }
 
+// Run starts a plain (no TLS) etcd with its data in dir, for programs
+// that are not tests (the overlay benchmark); Stop ends it.
+func Run(dir string) (*Server, error) {
+	s := &Server{dir: dir}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var c, p string
+		if c, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		if p, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		s.clientURL, s.peerURL = url.URL{Scheme: "http", Host: c}, url.URL{Scheme: "http", Host: p}
+		if err = s.start(); err == nil {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("embedded etcd: %w", err)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return a
 }
 
 func (s *Server) config() *embed.Config {
