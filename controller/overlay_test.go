@@ -329,3 +329,80 @@ func openEtcd(t *testing.T, srv *storetest.Server) *store.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// TestOverlayMatrixSameAsOneHostOnOVS: the worked example
+// (examples/intent.yaml, with its router, NAT and service) gives the same
+// reachability matrices — ICMP, tcp/22, tcp/80 to the service, tcp/8080,
+// tcp/3306, IPv4 and IPv6, NAT addresses seen included — when web1, web2
+// and db1 are spread over three hosts (the router's uplink on hv2) as when
+// all of them and the uplink share one host.
+func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
+	data, err := os.ReadFile("../examples/intent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	matrices := func(nodes int, where map[string]string) []string {
+		doc, err := intent.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hosts []overlayHost
+		for _, h := range append(workedHosts[:len(workedHosts):len(workedHosts)],
+			overlayHost{"uplink", "", "02:00:c0:00:02:01", "192.0.2.1/24", ""}) {
+			h.node = where[h.name]
+			hosts = append(hosts, h)
+		}
+		l, _ := newOverlayLab(t, nodes, hosts, doc)
+		var tenant, all []*testbed.Host
+		for _, h := range []string{"web1", "web2", "db1"} {
+			if _, err := l.hosts[h].Exec(ctx, "ip", "route", "add", "default", "via", "10.0.0.1"); err != nil {
+				t.Fatal(err)
+			}
+			tenant = append(tenant, l.hosts[h])
+		}
+		// The outside reaches the tenant addresses through the router
+		// too, so that groups, not the lack of a route, decide.
+		if _, err := l.hosts["uplink"].Exec(ctx, "ip", "route", "add", "10.0.0.0/24", "via", "192.0.2.10"); err != nil {
+			t.Fatal(err)
+		}
+		all = append(tenant, l.hosts["uplink"])
+		l.waitReach("db1", netip.MustParseAddr("192.0.2.1"), 8080)
+		cols := append(testbed.HostColumns(all),
+			testbed.Column{Label: "192.0.2.11", Addr: netip.MustParseAddr("192.0.2.11")},
+			testbed.Column{Label: "10.0.0.100:80", Addr: netip.MustParseAddr("10.0.0.100"), Port: 80})
+		grids := []testbed.Grid{
+			{Probe: testbed.PingProbe(testbed.IPv4), Rows: testbed.HostRows(all), Cols: cols[:5]},
+			{Probe: testbed.TCPProbe(testbed.IPv4, 22), Rows: testbed.HostRows(all), Cols: cols[:5]},
+			{Probe: testbed.TCPProbe(testbed.IPv4, 8080), Rows: testbed.HostRows(all), Cols: cols},
+			{Probe: testbed.TCPProbe(testbed.IPv4, 3306), Rows: testbed.HostRows(all), Cols: cols[:4]},
+			{Probe: testbed.TCPProbe(testbed.IPv6, 3306), Rows: testbed.HostRows(tenant), Cols: testbed.HostColumns(tenant)},
+			{Probe: testbed.TCPProbe(testbed.IPv6, 8080), Rows: testbed.HostRows(tenant), Cols: testbed.HostColumns(tenant)},
+		}
+		// A backend's connection to its own service may land on itself
+		// (and then sees the service address): not a stable cell. A
+		// floating IP reached from a port on another host than the
+		// router's, hairpinned back into the tunnel it came from, is not
+		// delivered yet (README, Limits): web1 and db1 to 192.0.2.11.
+		grids[2].Skip = func(i, j int) bool {
+			return i == j || j == 5 && i < 2 || j == 4 && (i == 0 || i == 2)
+		}
+		tables, err := testbed.ProbeGrids(ctx, grids...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tab := range tables {
+			out = append(out, tab.String())
+		}
+		return out
+	}
+	one := matrices(1, map[string]string{"web1": "hv1", "web2": "hv1", "db1": "hv1", "uplink": "hv1"})
+	three := matrices(3, map[string]string{"web1": "hv1", "web2": "hv2", "db1": "hv3", "uplink": "hv2"})
+	for i := range one {
+		t.Logf("one host:\n%s\nthree hosts:\n%s", one[i], three[i])
+		if one[i] != three[i] {
+			t.Errorf("matrix %d differs between one host and three", i)
+		}
+	}
+}

@@ -46,7 +46,11 @@ type Overlay struct {
 }
 
 // prioClassifyTunnel: a tunnel packet's key names a network.
-const prioClassifyTunnel uint16 = 100
+// prioCommitRouted: between the router and the tunnel (no port commits).
+const (
+	prioClassifyTunnel uint16 = 100
+	prioCommitRouted   uint16 = 150
+)
 
 // remotePort is an intent port bound on another host.
 type remotePort struct {
@@ -127,6 +131,10 @@ func (c *compiler) overlayFlows() (built, error) {
 			Actions: []flows.Action{
 				flows.Load{Field: fieldSrcPort, Value: uint64(t)},
 				flows.Load{Field: fieldNetwork, Value: uint64(zone)},
+				// The outer source is the sending host's: a packet the
+				// router hands on into the tunnel again must leave from
+				// this host's own endpoint (0: chosen by the route).
+				flows.Load{Field: flows.Whole(flows.FieldTunSrc), Value: 0},
 				goTo(TableConntrack),
 			}})
 	}
@@ -135,6 +143,24 @@ func (c *compiler) overlayFlows() (built, error) {
 		ingressSide.flow(prioACLUnfiltered, cookie, flows.Match{Regs: []flows.RegMatch{ingressSide.port(t)}}, goTo(ingressSide.next)),
 		flows.Flow{Table: uint8(TableOutput), Priority: prioOutputPort, Cookie: cookie,
 			Match: flows.Match{Regs: []flows.RegMatch{matchDstPort(t)}}, Actions: []flows.Action{flows.Output{Port: t}}})
+	// On the router's host: the router and the tunnel are both
+	// unfiltered "ports", so nothing else commits what passes between
+	// them, and the replies must be seen as replies (the router SNATs a
+	// new connection from a port with a floating IP); and a packet the
+	// router hands back to a port on the host it came from leaves by the
+	// tunnel it came in on (output:IN_PORT; only the router's hand-backs,
+	// so a frame never bounces between hosts).
+	for _, pair := range [][2]uint32{{RouterPort, t}, {t, RouterPort}} {
+		for _, et := range []uint16{flows.EthTypeIPv4, flows.EthTypeIPv6} {
+			out = append(out, flows.Flow{Table: uint8(TableCommit), Priority: prioCommitRouted, Cookie: cookie,
+				Match: flows.Match{EthType: et, CTState: flows.CTStateMatch{Set: flows.CTTrk | flows.CTNew},
+					Regs: []flows.RegMatch{matchSrcPort(pair[0]), matchDstPort(pair[1])}},
+				Actions: []flows.Action{flows.CT{Commit: true, ZoneField: networkZoneField()}, goTo(TableOutput)}})
+		}
+	}
+	out = append(out, flows.Flow{Table: uint8(TableOutput), Priority: prioOutputHairpin, Cookie: cookie,
+		Match:   flows.Match{InPort: t, Regs: []flows.RegMatch{matchSrcPort(RouterPort), matchDstPort(t)}},
+		Actions: []flows.Action{flows.Output{Port: flows.PortInPort}}})
 	for _, p := range c.remote {
 		macs := map[flows.MAC]bool{flows.MAC(p.MAC): true}
 		for _, ap := range p.AllowedAddressPairs {
