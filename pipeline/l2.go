@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"github.com/flowgate/flowgate/flows"
+	"github.com/flowgate/flowgate/intent"
 )
 
 // Priorities in TableL2Lookup.
@@ -20,14 +21,8 @@ const (
 // l2PortFlows resolve p's MACs on its network to p: its own and those of
 // its allowed address pairs.
 func l2PortFlows(p boundPort) []flows.Flow {
-	macs := map[flows.MAC]bool{flows.MAC(p.MAC): true}
-	for _, ap := range p.AllowedAddressPairs {
-		if ap.MAC != ([6]byte{}) {
-			macs[flows.MAC(ap.MAC)] = true
-		}
-	}
 	var out []flows.Flow
-	for _, mac := range sortedMACs(macs) {
+	for _, mac := range portMACs(p.Port) {
 		out = append(out, flows.Flow{
 			Table: uint8(TableL2Lookup), Priority: prioL2Unicast, Cookie: p.cookie,
 			Match: flows.Match{Regs: []flows.RegMatch{matchNetwork(p.zone)}, EthDst: flows.ExactMAC(mac)},
@@ -38,4 +33,16 @@ func l2PortFlows(p boundPort) []flows.Flow {
 		})
 	}
 	return out
+}
+
+// portMACs are the MACs frames for p carry: its own and those of its
+// allowed address pairs, in order.
+func portMACs(p *intent.Port) []flows.MAC {
+	macs := map[flows.MAC]bool{flows.MAC(p.MAC): true}
+	for _, ap := range p.AllowedAddressPairs {
+		if ap.MAC != ([6]byte{}) {
+			macs[flows.MAC(ap.MAC)] = true
+		}
+	}
+	return sortedMACs(macs)
 }

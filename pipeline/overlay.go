@@ -68,14 +68,11 @@ func (c *compiler) setOverlay(ov Overlay) {
 
 // remotePorts lists the ports bound elsewhere, by name.
 func (c *compiler) remotePorts() []remotePort {
-	if c.overlay.TunnelPort == 0 {
-		return nil
-	}
 	var out []remotePort
 	for i := range c.in.Ports {
 		p := &c.in.Ports[i]
-		ep, ok := c.overlay.Remote[p.Name]
-		if _, local := c.bindings[p.Name]; local || !ok || !ep.IsValid() {
+		ep := c.remoteEndpoint(p.Name)
+		if !ep.IsValid() {
 			continue
 		}
 		out = append(out, remotePort{Port: p, endpoint: ep, zone: c.ids.zone[p.Network],
@@ -98,14 +95,27 @@ func (c *compiler) remoteEndpoints(n string) []netip.Addr {
 	return out
 }
 
-// toTunnel sends the packet into the overlay toward endpoint, keyed with
-// the network zone.
-func (c *compiler) toTunnel(endpoint netip.Addr, zone uint16) []flows.Action {
+// tunnelHeader addresses the packet to endpoint's host, keyed with the
+// network zone.
+func tunnelHeader(endpoint netip.Addr, zone uint16) []flows.Action {
 	return []flows.Action{
 		flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: ipv4Value(endpoint)},
 		flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(zone)},
-		flows.Output{Port: c.overlay.TunnelPort},
 	}
+}
+
+// toTunnel sends the packet into the overlay toward endpoint now (a
+// flood's delivery).
+func (c *compiler) toTunnel(endpoint netip.Addr, zone uint16) []flows.Action {
+	return append(tunnelHeader(endpoint, zone), flows.Output{Port: c.overlay.TunnelPort})
+}
+
+// viaTunnel makes the tunnel the packet's destination port in l2_lookup:
+// the receiver's host judges it, so ingress_acl passes it and output
+// sends it.
+func (c *compiler) viaTunnel(endpoint netip.Addr, zone uint16) []flows.Action {
+	return append(tunnelHeader(endpoint, zone),
+		flows.Load{Field: fieldDstPort, Value: uint64(c.overlay.TunnelPort)}, goTo(TableIngressACL))
 }
 
 // overlayFingerprint covers overlayFlows: the tunnel port, the networks
@@ -162,21 +172,10 @@ func (c *compiler) overlayFlows() (built, error) {
 		Match:   flows.Match{InPort: t, Regs: []flows.RegMatch{matchSrcPort(RouterPort), matchDstPort(t)}},
 		Actions: []flows.Action{flows.Output{Port: flows.PortInPort}}})
 	for _, p := range c.remote {
-		macs := map[flows.MAC]bool{flows.MAC(p.MAC): true}
-		for _, ap := range p.AllowedAddressPairs {
-			if ap.MAC != ([6]byte{}) {
-				macs[flows.MAC(ap.MAC)] = true
-			}
-		}
-		for _, mac := range sortedMACs(macs) {
+		for _, mac := range portMACs(p.Port) {
 			out = append(out, flows.Flow{Table: uint8(TableL2Lookup), Priority: prioL2Unicast, Cookie: p.cookie,
-				Match: flows.Match{Regs: []flows.RegMatch{matchNetwork(p.zone)}, EthDst: flows.ExactMAC(mac)},
-				Actions: []flows.Action{
-					flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: ipv4Value(p.endpoint)},
-					flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(p.zone)},
-					flows.Load{Field: fieldDstPort, Value: uint64(t)},
-					goTo(TableIngressACL),
-				}})
+				Match:   flows.Match{Regs: []flows.RegMatch{matchNetwork(p.zone)}, EthDst: flows.ExactMAC(mac)},
+				Actions: c.viaTunnel(p.endpoint, p.zone)})
 		}
 	}
 	return built{flows: out}, nil
@@ -185,10 +184,10 @@ func (c *compiler) overlayFlows() (built, error) {
 // remoteEndpoint is the tunnel endpoint of the host port is bound on, if
 // that is another host.
 func (c *compiler) remoteEndpoint(port string) netip.Addr {
-	if _, local := c.bindings[port]; local || c.overlay.TunnelPort == 0 {
+	if _, local := c.bindings[port]; local {
 		return netip.Addr{}
 	}
-	return c.overlay.Remote[port]
+	return c.overlay.remote()[port]
 }
 
 // remoteRouter is the tunnel endpoint of the host a router runs on — the
@@ -207,10 +206,11 @@ func (c *compiler) routerOf(n string) *intent.Router {
 	return nil
 }
 
-// remoteMap is the overlay's remote ports, or nil without an overlay.
-func (c *compiler) remoteMap() map[string]netip.Addr {
-	if c.overlay.TunnelPort == 0 {
+// remote is where ports are bound elsewhere; nil without an overlay
+// (no tunnel port: nothing can reach them).
+func (ov Overlay) remote() map[string]netip.Addr {
+	if ov.TunnelPort == 0 {
 		return nil
 	}
-	return c.overlay.Remote
+	return ov.Remote
 }

@@ -46,12 +46,7 @@ func (c *compiler) routerSeamFlows() []flows.Flow {
 		to := []flows.Action{flows.Load{Field: fieldDstPort, Value: uint64(RouterPort)}, goTo(TableIngressACL)}
 		if r := c.routerOf(n.Name); r != nil && c.remoteRouter(r).IsValid() {
 			// The router runs on its uplink's host: through the tunnel.
-			to = []flows.Action{
-				flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: ipv4Value(c.remoteRouter(r))},
-				flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(zone)},
-				flows.Load{Field: fieldDstPort, Value: uint64(c.overlay.TunnelPort)},
-				goTo(TableIngressACL),
-			}
+			to = c.viaTunnel(c.remoteRouter(r), zone)
 		}
 		out = append(out, flows.Flow{
 			Table: uint8(TableL2Lookup), Priority: prioL2Unicast, Cookie: Cookie(KindNetwork, uint64(zone)),

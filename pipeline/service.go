@@ -228,12 +228,8 @@ func ServiceGroups(in *intent.Intent, b Bindings) []flows.GroupDesc {
 // on other hosts are in the groups too.
 func ServiceGroupsOn(in *intent.Intent, b Bindings, ov Overlay) []flows.GroupDesc {
 	ids := assignServiceIDs(in)
-	var remote map[string]netip.Addr
-	if ov.TunnelPort != 0 {
-		remote = ov.Remote
-	}
 	var out []flows.GroupDesc
-	for _, v := range serviceViews(in, b, remote, networkZones(in), ids) {
+	for _, v := range serviceViews(in, b, ov.remote(), networkZones(in), ids) {
 		if len(v.backends) == 0 {
 			continue
 		}
@@ -323,7 +319,7 @@ func (c *compiler) servicesFlows() (built, error) {
 		return built{}, nil
 	}
 	ids := assignServiceIDs(c.in)
-	views := serviceViews(c.in, c.bindings, c.remoteMap(), c.ids.zone, ids)
+	views := serviceViews(c.in, c.bindings, c.overlay.remote(), c.ids.zone, ids)
 	var out []flows.Flow
 	for _, ti := range tables {
 		if ti.Service {
