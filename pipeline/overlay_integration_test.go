@@ -92,23 +92,7 @@ func (l *overlayLab) install(in *intent.Intent) {
 	}
 }
 
-func (l *overlayLab) check(probes []sgProbe) {
-	l.t.Helper()
-	for _, p := range probes {
-		dst := l.hosts[p.to].IP4()
-		if p.v6 {
-			dst = l.hosts[p.to].IP6()
-		}
-		res, err := testbed.TCPConnect(context.Background(), l.hosts[p.from], dst, p.port)
-		if err != nil {
-			l.t.Fatalf("%s -> %s:%d: %v", p.from, dst, p.port, err)
-		}
-		if res.Outcome != p.want {
-			l.t.Errorf("%s (%s) -> %s (%s) %s:%d: %s (%s), want %s", p.from, l.where[p.from], p.to, l.where[p.to], dst, p.port,
-				res.Outcome, res.Detail, p.want)
-		}
-	}
-}
+func (l *overlayLab) check(probes []sgProbe) { checkProbes(l.t, l.hosts, l.where, probes) }
 
 // TestOverlayOnOVS: the worked example's groups across two nodes over
 // Geneve, IPv4 and IPv6: the sender's egress rules on its node, the

@@ -111,21 +111,33 @@ type sgProbe struct {
 	want     testbed.Outcome
 }
 
-func (l *sgLab) check(probes []sgProbe) {
-	l.t.Helper()
+func (l *sgLab) check(probes []sgProbe) { checkProbes(l.t, l.hosts, nil, probes) }
+
+// checkProbes makes each probe between hosts; where, if not nil, names
+// each host's node for the messages.
+func checkProbes(t *testing.T, hosts map[string]*testbed.Host, where map[string]string, probes []sgProbe) {
+	t.Helper()
 	for _, p := range probes {
-		dst := l.hosts[p.to].IP4()
+		dst := hosts[p.to].IP4()
 		if p.v6 {
-			dst = l.hosts[p.to].IP6()
+			dst = hosts[p.to].IP6()
 		}
-		res, err := testbed.TCPConnect(context.Background(), l.hosts[p.from], dst, p.port)
+		res, err := testbed.TCPConnect(context.Background(), hosts[p.from], dst, p.port)
 		if err != nil {
-			l.t.Fatalf("%s -> %s:%d: %v", p.from, dst, p.port, err)
+			t.Fatalf("%s -> %s:%d: %v", p.from, dst, p.port, err)
 		}
 		if res.Outcome != p.want {
-			l.t.Errorf("%s -> %s:%d: %s (%s), want %s", p.from, dst, p.port, res.Outcome, res.Detail, p.want)
+			t.Errorf("%s%s -> %s%s %s:%d: %s (%s), want %s", p.from, nodeOf(where, p.from), p.to, nodeOf(where, p.to), dst, p.port,
+				res.Outcome, res.Detail, p.want)
 		}
 	}
+}
+
+func nodeOf(where map[string]string, host string) string {
+	if n, ok := where[host]; ok {
+		return " (" + n + ")"
+	}
+	return ""
 }
 
 func (l *sgLab) session(from, to string, port uint16) *testbed.Session {
