@@ -107,10 +107,15 @@ func Overlay(ctx context.Context, p OverlayParams) (OverlayResult, error) {
 	cctx, cancel := context.WithCancel(ctx)
 	var ctrls []*controller.Controller
 	var dones []chan error
+	var stores []*store.Store
 	defer func() {
+		// The controllers stop before their etcd connections close.
 		cancel()
 		for _, d := range dones {
 			<-d
+		}
+		for _, s := range stores {
+			s.Close()
 		}
 	}()
 	start = time.Now()
@@ -119,7 +124,7 @@ func Overlay(ctx context.Context, p OverlayParams) (OverlayResult, error) {
 		if err != nil {
 			return r, err
 		}
-		defer s.Close()
+		stores = append(stores, s)
 		c, err := controller.New(controller.Config{
 			OVSDB: n.OVS().DBEndpoint(), Bridge: testbed.IntegrationBridge, Store: s,
 			Connect: "unix:" + n.OVS().MgmtSocket(testbed.IntegrationBridge), OVSRundir: n.OVS().Dir,
