@@ -46,7 +46,7 @@ func (c *Controller) startOverlay(ctx context.Context, db *ovsdb.Client, bridge 
 		return nil, fmt.Errorf("overlay: publish the locations of %s: %w", c.cfg.Host, err)
 	}
 	st.publisher = pub
-	st.overlay = pipeline.Overlay{TunnelPort: TunnelOFPort, Remote: map[string]netip.Addr{}}
+	st.overlay = OverlayOf(store.Locations{}, c.cfg.Host)
 	c.log.Info("overlay: tunnel port ready, publishing this host's ports", "host", c.cfg.Host, "tunnel_ip", c.cfg.TunnelIP,
 		"port", TunnelPortName, "ofport", TunnelOFPort)
 	locs := c.cfg.Store.WatchLocations(ctx)
@@ -85,15 +85,25 @@ func (st *state) locationsEvent(ev store.LocationsEvent) bool {
 		}
 		return false
 	}
-	remote := map[string]netip.Addr{}
-	for port, loc := range ev.Locations.Ports {
-		if loc.Host != st.c.cfg.Host {
-			remote[port] = loc.TunnelIP
-		}
-	}
-	if maps.Equal(remote, st.overlay.Remote) {
+	ov := OverlayOf(*ev.Locations, st.c.cfg.Host)
+	if maps.Equal(ov.Remote, st.overlay.Remote) && maps.Equal(ov.Hosts, st.overlay.Hosts) {
 		return false
 	}
-	st.overlay.Remote = remote
+	st.overlay = ov
 	return true
+}
+
+// OverlayOf is what host compiles from the store's locations: the ports
+// bound on other hosts and those hosts' tunnel endpoints, reached through
+// the bridge's Geneve port (TunnelOFPort). `flowgate diff` compiles the
+// same on a host of an overlay.
+func OverlayOf(locs store.Locations, host string) pipeline.Overlay {
+	ov := pipeline.Overlay{TunnelPort: TunnelOFPort, Host: host, Remote: map[string]netip.Addr{}, Hosts: map[string]netip.Addr{}}
+	for port, loc := range locs.Ports {
+		if loc.Host != host {
+			ov.Remote[port] = loc.TunnelIP
+			ov.Hosts[loc.Host] = loc.TunnelIP
+		}
+	}
+	return ov
 }

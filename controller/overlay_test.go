@@ -331,16 +331,26 @@ func openEtcd(t *testing.T, srv *storetest.Server) *store.Store {
 }
 
 // TestOverlayMatrixSameAsOneHostOnOVS: the worked example
-// (examples/intent.yaml, with its router, NAT and service) gives the same
-// reachability matrices — ICMP, tcp/22, tcp/80 to the service, tcp/8080,
-// tcp/3306, IPv4 and IPv6, NAT addresses seen included — when web1, web2
-// and db1 are spread over three hosts (the router's uplink on hv2) as when
-// all of them and the uplink share one host.
+// (examples/intent.yaml, with its router, NAT and service, and one more
+// port forward, 192.0.2.10:8081 to web1:8080) gives the same reachability
+// matrices — ICMP, tcp/22, tcp/80 to the service, tcp/8080 (floating IP
+// and forward included), tcp/3306, IPv4 and IPv6, NAT addresses seen
+// included — when web1, web2 and db1 are spread over three hosts (the
+// router's uplink on hv2) as when all of them and the uplink share one
+// host. The hairpins through the router from a host other than the
+// router's (to a floating IP and to a forward) are checked by name too:
+// they are the longest paths (a tunnel and six conntrack passes).
 func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
-	data, err := os.ReadFile("../examples/intent.yaml")
+	raw, err := os.ReadFile("../examples/intent.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	forward := "      - {protocol: tcp, ip: 192.0.2.10, external_port: 2222, port: db1, internal_port: 22}\n"
+	if !strings.Contains(string(raw), forward) {
+		t.Fatal("examples/intent.yaml has no forward 2222 -> db1:22 any more")
+	}
+	data := []byte(strings.Replace(string(raw), forward,
+		forward+"      - {protocol: tcp, ip: 192.0.2.10, external_port: 8081, port: web1, internal_port: 8080}\n", 1))
 	ctx := context.Background()
 	matrices := func(nodes int, where map[string]string) []string {
 		doc, err := intent.Decode(data)
@@ -370,7 +380,8 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 		l.waitReach("db1", netip.MustParseAddr("192.0.2.1"), 8080)
 		cols := append(testbed.HostColumns(all),
 			testbed.Column{Label: "192.0.2.11", Addr: netip.MustParseAddr("192.0.2.11")},
-			testbed.Column{Label: "10.0.0.100:80", Addr: netip.MustParseAddr("10.0.0.100"), Port: 80})
+			testbed.Column{Label: "10.0.0.100:80", Addr: netip.MustParseAddr("10.0.0.100"), Port: 80},
+			testbed.Column{Label: "192.0.2.10:8081", Addr: netip.MustParseAddr("192.0.2.10"), Port: 8081})
 		grids := []testbed.Grid{
 			{Probe: testbed.PingProbe(testbed.IPv4), Rows: testbed.HostRows(all), Cols: cols[:5]},
 			{Probe: testbed.TCPProbe(testbed.IPv4, 22), Rows: testbed.HostRows(all), Cols: cols[:5]},
@@ -380,16 +391,21 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 			{Probe: testbed.TCPProbe(testbed.IPv6, 8080), Rows: testbed.HostRows(tenant), Cols: testbed.HostColumns(tenant)},
 		}
 		// A backend's connection to its own service may land on itself
-		// (and then sees the service address): not a stable cell. A
-		// floating IP reached from a port on another host than the
-		// router's, hairpinned back into the tunnel it came from, is not
-		// delivered yet (README, Limits): web1 and db1 to 192.0.2.11.
-		grids[2].Skip = func(i, j int) bool {
-			return i == j || j == 5 && i < 2 || j == 4 && (i == 0 || i == 2)
-		}
+		// (and then sees the service address): not a stable cell.
+		grids[2].Skip = func(i, j int) bool { return i == j || j == 5 && i < 2 }
 		tables, err := testbed.ProbeGrids(ctx, grids...)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The hairpins: web1 (hv1) to its own floating IP and forward,
+		// db1 (hv3) to both; web1 sees the router's address.
+		for _, row := range []int{0, 2} {
+			for _, col := range []int{4, 6} {
+				if c := tables[2].Cells[row][col]; c != "192.0.2.10" {
+					t.Errorf("%d hosts: %s -> %s: %s, want reached from 192.0.2.10 (hairpin SNAT)", nodes,
+						tables[2].Rows[row], tables[2].Cols[col], c)
+				}
+			}
 		}
 		var out []string
 		for _, tab := range tables {

@@ -17,20 +17,71 @@ const (
 	prioMasquerade     uint16 = 100
 )
 
+// Priorities in TableRouterUnSNAT (see unSNAT).
+const (
+	prioUnSNATUplink uint16 = 120
+	prioUnSNATSkip   uint16 = 110
+	prioUnSNAT       uint16 = 100
+)
+
 // unSNAT tracks packets addressed to a router-owned external address in
 // the SNAT zone with nat, which turns a reply's destination back into the
 // internal address and port. Only those: tracking an outbound packet in
 // the SNAT zone here would translate its source before the DNAT zone and
 // the routing see it.
+//
+// And only where a reply can be: every ct() here is a recirculation, and
+// the userspace datapath drops a packet after 6 of them (5 once a tunnel
+// was popped), which a hairpin from another host of an overlay would
+// exceed (tunnel, network zone, SNAT, DNAT, DNAT commit, hairpin SNAT,
+// network zone again). A reply SNATed to a floating IP or a snat[].to
+// address comes from the outside, by the uplink (the router SNATs only
+// what it routes to the uplink); only the external address is also the
+// source of hairpin SNAT, whose replies come from inside. So: other
+// addresses are tracked only from the uplink, and a packet from inside to
+// a forward on the external address that is not a reply in its network's
+// zone skips the SNAT zone. (A hairpin's reply from a stateful port is
+// +rpl there. ct_state is matched without +trk: the network zone's commit
+// of a new connection, before the router, clears it. A stateless port
+// answering a hairpin from the forward's own port number would skip it
+// too: conntrack keeps a client's source port when it can, and clients
+// pick theirs from 32768-60999.)
 func (rc *routerCompiler) unSNAT() []flows.Flow {
 	var out []flows.Flow
+	track := func(prio uint16, cookie uint64, m flows.Match) {
+		out = append(out, flows.Flow{Table: uint8(TableRouterUnSNAT), Priority: prio, Cookie: cookie, Match: m,
+			Actions: []flows.Action{ctTrack(rc.zone.SNAT, TableRouterDNATTrack)}})
+	}
+	ext := rc.r.External.IP.Addr()
 	for _, a := range rc.ownedAddresses() {
-		out = append(out, flows.Flow{
-			Table: uint8(TableRouterUnSNAT), Priority: 100,
-			Cookie:  rc.addressObject(a).cookie(rc.r.Name),
-			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a)},
-			Actions: []flows.Action{ctTrack(rc.zone.SNAT, TableRouterDNATTrack)},
-		})
+		m := flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a)}
+		if a != ext {
+			if rc.uplink != 0 {
+				m.InPort = rc.uplink
+				track(prioUnSNAT, rc.addressObject(a).cookie(rc.r.Name), m)
+			}
+			continue
+		}
+		track(prioUnSNAT, rc.addressObject(a).cookie(rc.r.Name), m)
+		skipped := false
+		for i, f := range rc.r.PortForwards {
+			if f.IP != ext {
+				continue
+			}
+			proto := uint8(f.Protocol)
+			out = append(out, flows.Flow{
+				Table: uint8(TableRouterUnSNAT), Priority: prioUnSNATSkip,
+				Cookie: routerForward(rc.r, i).cookie(rc.r.Name),
+				Match: flows.Match{EthType: flows.EthTypeIPv4, IPProto: &proto, CTState: flows.CTStateMatch{Clear: flows.CTRpl},
+					IPDst: addrPrefix(f.IP), TPDst: flows.ExactPort(f.ExternalPort)},
+				Actions: []flows.Action{gotoTable(TableRouterDNATTrack)},
+			})
+			skipped = true
+		}
+		if skipped && rc.uplink != 0 {
+			m.InPort = rc.uplink
+			track(prioUnSNATUplink, rc.addressObject(a).cookie(rc.r.Name), m)
+		}
 	}
 	return out
 }

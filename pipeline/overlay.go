@@ -43,6 +43,11 @@ type Overlay struct {
 	// Remote maps a port bound on another host to that host's tunnel
 	// endpoint. A port bound here too is local (Bindings win).
 	Remote map[string]netip.Addr
+	// Host is this host's name, and Hosts the tunnel endpoint of every
+	// other host that has ports bound: a router whose intent names its
+	// gateway host (routers[].host) runs there.
+	Host  string
+	Hosts map[string]netip.Addr
 }
 
 // prioClassifyTunnel: a tunnel packet's key names a network.
