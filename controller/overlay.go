@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/flowgate/flowgate/intent"
 	"github.com/flowgate/flowgate/ovsdb"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/store"
@@ -106,4 +107,35 @@ func OverlayOf(locs store.Locations, host string) pipeline.Overlay {
 		}
 	}
 	return ov
+}
+
+// placementWarnings say where a router named for a gateway host
+// (routers[].host) cannot do all its work: its uplink bound on another
+// host (the router has no way out, and the uplink feeds nothing), or a
+// host no port of which is known (nothing reaches the router). Each host
+// sees it from where it stands; the host names come from the store.
+func placementWarnings(in *intent.Intent, bound pipeline.Bindings, ov pipeline.Overlay) []string {
+	if ov.TunnelPort == 0 {
+		return nil
+	}
+	var out []string
+	for _, r := range in.Routers {
+		if r.Host == "" {
+			continue
+		}
+		uplinkAt, remote := ov.Remote[r.External.Port]
+		_, local := bound[r.External.Port]
+		hostAt, known := ov.Hosts[r.Host]
+		switch {
+		case r.Host != ov.Host && !known:
+			out = append(out, fmt.Sprintf("routers[%s].host: %s has no ports in the store (no controller publishes it): nothing reaches the router", r.Name, r.Host))
+		case r.Host == ov.Host && remote:
+			out = append(out, fmt.Sprintf("routers[%s].host: the router runs here, but its uplink %s is bound on the host at %s: no way out until it is bound here", r.Name, r.External.Port, uplinkAt))
+		case r.Host != ov.Host && local:
+			out = append(out, fmt.Sprintf("routers[%s].host: the router runs on %s, but its uplink %s is bound here: the uplink is not used", r.Name, r.Host, r.External.Port))
+		case r.Host != ov.Host && remote && uplinkAt != hostAt:
+			out = append(out, fmt.Sprintf("routers[%s].host: the router runs on %s (%s), but its uplink %s is bound on the host at %s: no way out", r.Name, r.Host, hostAt, r.External.Port, uplinkAt))
+		}
+	}
+	return out
 }

@@ -336,10 +336,11 @@ func openEtcd(t *testing.T, srv *storetest.Server) *store.Store {
 // matrices — ICMP, tcp/22, tcp/80 to the service, tcp/8080 (floating IP
 // and forward included), tcp/3306, IPv4 and IPv6, NAT addresses seen
 // included — when web1, web2 and db1 are spread over three hosts (the
-// router's uplink on hv2) as when all of them and the uplink share one
-// host. The hairpins through the router from a host other than the
-// router's (to a floating IP and to a forward) are checked by name too:
-// they are the longest paths (a tunnel and six conntrack passes).
+// router on a fourth host, named by routers[].host) as when all of them
+// and the uplink share one host. The hairpins through the router from a
+// host other than the router's (to a floating IP and to a forward) are
+// checked by name too: they are the longest paths (a tunnel and six
+// conntrack passes).
 func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 	raw, err := os.ReadFile("../examples/intent.yaml")
 	if err != nil {
@@ -352,8 +353,12 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 	data := []byte(strings.Replace(string(raw), forward,
 		forward+"      - {protocol: tcp, ip: 192.0.2.10, external_port: 8081, port: web1, internal_port: 8080}\n", 1))
 	ctx := context.Background()
-	matrices := func(nodes int, where map[string]string) []string {
-		doc, err := intent.Decode(data)
+	matrices := func(nodes int, where map[string]string, gatewayHost string) []string {
+		text := string(data)
+		if gatewayHost != "" {
+			text = strings.Replace(text, "  - name: edge\n", "  - name: edge\n    host: "+gatewayHost+"\n", 1)
+		}
+		doc, err := intent.Decode([]byte(text))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,8 +418,9 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 		}
 		return out
 	}
-	one := matrices(1, map[string]string{"web1": "hv1", "web2": "hv1", "db1": "hv1", "uplink": "hv1"})
-	three := matrices(3, map[string]string{"web1": "hv1", "web2": "hv2", "db1": "hv3", "uplink": "hv2"})
+	one := matrices(1, map[string]string{"web1": "hv1", "web2": "hv1", "db1": "hv1", "uplink": "hv1"}, "")
+	// The router on a fourth host, the gateway host its intent names.
+	three := matrices(4, map[string]string{"web1": "hv1", "web2": "hv2", "db1": "hv3", "uplink": "hv4"}, "hv4")
 	for i := range one {
 		t.Logf("one host:\n%s\nthree hosts:\n%s", one[i], three[i])
 		if one[i] != three[i] {

@@ -84,6 +84,10 @@ func (st *state) apply(ctx context.Context, trigger string) ApplyResult {
 func (st *state) install(ctx context.Context, trigger string, doc []byte, in *intent.Intent) ApplyResult {
 	start := time.Now()
 	res := ApplyResult{Time: start, Trigger: trigger, Warnings: warningList(in)}
+	for _, w := range placementWarnings(in, st.bound, st.overlay) {
+		st.c.log.Warn("overlay: " + w)
+		res.Warnings = append(res.Warnings, w)
+	}
 	plan, err := st.compiled.PlanOverlay(in, st.bound, st.hops, st.overlay)
 	if err != nil {
 		res.Result, res.Error = "refused", fmt.Sprintf("compile: %v", err)

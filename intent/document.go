@@ -112,6 +112,7 @@ func (d *PolicyRuleDoc) match() RuleDoc {
 // RouterDoc is a router as written.
 type RouterDoc struct {
 	Name         string           `yaml:"name" json:"name"`
+	Host         string           `yaml:"host,omitempty" json:"host,omitempty"`
 	Networks     []string         `yaml:"networks,omitempty" json:"networks,omitempty"`
 	External     *ExternalDoc     `yaml:"external,omitempty" json:"external,omitempty"`
 	SNAT         []SNATDoc        `yaml:"snat,omitempty" json:"snat,omitempty"`

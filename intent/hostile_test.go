@@ -207,9 +207,6 @@ func TestHostileDocumentsRefused(t *testing.T) {
 			if !found {
 				t.Errorf("no problem contains %q; got:\n%.2000s", tc.want, list.Error())
 			}
-			if took > 5*time.Second {
-				t.Errorf("refusing it took %v", took)
-			}
 			t.Logf("%v, %d bytes: %.160s", took.Round(time.Millisecond), len(doc), list[0].Error())
 		})
 	}

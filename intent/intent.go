@@ -175,7 +175,11 @@ type PolicyRule struct {
 
 // Router joins internal networks to an external network and does NAT.
 type Router struct {
-	Name         string
+	Name string
+	// Host is the gateway host whose controller runs the router in an
+	// overlay (its uplink is bound there); "" = the host the uplink is
+	// bound on. Without an overlay the one host runs every router.
+	Host         string
 	Networks     []string
 	External     External
 	SNAT         []SNAT

@@ -16,6 +16,9 @@ const (
 	// MaxNameBytes bounds the names of networks, ports (the iface-id),
 	// security groups, routers and services.
 	MaxNameBytes = 64
+	// MaxHostBytes bounds a host's name (routers[].host, the controller's
+	// --host): a DNS name's length.
+	MaxHostBytes = 253
 	// MaxBridgeNameBytes is the Linux interface name limit (IFNAMSIZ-1):
 	// the bridge's internal port is a network device named after it.
 	MaxBridgeNameBytes = 15
@@ -98,6 +101,27 @@ func nameProblem(name string, bridge bool) string {
 	}
 	if name == "." || name == ".." {
 		return fmt.Sprintf("%s is not a valid name", quote(name))
+	}
+	return ""
+}
+
+// HostProblem says what is wrong with a host's name, or "" if nothing
+// is: the characters of a name (it is an etcd key segment and an etcd
+// user), up to MaxHostBytes.
+func HostProblem(host string) string {
+	switch {
+	case host == "":
+		return "a host name is not empty"
+	case len(host) > MaxHostBytes:
+		return fmt.Sprintf("%s is longer than %d bytes", quote(host), MaxHostBytes)
+	case host == "." || host == "..":
+		return fmt.Sprintf("%s is not a valid host name", quote(host))
+	}
+	for i := 0; i < len(host); i++ {
+		if !nameChar(host[i], false) {
+			r, _ := utf8.DecodeRuneInString(host[i:])
+			return fmt.Sprintf("%s contains %s; a host name holds only letters, digits, '-', '_', '.' and ':'", quote(host), strconv.QuoteRune(r))
+		}
 	}
 	return ""
 }

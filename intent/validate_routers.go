@@ -27,7 +27,12 @@ func (v *validator) routerList() {
 	for i := range docs {
 		v.checkName(l, i)
 		d, r := &docs[i], &v.in.Routers[i]
-		r.Name = d.Name
+		r.Name, r.Host = d.Name, d.Host
+		if d.Host != "" {
+			if p := HostProblem(d.Host); p != "" {
+				v.add(join(l.paths[i], "host"), "%s", p)
+			}
+		}
 		ri := &routerInfo{r: r, path: l.paths[i], networks: map[string]bool{},
 			snatTo: map[netip.Addr]bool{}, fips: map[netip.Addr]string{}}
 		v.routerNetworks(d, ri)

@@ -49,8 +49,9 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 			var hops NextHops
 			// The host is one of several: ports move to other hosts and
 			// back (overlay.go).
-			ov := Overlay{TunnelPort: 4000, Remote: map[string]netip.Addr{}}
 			endpoints := []netip.Addr{netip.MustParseAddr("192.168.100.12"), netip.MustParseAddr("192.168.100.13")}
+			ov := Overlay{TunnelPort: 4000, Remote: map[string]netip.Addr{}, Host: "hv1",
+				Hosts: map[string]netip.Addr{"hv2": endpoints[0], "hv3": endpoints[1]}}
 			var installed map[string]flows.Flow // what the updates built
 			applied, kinds := 0, map[string]int{}
 			for step := 0; step < base.edits; step++ {
@@ -311,7 +312,10 @@ func randomEdit(rng *rand.Rand, doc *intent.Document, bind Bindings) (*intent.Do
 			return d, b, "none"
 		}
 		r := &d.Routers[0]
-		switch rng.IntN(4) {
+		switch rng.IntN(5) {
+		case 4: // the gateway host: this one, another, one without ports, or the uplink's
+			r.Host = []string{"", "hv1", "hv2", "hv3", "hv9"}[rng.IntN(5)]
+			return d, b, "router host"
 		case 3: // learn the next hop instead of a static gateway_mac, or back
 			if r.External.GatewayMAC == "" {
 				r.External.GatewayMAC = "02:00:c0:00:02:01"

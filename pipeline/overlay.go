@@ -195,10 +195,22 @@ func (c *compiler) remoteEndpoint(port string) netip.Addr {
 	return c.overlay.remote()[port]
 }
 
-// remoteRouter is the tunnel endpoint of the host a router runs on — the
-// host its uplink is bound on — if that is another host.
-func (c *compiler) remoteRouter(r *intent.Router) netip.Addr {
-	return c.remoteEndpoint(r.External.Port)
+// routerAway says whether router r runs on another host, and that
+// host's tunnel endpoint (invalid while no port of it is known, and then
+// nothing here reaches the router). In an overlay a router runs on the
+// gateway host its intent names (routers[].host), else on the host its
+// uplink is bound on; without an overlay, here.
+func (c *compiler) routerAway(r *intent.Router) (netip.Addr, bool) {
+	switch {
+	case c.overlay.TunnelPort == 0:
+		return netip.Addr{}, false
+	case r.Host == "":
+		ep := c.remoteEndpoint(r.External.Port)
+		return ep, ep.IsValid()
+	case r.Host == c.overlay.Host:
+		return netip.Addr{}, false
+	}
+	return c.overlay.Hosts[r.Host], true
 }
 
 // routerOf is the router that routes network n, if any.

@@ -13,16 +13,17 @@ import (
 // uplink no way in or out. ids are the intent's, as Compile assigned them.
 func compileRouters(in *intent.Intent, bindings map[string]uint32, ids ids, hops NextHops) ([]flows.Flow, error) {
 	nowhere := func(string) netip.Addr { return netip.Addr{} }
-	return compileRoutersOn(in, bindings, ids, hops, nowhere, func(*intent.Router) netip.Addr { return netip.Addr{} })
+	return compileRoutersOn(in, bindings, ids, hops, nowhere, func(*intent.Router) (netip.Addr, bool) { return netip.Addr{}, false })
 }
 
 // compileRoutersOn is compileRouters on a host of an overlay: a router
-// whose uplink is bound on another host runs there (routerAt says where):
-// here it only answers ARP for its gateways, and routerSeamFlows sends
-// what is for it through the tunnel. A port bound on another host
+// that runs on another host (away says so: its gateway host, or its
+// uplink's) only answers ARP for its gateways here, and routerSeamFlows
+// sends what is for it through the tunnel; an uplink bound here is then
+// not used (nothing from it is classified). A port bound on another host
 // (remoteAt) is a neighbour of the router as a local one is.
 func compileRoutersOn(in *intent.Intent, bindings map[string]uint32, ids ids, hops NextHops,
-	remoteAt func(port string) netip.Addr, routerAt func(*intent.Router) netip.Addr) ([]flows.Flow, error) {
+	remoteAt func(port string) netip.Addr, away func(*intent.Router) (netip.Addr, bool)) ([]flows.Flow, error) {
 	if len(in.Routers) == 0 {
 		return nil, nil
 	}
@@ -35,7 +36,7 @@ func compileRoutersOn(in *intent.Intent, bindings map[string]uint32, ids ids, ho
 			return nil, err
 		}
 		rc.remoteAt = remoteAt
-		if routerAt(r).IsValid() {
+		if _, elsewhere := away(r); elsewhere {
 			out = append(out, rc.gatewayARPResponders()...)
 			continue
 		}

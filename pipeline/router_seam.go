@@ -44,9 +44,15 @@ func (c *compiler) routerSeamFlows() []flows.Flow {
 		}
 		zone := c.ids.zone[n.Name]
 		to := []flows.Action{flows.Load{Field: fieldDstPort, Value: uint64(RouterPort)}, goTo(TableIngressACL)}
-		if r := c.routerOf(n.Name); r != nil && c.remoteRouter(r).IsValid() {
-			// The router runs on its uplink's host: through the tunnel.
-			to = c.viaTunnel(c.remoteRouter(r), zone)
+		if r := c.routerOf(n.Name); r != nil {
+			switch ep, away := c.routerAway(r); {
+			case away && ep.IsValid():
+				// The router runs on another host: through the tunnel.
+				to = c.viaTunnel(ep, zone)
+			case away:
+				// Its host is not known yet: nothing reaches it.
+				to = nil
+			}
 		}
 		out = append(out, flows.Flow{
 			Table: uint8(TableL2Lookup), Priority: prioL2Unicast, Cookie: Cookie(KindNetwork, uint64(zone)),

@@ -94,7 +94,7 @@ func (c *compiler) units() []unit {
 	}
 	out = append(out, unit{id: unitID{kind: unitRouters}, fp: c.routersFingerprint(), build: func() (built, error) {
 		fs := c.routerSeamFlows()
-		rs, err := compileRoutersOn(c.in, c.bindings, c.ids, c.hops, c.remoteEndpoint, c.remoteRouter)
+		rs, err := compileRoutersOn(c.in, c.bindings, c.ids, c.hops, c.remoteEndpoint, c.routerAway)
 		return built{flows: append(fs, rs...)}, err
 	}})
 	return out
@@ -247,7 +247,8 @@ func (c *compiler) routersFingerprint() uint64 {
 			routed["\x00"+pf.Port] = true
 		}
 		ofport, bound := c.bindings[r.External.Port]
-		f.str(r.External.Port).bool(bound).u64(uint64(ofport)).str(c.remoteRouter(&r).String())
+		ep, away := c.routerAway(&r)
+		f.str(r.External.Port).bool(bound).u64(uint64(ofport)).str(ep.String()).bool(away)
 		mac, learned := c.hops[r.Name]
 		f.bool(learned).str(string(mac[:]))
 	}

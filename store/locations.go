@@ -64,7 +64,7 @@ type locationValue struct {
 }
 
 // MaxHostBytes bounds a host's name: a DNS name's length.
-const MaxHostBytes = 253
+const MaxHostBytes = intent.MaxHostBytes
 
 // checkName says what is wrong with a host's or a port's name as a key
 // segment: the characters and limits of the intent's names (a host's
