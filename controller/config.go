@@ -30,6 +30,9 @@ type Config struct {
 	// need Store.
 	Host     string
 	TunnelIP netip.Addr
+	// LocationLease is how long the other hosts keep this host's ports
+	// once it stops renewing them (0: store.DefaultLeaseTTL).
+	LocationLease time.Duration
 
 	// How the OpenFlow connection is made: exactly one of Listen (the
 	// bridge's controller target points at it and ovs-vswitchd connects),

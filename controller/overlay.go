@@ -42,7 +42,7 @@ func (c *Controller) startOverlay(ctx context.Context, db *ovsdb.Client, bridge 
 	}
 	// Not ctx: a stopping controller detaches (its ports stay until the
 	// lease expires), it does not revoke.
-	pub, err := c.cfg.Store.NewPublisher(context.WithoutCancel(ctx), c.cfg.Host, store.DefaultLeaseTTL)
+	pub, err := c.cfg.Store.NewPublisher(context.WithoutCancel(ctx), c.cfg.Host, c.cfg.LocationLease)
 	if err != nil {
 		return nil, fmt.Errorf("overlay: publish the locations of %s: %w", c.cfg.Host, err)
 	}

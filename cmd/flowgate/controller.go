@@ -64,7 +64,7 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 				if err != nil || !ip.Is4() {
 					return fmt.Errorf("tunnel_ip %q: want the IPv4 address of this host's tunnel endpoint", st.TunnelIP)
 				}
-				cfg.Host, cfg.TunnelIP = st.Host, ip
+				cfg.Host, cfg.TunnelIP, cfg.LocationLease = st.Host, ip, st.LocationLease
 			}
 			log.Info("flowgate controller starting", "ovsdb", st.OVSDB, "bridge", st.Bridge, "intent", source,
 				"listen", st.Listen, "connect", st.Connect, "api", st.API, "metrics", st.Metrics,
@@ -76,6 +76,6 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			return c.Run(cmd.Context())
 		},
 	}
-	addSettingsFlags(cmd, append([]string{"ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format", "packet_in_rate", "host", "tunnel_ip"}, storeKeys...)...)
+	addSettingsFlags(cmd, append([]string{"ovsdb", "bridge", "intent", "listen", "connect", "api", "metrics", "ovs_rundir", "log_level", "log_format", "packet_in_rate", "host", "tunnel_ip", "location_lease"}, storeKeys...)...)
 	return cmd
 }

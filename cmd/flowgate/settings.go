@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -38,6 +39,7 @@ var settingsTable = []setting{
 	{"store_key", "", "private key (PEM) of store_cert"},
 	{"host", "", "this host's name among the controllers sharing the store (its ports' locations are published under it; with TLS, its certificate's common name)"},
 	{"tunnel_ip", "", "this host's tunnel endpoint (IPv4 on the underlay, owned by the operator's br-phy): with store and host, networks span hosts over Geneve"},
+	{"location_lease", "10s", "how long the other hosts keep this host's ports once its controller stops renewing them (a dead host, or a controller down that long; a restart within it loses nothing): whole seconds, 2s to 1h"},
 	{"listen", "", "OpenFlow listener tcp:127.0.0.1:PORT instead of connect; the bridge's controller target points here and only ovs-vswitchd is accepted"},
 	{"connect", "", "OpenFlow address to dial; default unix:OVS_RUNDIR/BRIDGE.mgmt, the bridge's root-only management socket (no controller target)"},
 	{"api", "unix:/run/flowgate/api.sock", "local HTTP API: unix:PATH or a loopback HOST:PORT; empty disables it"},
@@ -56,6 +58,7 @@ type settings struct {
 	Host, TunnelIP                                                  string
 	LogLevel, LogFormat                                             string
 	PacketInRate                                                    uint32
+	LocationLease                                                   time.Duration
 }
 
 // addSettingsFlags registers --config and the flags of the given keys.
@@ -117,6 +120,11 @@ func loadSettings(cmd *cobra.Command) (settings, error) {
 		return settings{}, fmt.Errorf("packet_in_rate %q: want a whole number of packets per second, at least 1", v.GetString("packet_in_rate"))
 	}
 	st.PacketInRate = uint32(rate)
+	lease, err := time.ParseDuration(v.GetString("location_lease"))
+	if err != nil || lease < 2*time.Second || lease > time.Hour || lease%time.Second != 0 {
+		return settings{}, fmt.Errorf("location_lease %q: want whole seconds from 2s to 1h (etcd leases are whole seconds, and shorter ones expire under a busy etcd)", v.GetString("location_lease"))
+	}
+	st.LocationLease = lease
 	if st.OVSRundir == "" {
 		st.OVSRundir = "/var/run/openvswitch"
 		if p, ok := strings.CutPrefix(st.OVSDB, "unix:"); ok {

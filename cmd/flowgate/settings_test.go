@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -39,7 +40,7 @@ func TestSettingsPrecedence(t *testing.T) {
 	}
 	want := settings{OVSDB: "unix:/file/db.sock", Bridge: "br-file", Intent: "/env/intent.yaml",
 		Connect: "unix:/file/br-file.mgmt", API: "unix:/run/flowgate/api.sock", Metrics: "127.0.0.1:9464",
-		OVSRundir: "/file", StorePrefix: "/flowgate/intent/", LogLevel: "error", LogFormat: "text", PacketInRate: 100}
+		OVSRundir: "/file", StorePrefix: "/flowgate/intent/", LogLevel: "error", LogFormat: "text", PacketInRate: 100, LocationLease: 10 * time.Second}
 	if st != want {
 		t.Errorf("settings\n got %+v\nwant %+v", st, want)
 	}
@@ -80,6 +81,9 @@ func TestSettingsErrors(t *testing.T) {
 	}{
 		{"unknown key", "bridge: br-int\nbrdige: br-x\n", `unknown key "brdige"`},
 		{"not yaml", "bridge: [\n", "config"},
+		{"lease too short", "location_lease: 1s\n", `location_lease "1s": want whole seconds from 2s to 1h`},
+		{"lease not whole seconds", "location_lease: 2500ms\n", `location_lease "2500ms"`},
+		{"lease not a duration", "location_lease: ten\n", `location_lease "ten"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadSettings(settingsCmd(t, "--config", writeConfig(t, tc.config)))
