@@ -72,9 +72,13 @@ func (st *state) publishLocations(ctx context.Context) {
 	names := slices.Sorted(maps.Keys(st.bound))
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if err := st.publisher.Publish(pctx, st.c.cfg.TunnelIP, names); err != nil {
+	err := st.publisher.Publish(pctx, st.c.cfg.TunnelIP, names)
+	st.published, st.publishErr = err == nil, ""
+	if err != nil {
+		st.publishErr = err.Error()
 		st.c.log.Warn("overlay: port locations not published; retried with the lease", "error", err)
 	}
+	st.overlayStatus(st.in)
 }
 
 // locationsEvent takes the store's locations: ports bound on other hosts
@@ -86,6 +90,8 @@ func (st *state) locationsEvent(ev store.LocationsEvent) bool {
 		}
 		return false
 	}
+	st.locations = *ev.Locations
+	st.overlayStatus(st.in)
 	ov := OverlayOf(*ev.Locations, st.c.cfg.Host)
 	if maps.Equal(ov.Remote, st.overlay.Remote) && maps.Equal(ov.Hosts, st.overlay.Hosts) {
 		return false
@@ -138,4 +144,47 @@ func placementWarnings(in *intent.Intent, bound pipeline.Bindings, ov pipeline.O
 		}
 	}
 	return out
+}
+
+// overlayStatus shows this host's view of the overlay in /v1/status.
+func (st *state) overlayStatus(in *intent.Intent) {
+	if st.publisher == nil {
+		return
+	}
+	host := st.c.cfg.Host
+	out := &OverlayStatus{Host: host, TunnelIP: st.c.cfg.TunnelIP.String(), LocationsRevision: st.locations.Revision,
+		Hosts: map[string]OverlayHost{}, Published: st.published, PublishError: st.publishErr,
+		Contested: st.locations.Contested}
+	for _, loc := range st.locations.Ports {
+		if loc.Host != host {
+			h := out.Hosts[loc.Host]
+			h.TunnelIP, h.Ports = loc.TunnelIP.String(), h.Ports+1
+			out.Hosts[loc.Host] = h
+		}
+	}
+	if in != nil {
+		for _, r := range in.Routers {
+			if out.Routers == nil {
+				out.Routers = map[string]string{}
+			}
+			out.Routers[r.Name] = routerHost(r, host, st.bound, st.locations)
+		}
+	}
+	st.c.setStatus(func(s *Status) { s.Overlay = out })
+}
+
+// routerHost names where router r runs, seen from host: "here", another
+// host, or why nowhere.
+func routerHost(r intent.Router, host string, bound pipeline.Bindings, locs store.Locations) string {
+	switch at, ok := locs.Ports[r.External.Port]; {
+	case r.Host == host:
+		return "here"
+	case r.Host != "":
+		return r.Host
+	case bound[r.External.Port] != 0:
+		return "here"
+	case ok:
+		return at.Host
+	}
+	return "nowhere: its uplink " + r.External.Port + " is bound on no host"
 }

@@ -318,6 +318,18 @@ func TestOverlayRouterOnItsUplinksHostOnOVS(t *testing.T) {
 	l.expect("uplink", floating, 8080, testbed.OK, outside)              // the outside -> web1 on hv1 through its floating IP
 	l.expect("uplink", masquerade, 2222, testbed.TimedOut, netip.Addr{}) // db1:22 only from the admin network
 	l.expect("web1", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
+
+	// /v1/status: each host's view of the overlay.
+	for node, want := range map[string]string{"hv1": "hv2", "hv2": "here", "hv3": "hv2"} {
+		ov := l.ctrls[node].ctrl.Status().Overlay
+		if ov == nil || ov.Host != node || !ov.Published || ov.Routers["edge"] != want || len(ov.Hosts) != 2 {
+			t.Errorf("%s's status overlay: %+v; want router edge %s, published, two other hosts", node, ov, want)
+			continue
+		}
+		if h := ov.Hosts["hv2"]; node != "hv2" && (h.Ports != 2 || h.TunnelIP != "192.168.100.12") {
+			t.Errorf("%s sees hv2 as %+v, want 2 ports (web2, uplink) at 192.168.100.12", node, h)
+		}
+	}
 }
 
 func openEtcd(t *testing.T, srv *storetest.Server) *store.Store {

@@ -41,6 +41,11 @@ type state struct {
 	// mode: from the store's locations); publisher publishes ours.
 	overlay   pipeline.Overlay
 	publisher *store.Publisher
+	// locations are the store's, as last read, and publishErr the last
+	// publication's failure ("" once it succeeded): for the status.
+	locations  store.Locations
+	published  bool
+	publishErr string
 	resolver  *resolver
 	applied   bool // a set was handed to the Syncer
 	// warned is the intent whose warnings were last logged: each
@@ -155,6 +160,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
 	st.publishPorts()
 	st.logWarnings(in)
+	st.overlayStatus(in)
 	return st.finish(res, start)
 }
 

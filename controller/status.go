@@ -44,6 +44,35 @@ type Status struct {
 	// IntentWarnings are the warnings of the intent in force, one
 	// "path: reason" each (a policy rule that never matches).
 	IntentWarnings []string `json:"intent_warnings,omitempty"`
+	// Overlay is this host's view of the overlay (overlay mode only).
+	Overlay *OverlayStatus `json:"overlay,omitempty"`
+}
+
+// OverlayStatus is where this host stands among the hosts sharing the
+// store.
+type OverlayStatus struct {
+	Host     string `json:"host"`
+	TunnelIP string `json:"tunnel_ip"`
+	// LocationsRevision is the etcd revision of the locations in force.
+	LocationsRevision int64 `json:"locations_revision"`
+	// Hosts are the other hosts with ports bound, each with its tunnel
+	// endpoint and how many of the intent's ports it has.
+	Hosts map[string]OverlayHost `json:"hosts"`
+	// Published says whether this host's ports are in the store as bound
+	// now; PublishError is the last failure (retried with the lease).
+	Published    bool   `json:"published"`
+	PublishError string `json:"publish_error,omitempty"`
+	// Contested are ports more than one host claims (a VM moving, or a
+	// port bound twice): the newest claim wins, these hosts lost.
+	Contested map[string][]string `json:"contested,omitempty"`
+	// Routers says where each router runs: "here", or the host.
+	Routers map[string]string `json:"routers,omitempty"`
+}
+
+// OverlayHost is another host of the overlay.
+type OverlayHost struct {
+	TunnelIP string `json:"tunnel_ip"`
+	Ports    int    `json:"ports"`
 }
 
 // ApplyResult describes one attempt to put a flow set in force.
@@ -85,6 +114,10 @@ func (c *Controller) Status() Status {
 	s.PortsBound = slices.Clone(s.PortsBound)
 	s.PortsUnbound = slices.Clone(s.PortsUnbound)
 	s.IntentWarnings = slices.Clone(s.IntentWarnings)
+	if s.Overlay != nil {
+		ov := *s.Overlay // its maps are replaced, never changed
+		s.Overlay = &ov
+	}
 	if s.StoreConnected != nil {
 		ok := *s.StoreConnected
 		s.StoreConnected = &ok
