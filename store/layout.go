@@ -267,14 +267,86 @@ func (a *assembler) document() ([]byte, error) {
 				&yaml.Node{Kind: yaml.SequenceNode, Content: items[l]})
 		}
 	}
+	// JSON, not YAML: every controller assembles the document on every
+	// change, and yaml.v3's encoder takes about 230 ms for 1,000 ports
+	// where this takes a few; intent.Parse reads either.
+	out, err := appendJSON(make([]byte, 0, 64<<10), root)
+	if err != nil {
+		return nil, fmt.Errorf("assemble the intent: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// appendJSON appends node n as JSON: mappings as objects in their order,
+// sequences as arrays, strings as strings and other scalars as the value
+// YAML gives them (numbers, booleans, null).
+func appendJSON(b []byte, n *yaml.Node) ([]byte, error) {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return appendJSON(b, n.Alias)
+	case yaml.MappingNode:
+		b = append(b, '{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, n.Content[i].Value)
+			b = append(b, ':')
+			var err error
+			if b, err = appendJSON(b, n.Content[i+1]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case yaml.SequenceNode:
+		b = append(b, '[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSON(b, c); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			return appendJSONString(b, n.Value), nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, err
+		}
+		j, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", n.Value, err)
+		}
+		return append(b, j...), nil
+	}
+	return nil, fmt.Errorf("unexpected YAML node kind %d", n.Kind)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	j, _ := json.Marshal(s) // a string always marshals
+	return append(b, j...)
+}
+
+// YAML is the document as block YAML, for people (intent get, edit).
+func (s Snapshot) YAML() ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(s.Doc, &doc); err != nil {
+		return nil, err
+	}
+	plain(&doc)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}); err != nil {
-		return nil, fmt.Errorf("assemble the intent: %w", err)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
 	}
 	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("assemble the intent: %w", err)
+		return nil, err
 	}
 	return buf.Bytes(), nil
 }

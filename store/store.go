@@ -217,8 +217,8 @@ type Snapshot struct {
 	// Revision is the etcd revision of the newest change under the
 	// prefix: what Put's compare-and-swap expects.
 	Revision int64
-	// Doc is the assembled document (YAML), for intent.Parse; nil when
-	// Err is set.
+	// Doc is the assembled document (JSON, which intent.Parse reads; YAML
+	// gives it as block YAML), nil when Err is set.
 	Doc []byte
 	// Err: the keys do not form a document (intent.Errors naming the
 	// keys), or nothing is stored (ErrNoIntent).

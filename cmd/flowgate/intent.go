@@ -144,7 +144,11 @@ printed, its problems go to stderr, and the exit status is 1.`,
 			if snap.Err != nil {
 				return fmt.Errorf("%s revision %d:\n%w", s, snap.Revision, snap.Err)
 			}
-			cmd.OutOrStdout().Write(snap.Doc)
+			text, err := snap.YAML()
+			if err != nil {
+				return fmt.Errorf("%s revision %d: %w", s, snap.Revision, err)
+			}
+			cmd.OutOrStdout().Write(text)
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s revision %d\n", s, snap.Revision)
 			if _, err := intent.Parse(snap.Doc); err != nil {
 				return fmt.Errorf("the stored intent does not validate (controllers refuse it):\n%w", err)
@@ -183,12 +187,16 @@ With nothing stored yet it starts from an empty document.`,
 			if err != nil {
 				return err
 			}
-			body := snap.Doc
+			var body []byte
 			switch {
 			case errors.Is(snap.Err, store.ErrNoIntent):
 				body = []byte("{}\n")
 			case snap.Err != nil:
 				return fmt.Errorf("%s revision %d does not assemble into a document; fix these keys with etcdctl first:\n%w", s, snap.Revision, snap.Err)
+			default:
+				if body, err = snap.YAML(); err != nil {
+					return fmt.Errorf("%s revision %d: %w", s, snap.Revision, err)
+				}
 			}
 			text := append([]byte(fmt.Sprintf("# %s revision %d: save to store it when nobody changed it\n# meanwhile; an unchanged or empty file stores nothing.\n", s, snap.Revision)), body...)
 			f, err := os.CreateTemp("", "flowgate-intent-*.yaml")
