@@ -322,3 +322,11 @@ func stopPID(pid int, sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// StopPID stops a process this testbed's user started (the CLI's etcd):
+// SIGTERM, then SIGKILL if it has not exited after 5 s. A pid that is
+// already gone is not an error.
+func StopPID(pid int) error { return stopPID(pid, syscall.SIGTERM) }
+
+// Exited reports whether pid has ended (a zombie has).
+func Exited(pid int) bool { return exited(pid) }

@@ -27,6 +27,7 @@ const defaultStateFile = "/run/flowgate-testbed/state.json"
 func newTestbedCmd() *cobra.Command {
 	var stateFile string
 	var nodes int
+	var noEtcd bool
 	cmd := &cobra.Command{
 		Use:   "testbed",
 		Short: "Bring up hosts and switches in network namespaces to experiment with",
@@ -35,7 +36,10 @@ never the system one) with switches (bridges) and hosts (network namespaces)
 joined by veth pairs, described by a YAML topology (examples/topology.yaml).
 It can also have nodes: hypervisors, each with an OVS of its own (br-int for
 its hosts, br-phy on an underlay segment shared by all nodes, userspace
-tunnelling), from the topology's "nodes:" or from --nodes N.
+tunnelling), from the topology's "nodes:" or from --nodes N. A testbed
+with nodes also gets an etcd for their controllers (an embedded etcd on
+127.0.0.1, in a process of its own); up and status print its URL and the
+controller command line for each node.
 It stays up until "flowgate testbed down", which removes every namespace,
 interface, process and file it made.`,
 	}
@@ -48,7 +52,14 @@ with underlay addresses 192.168.100.11/24, .12, ..., numbered on from the
 topology's own nodes (if it has hv1 and hv2, the first added is hv3 at
 192.168.100.13/24). Each has an empty br-int
 (fail_mode=secure, no tunnel ports, no flows) for a controller to program.
-"flowgate testbed exec hvN -- ovs-vsctl show" runs OVS tools against a node.`,
+"flowgate testbed exec hvN -- ovs-vsctl show" runs OVS tools against a node.
+
+With nodes, up also starts an etcd for them (an embedded etcd on a free
+port of 127.0.0.1, a detached "flowgate testbed etcd" process with its
+data and log in the testbed's directory beside the state file; --no-etcd
+to do without) and prints its URL, the "flowgate intent put" line and,
+for each node, the "flowgate controller" command line that programs it.
+If the etcd does not start, up fails and removes everything it built.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && nodes == 0 {
@@ -58,12 +69,14 @@ topology's own nodes (if it has hv1 and hv2, the first added is hv3 at
 			if len(args) == 1 {
 				topoFile = args[0]
 			}
-			return testbedUp(cmd, stateFile, topoFile, nodes)
+			return testbedUp(cmd, stateFile, topoFile, nodes, !noEtcd)
 		},
 	}
+	up.Flags().BoolVar(&noEtcd, "no-etcd", false, "do not start an etcd for the nodes")
 	up.Flags().IntVar(&nodes, "nodes", 0, fmt.Sprintf("add N nodes hv1, hv2, ... (numbered on from the topology's) on the underlay %s, at most %d", nodeUnderlay, maxNodes))
 	cmd.AddCommand(
 		up,
+		newTestbedEtcdCmd(),
 		&cobra.Command{
 			Use:   "down",
 			Short: "Tear the testbed down",
@@ -100,7 +113,7 @@ var nodeUnderlay = netip.MustParsePrefix("192.168.100.0/24")
 
 const maxNodes = 254 - 10
 
-func testbedUp(cmd *cobra.Command, stateFile, topoFile string, nodes int) error {
+func testbedUp(cmd *cobra.Command, stateFile, topoFile string, nodes int, withEtcd bool) error {
 	if _, err := os.Stat(stateFile); err == nil {
 		return fmt.Errorf("a testbed is already up (%s); run 'flowgate testbed down' first", stateFile)
 	}
@@ -140,10 +153,36 @@ func testbedUp(cmd *cobra.Command, stateFile, topoFile string, nodes int) error 
 	if err := tb.Build(ctx, topo); err != nil {
 		return errors.Join(fmt.Errorf("%s: %w", topoFile, err), tb.Close())
 	}
-	if err := saveState(stateFile, tb.State()); err != nil {
-		return errors.Join(err, tb.Close())
+	s := testbedState{State: tb.State()}
+	if withEtcd && len(s.Nodes) > 0 {
+		s.Dir = filepath.Join(filepath.Dir(stateFile), s.Prefix)
+		if s.Etcd, err = startEtcd(ctx, filepath.Join(s.Dir, "etcd")); err != nil {
+			return errors.Join(err, tb.Close(), os.RemoveAll(s.Dir))
+		}
 	}
-	return printStatus(cmd.OutOrStdout(), tb.State())
+	if err := saveState(stateFile, s); err != nil {
+		return errors.Join(err, stopTestbedDir(s), tb.Close())
+	}
+	return printStatus(cmd.OutOrStdout(), s)
+}
+
+// stopTestbedDir stops the testbed's etcd and removes the testbed's
+// directory (the etcd's data and logs, the controllers' API sockets).
+func stopTestbedDir(s testbedState) error {
+	if s.Etcd != nil {
+		if err := stopEtcd(s.Etcd); err != nil {
+			return err
+		}
+	}
+	// Only the directory up made: <state dir>/<prefix>, the prefix
+	// checked by testbed.Attach or made by testbed.Start.
+	if s.Dir == "" || filepath.Base(s.Dir) != s.Prefix {
+		return nil
+	}
+	if err := os.RemoveAll(s.Dir); err != nil {
+		return fmt.Errorf("remove testbed directory: %w", err)
+	}
+	return nil
 }
 
 func testbedDown(stderr io.Writer, stateFile string) error {
@@ -155,15 +194,22 @@ func testbedDown(stderr io.Writer, stateFile string) error {
 	if err != nil {
 		return err
 	}
-	tb, err := testbed.Attach(s)
+	tb, err := testbed.Attach(s.State)
 	if err != nil {
 		return err
 	}
-	if err := tb.Close(); err != nil {
+	// The etcd first: it is what controllers still running would talk to.
+	if err := errors.Join(stopTestbedDir(s), tb.Close()); err != nil {
 		// Keep the state file: it is what a second 'down' works from.
 		return fmt.Errorf("tear down testbed %s: %w", s.Prefix, err)
 	}
-	return os.Remove(stateFile)
+	if err := os.Remove(stateFile); err != nil {
+		return err
+	}
+	if stateFile == defaultStateFile {
+		os.Remove(filepath.Dir(stateFile)) // only if empty
+	}
+	return nil
 }
 
 // testbedExec replaces this process with `ip netns exec`, so the command
@@ -211,7 +257,7 @@ func testbedStatus(w io.Writer, stateFile string) error {
 	return printStatus(w, s)
 }
 
-func printStatus(w io.Writer, s testbed.State) error {
+func printStatus(w io.Writer, s testbedState) error {
 	o := testbed.AttachOVS(s.OVSDir, s.Datapath, s.OVSNetns)
 	running := "running"
 	if o.VswitchdPID() == 0 {
@@ -253,7 +299,32 @@ func printStatus(w io.Writer, s testbed.State) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", h.Name, sw, h.OFPort, h.MAC, orDash(h.IP4.IsValid(), h.IP4.String()), orDash(h.IP6.IsValid(), h.IP6.String()), h.Netns)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if s.Etcd != nil {
+		printEtcd(w, s)
+	}
+	return nil
+}
+
+// printEtcd says where the nodes' etcd is and how to run a controller on
+// every node against it.
+func printEtcd(w io.Writer, s testbedState) {
+	running := "running"
+	if !etcdRunning(s.Etcd) {
+		running = "NOT RUNNING"
+	}
+	fmt.Fprintf(w, "\netcd %s: %s (pid %d; data and log in %s)\n", s.Etcd.URL, running, s.Etcd.PID, s.Etcd.Dir)
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "flowgate"
+	}
+	fmt.Fprintf(w, "\nStore an intent:\n  %s intent put --store %s FILE\n", exe, s.Etcd.URL)
+	fmt.Fprintf(w, "\nControllers, one per node (each in a shell of its own, or with &):\n")
+	for _, n := range s.Nodes {
+		fmt.Fprintf(w, "  %s\n", controllerCommand(exe, s, n))
+	}
 }
 
 func orDash(ok bool, s string) string {
@@ -263,8 +334,8 @@ func orDash(ok bool, s string) string {
 	return "-"
 }
 
-func loadState(path string) (testbed.State, error) {
-	var s testbed.State
+func loadState(path string) (testbedState, error) {
+	var s testbedState
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return s, fmt.Errorf("testbed state: %w", err)
@@ -277,7 +348,7 @@ func loadState(path string) (testbed.State, error) {
 
 // saveState writes the state file atomically, so a concurrent reader never
 // sees half of it.
-func saveState(path string, s testbed.State) error {
+func saveState(path string, s testbedState) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("testbed state: %w", err)

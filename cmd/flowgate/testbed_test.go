@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgate/flowgate/testbed"
 )
@@ -188,5 +190,160 @@ func TestTestbedCLINodesOnOVS(t *testing.T) {
 		if stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat")); err == nil && !strings.Contains(string(stat), ") Z") {
 			t.Errorf("pid %s still running after down: %s", pid, stat)
 		}
+	}
+}
+
+// A testbed with nodes gets an etcd that outlives `up`: a client stores
+// and reads an intent through the URL up printed, status gives each node
+// its own controller command line, and `down` stops the etcd (by its pid),
+// closes its port and removes its data.
+func TestTestbedCLIEtcdOnOVS(t *testing.T) {
+	testbed.RequireRoot(t)
+	bin := buildFlowgate(t)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		return string(out), err
+	}
+	flowgate := func(args ...string) (string, error) {
+		return run(append([]string{"testbed", "--state", stateFile}, args...)...)
+	}
+	var s testbedState
+	t.Cleanup(func() {
+		if _, err := os.Stat(stateFile); err == nil {
+			out, err := flowgate("down")
+			t.Logf("cleanup: testbed down: %v\n%s", err, out)
+		}
+		// A down that failed to stop the etcd must not leave it behind.
+		if s.Etcd != nil && etcdRunning(s.Etcd) {
+			t.Logf("cleanup: stop etcd pid %d: %v", s.Etcd.PID, stopEtcd(s.Etcd))
+		}
+	})
+
+	upOut, err := flowgate("up", "--nodes", "2")
+	if err != nil {
+		t.Fatalf("testbed up --nodes 2: %v\n%s", err, upOut)
+	}
+	data, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Etcd == nil || s.Etcd.PID <= 0 || !strings.HasPrefix(s.Etcd.URL, "etcd://127.0.0.1:") || s.Etcd.Dir == "" {
+		t.Fatalf("etcd in the state: %+v\n%s", s.Etcd, data)
+	}
+	// up has exited: the etcd runs on its own.
+	if !etcdRunning(s.Etcd) {
+		t.Fatalf("etcd pid %d is not running after up", s.Etcd.PID)
+	}
+	if _, err := os.Stat(filepath.Join(s.Etcd.Dir, "data")); err != nil {
+		t.Errorf("etcd data directory: %v", err)
+	}
+
+	status, err := flowgate("status")
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, status)
+	}
+	for _, out := range []string{upOut, status} {
+		if !strings.Contains(out, s.Etcd.URL+": running") || !strings.Contains(out, "intent put --store "+s.Etcd.URL+" FILE") {
+			t.Errorf("up/status does not show the etcd and the intent put line:\n%s", out)
+		}
+	}
+	apis := map[string]bool{}
+	for _, n := range s.Nodes {
+		var line string
+		for _, l := range strings.Split(status, "\n") {
+			if strings.Contains(l, " controller ") && strings.Contains(l, " --host "+n.Name+" ") {
+				line = strings.TrimSpace(l)
+			}
+		}
+		args := strings.Fields(line)
+		flag := func(name string) string {
+			for i, a := range args {
+				if a == name && i+1 < len(args) {
+					return args[i+1]
+				}
+			}
+			return ""
+		}
+		want := map[string]string{
+			"--ovsdb":     "unix:" + filepath.Join(n.OVSDir, "db.sock"),
+			"--bridge":    "br-int",
+			"--connect":   "unix:" + filepath.Join(n.OVSDir, "br-int.mgmt"),
+			"--store":     s.Etcd.URL,
+			"--tunnel-ip": n.Underlay.Addr().String(),
+		}
+		for f, v := range want {
+			if got := flag(f); got != v {
+				t.Errorf("node %s: controller line %s %q, want %q\n%s", n.Name, f, got, v, line)
+			}
+		}
+		api := flag("--api")
+		if !strings.HasPrefix(api, "unix:"+s.Dir+"/") || apis[api] {
+			t.Errorf("node %s: --api %q: want a socket of its own in %s", n.Name, api, s.Dir)
+		}
+		apis[api] = true
+	}
+
+	doc := filepath.Join(t.TempDir(), "intent.yaml")
+	if err := os.WriteFile(doc, []byte("networks:\n  - {name: tenant, cidr: 10.0.0.0/24}\nports:\n  - {name: vm1, network: tenant, mac: \"02:00:0a:00:00:01\", ips: [10.0.0.1]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("intent", "put", "--store", s.Etcd.URL, doc); err != nil || !strings.Contains(out, "revision") {
+		t.Fatalf("intent put through the testbed's etcd: %v\n%s", err, out)
+	}
+	if out, err := run("intent", "get", "--store", s.Etcd.URL); err != nil || !strings.Contains(out, "vm1") {
+		t.Errorf("intent get through the testbed's etcd: %v\n%s", err, out)
+	}
+
+	if out, err := flowgate("down"); err != nil {
+		t.Fatalf("testbed down: %v\n%s", err, out)
+	}
+	if !testbed.Exited(s.Etcd.PID) {
+		t.Errorf("etcd pid %d still running after down", s.Etcd.PID)
+	}
+	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.Etcd.URL, "etcd://"), time.Second); err == nil {
+		c.Close()
+		t.Errorf("etcd's port %s still open after down", s.Etcd.URL)
+	}
+	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
+		t.Errorf("testbed directory %s (etcd data) left after down: %v", s.Dir, err)
+	}
+	if _, err := os.Stat(stateFile); !os.IsNotExist(err) {
+		t.Errorf("state file left after down")
+	}
+}
+
+// --no-etcd: nodes without an etcd, and nothing about one in the output.
+func TestTestbedCLINoEtcdOnOVS(t *testing.T) {
+	testbed.RequireRoot(t)
+	bin := buildFlowgate(t)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	flowgate := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append([]string{"testbed", "--state", stateFile}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		if _, err := os.Stat(stateFile); err == nil {
+			out, err := flowgate("down")
+			t.Logf("cleanup: testbed down: %v\n%s", err, out)
+		}
+	})
+	out, err := flowgate("up", "--nodes", "1", "--no-etcd")
+	if err != nil {
+		t.Fatalf("testbed up --nodes 1 --no-etcd: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "etcd") {
+		t.Errorf("up --no-etcd mentions an etcd:\n%s", out)
+	}
+	var s testbedState
+	data, _ := os.ReadFile(stateFile)
+	if err := json.Unmarshal(data, &s); err != nil || s.Etcd != nil || s.Dir != "" {
+		t.Errorf("state after --no-etcd: %v %s", err, data)
+	}
+	if out, err := flowgate("down"); err != nil {
+		t.Fatalf("testbed down: %v\n%s", err, out)
 	}
 }
