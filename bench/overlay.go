@@ -206,7 +206,7 @@ func untilInForce(ctx context.Context, ctrls []*controller.Controller, rev int64
 	errs := make([]error, len(ctrls))
 	for i, c := range ctrls {
 		wg.Go(func() {
-			for c.Status().IntentRevision < rev {
+			for c.Revision() < rev {
 				if time.Since(written) > time.Minute || ctx.Err() != nil {
 					errs[i] = fmt.Errorf("revision %d not in force on host %d after a minute", rev, i+1)
 					return

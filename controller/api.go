@@ -115,8 +115,11 @@ func (c *Controller) getIntent(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no intent in force yet"})
 		return
 	}
+	// The file as read; from etcd, the assembled document, which is
+	// JSON (store.Snapshot.Doc).
 	w.Header().Set("Content-Type", "application/yaml")
 	if cur.rev != 0 {
+		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Flowgate-Intent-Revision", strconv.FormatInt(cur.rev, 10))
 	}
 	w.Write(cur.doc)

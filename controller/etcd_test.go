@@ -147,7 +147,7 @@ func TestIntentFromEtcdOnOVS(t *testing.T) {
 		t.Errorf("after the PUT: revision in force %d, stored %d", st.IntentRevision, rev3)
 	}
 	code, body = l.api(http.MethodGet, "/v1/intent", "")
-	if code != http.StatusOK || !strings.Contains(body, `ports: "22"`) {
+	if code != http.StatusOK || !strings.Contains(body, `"ports":"22"`) {
 		t.Errorf("GET after the PUT: %d\n%s", code, body)
 	}
 

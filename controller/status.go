@@ -139,6 +139,14 @@ func (c *Controller) Status() Status {
 	return s
 }
 
+// Revision is the etcd revision of the intent in force (Status's
+// IntentRevision without copying the rest: for callers that poll it).
+func (c *Controller) Revision() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status.IntentRevision
+}
+
 func (c *Controller) setStatus(fn func(*Status)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
