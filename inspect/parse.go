@@ -55,6 +55,7 @@ func (t traceOutput) Datapath() string {
 
 var (
 	stepLine   = regexp.MustCompile(`^\s*(\d+)\. (.*?),? ?priority (\d+)(?:, cookie (0x[0-9a-f]+))?$`)
+	bridgeLine = regexp.MustCompile(`^bridge\("([^"]+)"\)$`)
 	resumeLine = regexp.MustCompile(`^recirc\(0x[0-9a-f]+\) - resume (?:conntrack|select group) with ((?:ct_state|dp_hash)=\S+)`)
 )
 
@@ -70,8 +71,21 @@ func parseTrace(out string) traceOutput {
 		}
 		return &t.Passes[len(t.Passes)-1]
 	}
+	// The flows of the traced bridge are the first bridge("...") the
+	// output names; a packet sent into a native tunnel goes on through
+	// the underlay's bridge (br-phy), whose flows are not ours.
+	var traced, bridge string
 	for _, line := range strings.Split(out, "\n") {
 		trimmed := strings.TrimSpace(line)
+		if m := bridgeLine.FindStringSubmatch(line); m != nil {
+			if bridge = m[1]; traced == "" {
+				traced = bridge
+			}
+			continue
+		}
+		if bridge != traced && (stepLine.MatchString(line) || strings.HasPrefix(line, "    ")) {
+			continue
+		}
 		if m := resumeLine.FindStringSubmatch(line); m != nil {
 			t.Passes = append(t.Passes, TracePass{Resume: m[1]})
 			continue
@@ -151,13 +165,14 @@ func topLevel(actions string) []string {
 }
 
 // delivered reports whether datapath actions send the packet somewhere:
-// an output port number, not only drop/ct/recirc.
+// an output port number, or the userspace datapath's tunnel
+// encapsulation (tnl_push), not only drop/ct/recirc.
 func delivered(actions string) bool {
 	if actions == "" || actions == "drop" {
 		return false
 	}
 	for _, f := range topLevel(actions) {
-		if _, err := strconv.Atoi(f); err == nil {
+		if _, err := strconv.Atoi(f); err == nil || strings.HasPrefix(f, "tnl_push(") {
 			return true
 		}
 	}

@@ -58,6 +58,7 @@ func TestDelivered(t *testing.T) {
 	for in, want := range map[string]bool{
 		"drop": false, "": false, "ct(zone=16433,nat),recirc(0x3)": false,
 		"ct(commit,zone=16433,label=0x1/0xff),3": true, "3": true, "set(eth(src=02:00:00:00:00:01)),10": true,
+		"tnl_push(tnl_port(5),header(size=50,type=5,geneve(vni=0x4031)),out_port(3))": true,
 	} {
 		if got := delivered(in); got != want {
 			t.Errorf("delivered(%q) = %v, want %v", in, got, want)

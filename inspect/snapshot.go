@@ -21,6 +21,10 @@ type Source struct {
 	// an intent read from etcd. Name says where it came from.
 	Intent *intent.Intent
 	Name   string
+	// Overlay, on a host of an overlay, says where the ports bound on
+	// other hosts are (controller.OverlayOf of the store's locations):
+	// the controller compiles their flows too. Zero: a lone host.
+	Overlay pipeline.Overlay
 }
 
 // Snapshot is the intent, the port bindings, what they compile to and
@@ -32,6 +36,9 @@ type Snapshot struct {
 	Desired   []flows.Flow
 	Installed []flows.Flow
 	Stats     []flows.FlowStats // Stats[i] belongs to Installed[i]
+	// Overlay is the overlay Desired was compiled with (zero on a lone
+	// host).
+	Overlay pipeline.Overlay
 }
 
 // Take reads a snapshot: the intent (the file, or Source.Intent), the bindings from OVSDB, and the
@@ -58,14 +65,20 @@ func Take(ctx context.Context, src Source) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newSnapshot(in, name, b, installed, stats, src.Overlay)
+}
+
+// newSnapshot compiles in as the controller does, with the bindings, the
+// next hops the installed flows hold and the overlay.
+func newSnapshot(in *intent.Intent, name string, b pipeline.Bindings, installed []flows.Flow, stats []flows.FlowStats, ov pipeline.Overlay) (*Snapshot, error) {
 	// Next hops the controller learned are not in the intent: the
 	// switch holds them, in the routers' default routes.
-	desired, err := pipeline.CompileWith(in, b, pipeline.InstalledNextHops(in, b, installed))
+	desired, err := pipeline.CompileOverlay(in, b, pipeline.InstalledNextHops(in, b, installed), ov)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", name, err)
 	}
 	return &Snapshot{Intent: in, namer: pipeline.NewCookieNamer(in), Bindings: b, Desired: desired,
-		Installed: installed, Stats: stats}, nil
+		Installed: installed, Stats: stats, Overlay: ov}, nil
 }
 
 // ReadBindings returns the ports OVSDB has bound on bridge: iface-id ->

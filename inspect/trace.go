@@ -20,9 +20,13 @@ import (
 type TraceRequest struct {
 	Intent   *intent.Intent
 	Bindings pipeline.Bindings // iface-id -> ofport, as OVSDB has them
-	Bridge   string
-	Rundir   string // OVS_RUNDIR of the ovs-vswitchd to ask
-	From     string // intent port, or the uplink port of a router
+	// Overlay, on a host of an overlay, says where the ports bound on
+	// other hosts are: a packet the tunnel takes is named with the port
+	// and the host it goes to.
+	Overlay pipeline.Overlay
+	Bridge  string
+	Rundir  string // OVS_RUNDIR of the ovs-vswitchd to ask
+	From    string // intent port, or the uplink port of a router
 	// Src is the source address: required from an uplink (the outside
 	// machine's address); from a port it defaults to the port's first
 	// address of To's family (another one tests anti-spoofing).
@@ -173,7 +177,7 @@ func run(ctx context.Context, req TraceRequest, p packet, c *conn, ctNext string
 		}
 		out += "\nrecirc(" + m[1] + ") - resume select group with dp_hash=" + h + "\n" + more
 	}
-	res := explain(req.Intent, req.Bindings, p, parseTrace(out), c != nil)
+	res := explain(req.Intent, req.Bindings, req.Overlay, p, parseTrace(out), c != nil)
 	res.Packet, res.Raw = flow, out
 	return res, nil
 }

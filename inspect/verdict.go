@@ -1,9 +1,12 @@
 package inspect
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,7 +16,8 @@ import (
 
 // explain turns a parsed trace of p into a verdict in intent terms.
 // established says p was traced as part of an established connection.
-func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, established bool) *TraceResult {
+// ov, on a host of an overlay, names where a packet the tunnel takes goes.
+func explain(in *intent.Intent, b pipeline.Bindings, ov pipeline.Overlay, p packet, tr traceOutput, established bool) *TraceResult {
 	res := &TraceResult{Steps: tr.Steps, Passes: tr.Passes, Allowed: delivered(tr.Datapath())}
 	namer := pipeline.NewCookieNamer(in)
 	for i := range res.Steps {
@@ -30,7 +34,70 @@ func explain(in *intent.Intent, b pipeline.Bindings, p packet, tr traceOutput, e
 	default:
 		res.Verdict = droppedVerdict(in, b, p, tr)
 	}
+	if res.Allowed {
+		res.Verdict += throughTunnel(in, ov, tr)
+	}
 	return res
+}
+
+// throughTunnel says where a packet that leaves by the overlay's tunnel
+// goes: the port (or router) its destination MAC names, the host and
+// the tunnel endpoint, whose host judges the receiver's ingress rules.
+// "" when the packet does not take the tunnel.
+func throughTunnel(in *intent.Intent, ov pipeline.Overlay, tr traceOutput) string {
+	if len(tr.Passes) == 0 {
+		return ""
+	}
+	final := tr.Passes[len(tr.Passes)-1].Final
+	dst, err := netip.ParseAddr(flowField(final, "tun_dst"))
+	if err != nil || dst.IsUnspecified() || !sentToTunnel(final, ov) {
+		return ""
+	}
+	where := dst.String()
+	for host, ep := range ov.Hosts {
+		if ep == dst {
+			where = fmt.Sprintf("%s (%s)", host, dst)
+		}
+	}
+	// The destination MAC: a port bound on that host, or the router
+	// that runs there (the gateway's MAC).
+	mac, err := net.ParseMAC(flowField(final, "dl_dst"))
+	if err != nil {
+		mac = nil
+	}
+	for i := range in.Ports {
+		if p := &in.Ports[i]; bytes.Equal(p.MAC[:], mac) && ov.Remote[p.Name] == dst {
+			return fmt.Sprintf(", then to %s on %s through the tunnel, whose host judges %s's ingress rules", p.Name, where, p.Name)
+		}
+	}
+	for _, n := range in.Networks {
+		g := pipeline.GatewayMAC(&n)
+		if r := routerOfNetwork(in, n.Name); r != nil && bytes.Equal(g[:], mac) {
+			return fmt.Sprintf(", then to router %s on %s through the tunnel, which routes it there", r.Name, where)
+		}
+	}
+	return fmt.Sprintf(", then through the tunnel to %s, whose host judges the receiver's ingress rules", where)
+}
+
+// sentToTunnel reports whether the final flow's destination port (reg1)
+// is the overlay's tunnel port; without an overlay (its tunnel port
+// unknown) a tunnel destination set on the packet says so.
+func sentToTunnel(final string, ov pipeline.Overlay) bool {
+	if ov.TunnelPort == 0 {
+		return true
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(flowField(final, regName(regDstPort)), "0x"), 16, 32)
+	return err == nil && uint32(n) == ov.TunnelPort
+}
+
+// routerOfNetwork is the router that routes network n, if any.
+func routerOfNetwork(in *intent.Intent, n string) *intent.Router {
+	for i := range in.Routers {
+		if slices.Contains(in.Routers[i].Networks, n) {
+			return &in.Routers[i]
+		}
+	}
+	return nil
 }
 
 func allowedVerdict(namer *pipeline.CookieNamer, steps []Step) string {

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/flowgate/flowgate/pipeline"
 )
 
 // Verdicts from captured traces (testdata/*.trace), without an OVS: the
@@ -40,7 +42,7 @@ func TestExplainCapturedTraces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := explain(in, labBindings, p, parseTrace(mustRead(t, "testdata/"+tc.file+".trace")), tc.established)
+			res := explain(in, labBindings, pipeline.Overlay{}, p, parseTrace(mustRead(t, "testdata/"+tc.file+".trace")), tc.established)
 			if res.Allowed != tc.allowed || res.Verdict != tc.verdict {
 				t.Errorf("allowed %v, verdict %q\nwant %v, %q", res.Allowed, res.Verdict, tc.allowed, tc.verdict)
 			}

@@ -33,12 +33,18 @@ names etcd (then the intent is read from there, as the controller does),
 and one line "intent warning: PATH: REASON" per warning of the intent
 (valid, but probably not meant: a policy rule that never matches).
 
+On a host of an overlay (store and host set, as for the controller) the
+ports bound on other hosts, read from the store's locations, are
+compiled too, as the controller compiles them, and a line "overlay: host
+NAME, N ports bound on other hosts (...), locations at etcd revision R"
+follows the source.
+
 Exit status, like diff(1): 0 when the bridge holds exactly the desired
 flows, 1 when they differ. An error (unreadable intent, OVSDB or bridge
 unreachable) also exits 1, with the error on stderr and no summary line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			snap, source, err := takeSnapshot(cmd)
+			snap, input, err := takeSnapshot(cmd)
 			if err != nil {
 				return err
 			}
@@ -46,7 +52,10 @@ unreachable) also exits 1, with the error on stderr and no summary line.`,
 			// The intent has one source (the API writes through to it):
 			// say which file, and where its symlinks lead, or which
 			// etcd and revision.
-			fmt.Fprintf(cmd.OutOrStdout(), "intent source: %s\n", source)
+			fmt.Fprintf(cmd.OutOrStdout(), "intent source: %s\n", input.name)
+			if input.overlayLine != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), input.overlayLine)
+			}
 			for _, w := range snap.Intent.Warnings {
 				fmt.Fprintf(cmd.OutOrStdout(), "intent warning: %s\n", w)
 			}

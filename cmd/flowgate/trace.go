@@ -38,6 +38,13 @@ if that one is refused, the one the reverse packet opens (the packet is
 then its reply); --state reply asks for the reply. The connection's
 ct_label is taken from the trace of its first packet.
 
+On a host of an overlay (store and host set, as for the controller) the
+ports bound on other hosts are read from the store's locations; a packet
+that leaves through the tunnel is allowed by the sender's rules here and
+the verdict names where it goes, e.g. ", then to db1 on hv3
+(192.168.100.13) through the tunnel, whose host judges db1's ingress
+rules". The intent is read from etcd when store is set, as by diff.
+
 ofproto/trace applies the translation of ct(commit,nat(...)) but not
 that of an established connection (ct(nat) without arguments); a "note:"
 line says so when it matters. The exit status is 0 whatever the
@@ -57,11 +64,18 @@ verdict; --json prints the result with "allowed" for scripts.`,
 			if err != nil {
 				return err
 			}
-			if req.Intent, err = intent.Load(st.Intent); err != nil {
-				return err
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), inspectTimeout)
 			defer cancel()
+			input, err := readInput(ctx, st)
+			if err != nil {
+				return err
+			}
+			if req.Intent = input.intent; req.Intent == nil {
+				if req.Intent, err = intent.Load(st.Intent); err != nil {
+					return err
+				}
+			}
+			req.Overlay = input.overlay
 			if req.Bindings, err = inspect.ReadBindings(ctx, st.OVSDB, st.Bridge); err != nil {
 				return err
 			}
