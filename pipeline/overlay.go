@@ -137,7 +137,6 @@ func (c *compiler) overlayFingerprint() uint64 {
 // remote receivers (floodFlows).
 func (c *compiler) overlayFlows() (built, error) {
 	t := c.overlay.TunnelPort
-	cookie := infraCookie(TableClassify)
 	var out []flows.Flow
 	for _, n := range c.in.Networks {
 		zone := c.ids.zone[n.Name]
@@ -154,9 +153,9 @@ func (c *compiler) overlayFlows() (built, error) {
 			}})
 	}
 	out = append(out,
-		egressSide.flow(prioACLUnfiltered, cookie, flows.Match{Regs: []flows.RegMatch{egressSide.port(t)}}, goTo(egressSide.next)),
-		ingressSide.flow(prioACLUnfiltered, cookie, flows.Match{Regs: []flows.RegMatch{ingressSide.port(t)}}, goTo(ingressSide.next)),
-		flows.Flow{Table: uint8(TableOutput), Priority: prioOutputPort, Cookie: cookie,
+		egressSide.flow(prioACLUnfiltered, infraCookie(egressSide.table), flows.Match{Regs: []flows.RegMatch{egressSide.port(t)}}, goTo(egressSide.next)),
+		ingressSide.flow(prioACLUnfiltered, infraCookie(ingressSide.table), flows.Match{Regs: []flows.RegMatch{ingressSide.port(t)}}, goTo(ingressSide.next)),
+		flows.Flow{Table: uint8(TableOutput), Priority: prioOutputPort, Cookie: infraCookie(TableOutput),
 			Match: flows.Match{Regs: []flows.RegMatch{matchDstPort(t)}}, Actions: []flows.Action{flows.Output{Port: t}}})
 	// On the router's host: the router and the tunnel are both
 	// unfiltered "ports", so nothing else commits what passes between
@@ -167,13 +166,13 @@ func (c *compiler) overlayFlows() (built, error) {
 	// so a frame never bounces between hosts).
 	for _, pair := range [][2]uint32{{RouterPort, t}, {t, RouterPort}} {
 		for _, et := range []uint16{flows.EthTypeIPv4, flows.EthTypeIPv6} {
-			out = append(out, flows.Flow{Table: uint8(TableCommit), Priority: prioCommitRouted, Cookie: cookie,
+			out = append(out, flows.Flow{Table: uint8(TableCommit), Priority: prioCommitRouted, Cookie: infraCookie(TableCommit),
 				Match: flows.Match{EthType: et, CTState: flows.CTStateMatch{Set: flows.CTTrk | flows.CTNew},
 					Regs: []flows.RegMatch{matchSrcPort(pair[0]), matchDstPort(pair[1])}},
 				Actions: []flows.Action{flows.CT{Commit: true, ZoneField: networkZoneField()}, goTo(TableOutput)}})
 		}
 	}
-	out = append(out, flows.Flow{Table: uint8(TableOutput), Priority: prioOutputHairpin, Cookie: cookie,
+	out = append(out, flows.Flow{Table: uint8(TableOutput), Priority: prioOutputHairpin, Cookie: infraCookie(TableOutput),
 		Match:   flows.Match{InPort: t, Regs: []flows.RegMatch{matchSrcPort(RouterPort), matchDstPort(t)}},
 		Actions: []flows.Action{flows.Output{Port: flows.PortInPort}}})
 	for _, p := range c.remote {
