@@ -46,8 +46,8 @@ type state struct {
 	locations  store.Locations
 	published  bool
 	publishErr string
-	resolver  *resolver
-	applied   bool // a set was handed to the Syncer
+	resolver   *resolver
+	applied    bool // a set was handed to the Syncer
 	// warned is the intent whose warnings were last logged: each
 	// document's warnings are logged once, when it is put in force.
 	warned *intent.Intent
