@@ -82,14 +82,24 @@ func readInput(ctx context.Context, st settings) (inspectInput, error) {
 }
 
 // overlayLine says what the overlay holds: "overlay: host hv1, 2 ports
-// bound on other hosts (hv2, hv3), locations at etcd revision N".
+// bound on other hosts (hv2, hv3), locations at etcd revision N", and on
+// lines of their own the ports several hosts claim and the location keys
+// left out.
 func overlayLine(host string, ov pipeline.Overlay, locs store.Locations) string {
 	hosts := "none"
 	if len(ov.Hosts) > 0 {
 		hosts = strings.Join(slices.Sorted(maps.Keys(ov.Hosts)), ", ")
 	}
-	return fmt.Sprintf("overlay: host %s, %d ports bound on other hosts (%s), locations at etcd revision %d",
+	line := fmt.Sprintf("overlay: host %s, %d ports bound on other hosts (%s), locations at etcd revision %d",
 		host, len(ov.Remote), hosts, locs.Revision)
+	for _, port := range slices.Sorted(maps.Keys(locs.Contested)) {
+		line += fmt.Sprintf("\noverlay: port %s is claimed by %s (newest, in force) and also by %s",
+			port, locs.Ports[port].Host, strings.Join(locs.Contested[port], ", "))
+	}
+	for _, err := range locs.Ignored {
+		line += "\noverlay: ignored: " + err.Error()
+	}
+	return line
 }
 
 // takeSnapshot reads the intent (the file, or etcd when store is set),
