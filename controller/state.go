@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -328,6 +329,14 @@ func (st *state) afterResync(ctx context.Context) {
 // do, and reports them in the status ("" while unknown).
 func (st *state) publishNextHops(in *intent.Intent) {
 	qs := pipeline.NextHopQueries(in, st.bound)
+	if st.publisher != nil {
+		// An uplink bound here feeds a router only if it runs here
+		// (routers[].host may name another host).
+		qs = slices.DeleteFunc(qs, func(q pipeline.NextHopQuery) bool {
+			r := in.Router(q.Router)
+			return r != nil && r.Host != "" && r.Host != st.c.cfg.Host
+		})
+	}
 	status := map[string]string{}
 	kept := pipeline.NextHops{}
 	for _, q := range qs {

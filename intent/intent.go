@@ -277,3 +277,12 @@ func (in *Intent) SecurityGroup(name string) *SecurityGroup {
 	}
 	return nil
 }
+
+func (in *Intent) Router(name string) *Router {
+	for i := range in.Routers {
+		if in.Routers[i].Name == name {
+			return &in.Routers[i]
+		}
+	}
+	return nil
+}
