@@ -43,7 +43,7 @@ func (c *Controller) firstFromStore(ctx context.Context, events <-chan store.Eve
 		err := snap.Err
 		var in *intent.Intent
 		if err == nil {
-			in, err = intent.Parse(snap.Doc)
+			in, err = snap.Intent()
 		}
 		if err == nil {
 			c.log.Info("intent read from etcd", "store", c.cfg.Store, "revision", snap.Revision, "keys", snap.Keys)
@@ -109,6 +109,6 @@ func (st *state) fromSnapshot(ctx context.Context, trigger string, snap store.Sn
 	case snap.Err != nil:
 		st.refuse(trigger, snap.Revision, snap.Err)
 	default:
-		st.take(ctx, trigger, snap.Doc, snap.Revision, force)
+		st.take(ctx, trigger, snap.Doc, snap.Revision, force, snap.Intent)
 	}
 }

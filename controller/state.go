@@ -231,7 +231,7 @@ func (st *state) reload(ctx context.Context, trigger string, force bool) {
 		st.unreadable(trigger, 0, err)
 		return
 	}
-	st.take(ctx, trigger, doc, 0, force)
+	st.take(ctx, trigger, doc, 0, force, func() (*intent.Intent, error) { return intent.Parse(doc) })
 }
 
 // unreadable records a reload that found no document to judge.
@@ -244,16 +244,16 @@ func (st *state) unreadable(trigger string, rev int64, err error) {
 }
 
 // take judges a document read from the intent's source (rev is its
-// revision in the store; 0 for the file) and puts it in force if it is
-// valid. An unchanged document is skipped unless forced; a bad one is
+// revision in the store; 0 for the file; parse decodes and validates it)
+// and puts it in force if it is valid. An unchanged document is skipped unless forced; a bad one is
 // refused whole and the flows in force stay.
-func (st *state) take(ctx context.Context, trigger string, doc []byte, rev int64, force bool) {
+func (st *state) take(ctx context.Context, trigger string, doc []byte, rev int64, force bool, parse func() (*intent.Intent, error)) {
 	if !force && bytes.Equal(doc, st.doc) {
 		st.c.metrics.reloads.WithLabelValues("unchanged").Inc()
 		st.setRevision(rev)
 		return
 	}
-	in, err := intent.Parse(doc)
+	in, err := parse()
 	if err != nil {
 		st.refuse(trigger, rev, err)
 		return

@@ -31,20 +31,37 @@ func Decode(data []byte) (*Document, error) {
 // names a line and a Go type, not a document path; so the document is parsed
 // to a node tree and walked here against Document's yaml tags.
 func decode(data []byte) (*Document, *collector) {
-	if len(data) > MaxDocumentBytes {
-		return nil, &collector{errs: Errors{{Reason: fmt.Sprintf("document is %d bytes; at most %d", len(data), MaxDocumentBytes)}}}
+	if c := tooBig(len(data)); c != nil {
+		return nil, c
 	}
 	root, err := parseSingleDocument(data)
 	if err != nil {
 		return nil, &collector{errs: Errors{{Reason: bound(err.Error())}}}
 	}
-	d := &decoder{budget: 10*len(data) + 100_000}
+	return decodeNode(root, len(data))
+}
+
+// decodeNode is decode from the document's root node; size bounds the
+// values visited.
+func decodeNode(root *yaml.Node, size int) (*Document, *collector) {
+	if c := tooBig(size); c != nil {
+		return nil, c
+	}
+	d := &decoder{budget: 10*size + 100_000}
 	var doc Document
 	d.value(root, reflect.ValueOf(&doc).Elem(), "")
 	if d.budget < 0 {
 		return nil, &collector{errs: Errors{{Reason: "document expands to too many values (aliases inside aliases?)"}}}
 	}
 	return &doc, &d.collector
+}
+
+// tooBig refuses a document over MaxDocumentBytes; nil if it is not.
+func tooBig(size int) *collector {
+	if size <= MaxDocumentBytes {
+		return nil
+	}
+	return &collector{errs: Errors{{Reason: fmt.Sprintf("document is %d bytes; at most %d", size, MaxDocumentBytes)}}}
 }
 
 func parseSingleDocument(data []byte) (*yaml.Node, error) {

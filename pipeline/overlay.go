@@ -124,11 +124,16 @@ func (c *compiler) viaTunnel(endpoint netip.Addr, zone uint16) []flows.Action {
 }
 
 // overlayFingerprint covers overlayFlows: the tunnel port, the networks
-// and every remote port with its endpoint.
+// and every remote port's MACs, network zone and endpoint — not its
+// groups, so that a remote port joining a group (the other units' work)
+// does not rebuild the overlay's flows for every remote port.
 func (c *compiler) overlayFingerprint() uint64 {
 	f := newFingerprint().u64(uint64(c.overlay.TunnelPort)).value(c.in.Networks)
 	for _, p := range c.remote {
-		f.value(*p.Port).str(p.endpoint.String()).u64(p.cookie)
+		f.str(p.Name).u64(uint64(p.zone)).str(p.endpoint.String()).u64(p.cookie)
+		for _, mac := range portMACs(p.Port) {
+			f.str(string(mac[:]))
+		}
 	}
 	return f.sum()
 }

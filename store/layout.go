@@ -110,7 +110,7 @@ func Render(doc *intent.Document) ([]byte, error) {
 	for k, v := range vals {
 		a.set(k, v)
 	}
-	out, err := a.document()
+	out, _, err := a.document()
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func pathOf(key string) string {
 // document assembles the keys into one YAML document, or returns the
 // problems (intent.Errors) of keys that do not fit the layout, or
 // ErrNoIntent when there is nothing.
-func (a *assembler) document() ([]byte, error) {
+func (a *assembler) document() ([]byte, *yaml.Node, error) {
 	keys := make([]string, 0, len(a.vals))
 	for k := range a.vals {
 		keys = append(keys, k)
@@ -252,10 +252,10 @@ func (a *assembler) document() ([]byte, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problems
+		return nil, nil, problems
 	}
 	if objects == 0 {
-		return nil, ErrNoIntent
+		return nil, nil, ErrNoIntent
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode}
 	if settings != nil {
@@ -272,9 +272,9 @@ func (a *assembler) document() ([]byte, error) {
 	// where this takes a few; intent.Parse reads either.
 	out, err := appendJSON(make([]byte, 0, 64<<10), root)
 	if err != nil {
-		return nil, fmt.Errorf("assemble the intent: %w", err)
+		return nil, nil, fmt.Errorf("assemble the intent: %w", err)
 	}
-	return append(out, '\n'), nil
+	return append(out, '\n'), root, nil
 }
 
 // appendJSON appends node n as JSON: mappings as objects in their order,
@@ -328,8 +328,15 @@ func appendJSON(b []byte, n *yaml.Node) ([]byte, error) {
 }
 
 func appendJSONString(b []byte, s string) []byte {
-	j, _ := json.Marshal(s) // a string always marshals
-	return append(b, j...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always marshals
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // YAML is the document as block YAML, for people (intent get, edit).

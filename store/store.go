@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"gopkg.in/yaml.v3"
 
 	"github.com/flowgate/flowgate/intent"
 )
@@ -225,6 +226,17 @@ type Snapshot struct {
 	Err error
 	// Keys is how many keys are under the prefix.
 	Keys int
+
+	root *yaml.Node // Doc as the tree it was assembled from
+}
+
+// Intent parses and validates the document (intent.Parse of Doc, from
+// the tree it was assembled from: no text to decode again).
+func (s Snapshot) Intent() (*intent.Intent, error) {
+	if s.root == nil {
+		return intent.Parse(s.Doc)
+	}
+	return intent.ParseNode(s.root, len(s.Doc))
 }
 
 // read fetches every key under the prefix.
@@ -259,8 +271,8 @@ func (s *Store) Read(ctx context.Context) (Snapshot, error) {
 }
 
 func (s *Store) snapshot(a *assembler, rev int64) Snapshot {
-	doc, err := a.document()
-	return Snapshot{Revision: rev, Doc: doc, Err: s.explain(err), Keys: len(a.vals)}
+	doc, root, err := a.document()
+	return Snapshot{Revision: rev, Doc: doc, Err: s.explain(err), Keys: len(a.vals), root: root}
 }
 
 func (s *Store) rel(key []byte) string { return strings.TrimPrefix(string(key), s.prefix) }

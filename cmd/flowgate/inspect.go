@@ -131,7 +131,7 @@ func intentFromStore(ctx context.Context, s *store.Store) (*intent.Intent, strin
 	if snap.Err != nil {
 		return nil, "", fmt.Errorf("intent %s:\n%w", name, snap.Err)
 	}
-	in, err := intent.Parse(snap.Doc)
+	in, err := snap.Intent()
 	if err != nil {
 		return nil, "", fmt.Errorf("intent %s refused:\n%w", name, err)
 	}

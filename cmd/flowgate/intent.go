@@ -150,7 +150,7 @@ printed, its problems go to stderr, and the exit status is 1.`,
 			}
 			cmd.OutOrStdout().Write(text)
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s revision %d\n", s, snap.Revision)
-			if _, err := intent.Parse(snap.Doc); err != nil {
+			if _, err := snap.Intent(); err != nil {
 				return fmt.Errorf("the stored intent does not validate (controllers refuse it):\n%w", err)
 			}
 			return nil
