@@ -24,6 +24,7 @@ import (
 // etcd.
 type overlayLab struct {
 	t        *testing.T
+	tb       *testbed.Testbed
 	hosts    map[string]*testbed.Host
 	where    map[string]string // host -> node
 	operator *store.Store
@@ -52,7 +53,7 @@ func newOverlayLab(t *testing.T, nodes int, hosts []overlayHost, doc *intent.Doc
 	tb := testbed.New(t, testbed.Options{})
 	etcd := storetest.Start(t, storetest.Options{})
 	byName := map[string]*testbed.Node{}
-	l := &overlayLab{t: t, hosts: map[string]*testbed.Host{}, where: map[string]string{}, ctrls: map[string]*overlayController{}, nodes: byName}
+	l := &overlayLab{t: t, tb: tb, hosts: map[string]*testbed.Host{}, where: map[string]string{}, ctrls: map[string]*overlayController{}, nodes: byName}
 	for i := range nodes {
 		name := fmt.Sprintf("hv%d", i+1)
 		n, err := tb.AddNode(ctx, name, testbed.NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf("192.168.100.%d/24", 11+i))})
@@ -280,6 +281,29 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 		t.Errorf("flows per host before etcd stopped %v, after it came back %v", before, after)
 	}
 	l.expect("web2", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
+
+	// web1 moves from hv1 to hv3 (a VM migrating, same MAC and
+	// addresses): hv3 publishes it, hv1 withdraws it, and every host's
+	// traffic follows it; its groups go with it.
+	ctx := context.Background()
+	moved := time.Now()
+	if err := l.tb.Unlink(ctx, l.hosts["web1"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.tb.Link(ctx, l.hosts["web1"], l.nodes["hv3"].IntegrationBridge()); err != nil {
+		t.Fatal(err)
+	}
+	l.where["web1"] = "hv3"
+	l.waitReach("web2", l.addr("web1", false), 8080)
+	t.Logf("web1 moved from hv1 to hv3: web2 (hv2) reaches it there %v after the re-plug", time.Since(moved).Round(time.Millisecond))
+	l.expect("web1", l.addr("db1", false), 3306, testbed.OK, netip.Addr{}) // now beside db1, still in group web
+	l.expect("web1", l.addr("db1", true), 3306, testbed.OK, netip.Addr{})
+	l.expect("web1", l.addr("db1", false), 22, testbed.TimedOut, netip.Addr{})
+	l.expect("db1", l.addr("web1", true), 8080, testbed.OK, netip.Addr{})
+	l.expect("web2", l.addr("web1", false), 22, testbed.TimedOut, netip.Addr{})
+	if ov := l.ctrls["hv2"].ctrl.Status().Overlay; ov == nil || ov.Hosts["hv1"].Ports != 0 || ov.Hosts["hv3"].Ports != 2 {
+		t.Errorf("hv2's view after the move: %+v, want web1 and db1 on hv3, nothing on hv1", ov)
+	}
 
 	// hv1's controller stops: everyone's traffic keeps flowing on the
 	// installed flows.

@@ -41,6 +41,40 @@ func (tb *Testbed) Link(ctx context.Context, h *Host, s *Switch) error {
 	return nil
 }
 
+// Unlink unplugs a host from its switch: its OVS port and veth pair go
+// (and eth0 with them); its namespace, servers and addresses stay, so a
+// later Link plugs it in elsewhere as it was — a VM moving to another
+// hypervisor. The new link gets the OpenFlow port OVS chooses.
+func (tb *Testbed) Unlink(ctx context.Context, h *Host) error {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	var s *Switch
+	if h.state.Node != "" {
+		if n := tb.nodes[h.state.Node]; n != nil {
+			s = n.brInt
+		}
+	} else {
+		s = tb.switches[h.state.Switch]
+	}
+	if s == nil {
+		return fmt.Errorf("unlink host %s: not linked", h.state.Name)
+	}
+	port := h.state.Name
+	if _, err := s.OVS().Vsctl(ctx, "--if-exists", "del-port", s.name, port); err != nil {
+		return fmt.Errorf("unlink host %s: %w", h.state.Name, err)
+	}
+	if _, err := run(ctx, "ip", "-n", s.netns(), "link", "del", port); err != nil {
+		return fmt.Errorf("unlink host %s: %w", h.state.Name, err)
+	}
+	h.state.Switch, h.state.Node, h.state.OFPort = "", "", 0
+	for i := range tb.state.Hosts {
+		if tb.state.Hosts[i].Name == h.state.Name {
+			tb.state.Hosts[i] = h.state
+		}
+	}
+	return nil
+}
+
 // plug creates and configures the veth pair and the OVS port, and fills in
 // hs.OFPort.
 func (tb *Testbed) plug(ctx context.Context, hs *HostState, s *Switch) error {
