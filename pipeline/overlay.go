@@ -124,16 +124,14 @@ func (c *compiler) viaTunnel(endpoint netip.Addr, zone uint16) []flows.Action {
 }
 
 // overlayFingerprint covers overlayFlows: the tunnel port, the networks
-// and every remote port's MACs, network zone and endpoint — not its
-// groups, so that a remote port joining a group (the other units' work)
-// does not rebuild the overlay's flows for every remote port.
+// and every tunnel sender — each remote port's MACs, network zone, host
+// and cookie, and the remote routers' — not a port's groups, so that a
+// remote port joining a group (the other units' work) does not rebuild
+// the overlay's flows for every remote port.
 func (c *compiler) overlayFingerprint() uint64 {
 	f := newFingerprint().u64(uint64(c.overlay.TunnelPort)).value(c.in.Networks)
-	for _, p := range c.remote {
-		f.str(p.Name).u64(uint64(p.zone)).str(p.endpoint.String()).u64(p.cookie)
-		for _, mac := range portMACs(p.Port) {
-			f.str(string(mac[:]))
-		}
+	for _, s := range c.tunnelSenders() {
+		f.u64(uint64(s.zone)).str(s.endpoint.String()).str(string(s.mac[:])).u64(s.cookie)
 	}
 	return f.sum()
 }
@@ -143,13 +141,12 @@ func (c *compiler) overlayFingerprint() uint64 {
 func (c *compiler) overlayFlows() (built, error) {
 	t := c.overlay.TunnelPort
 	var out []flows.Flow
-	for _, n := range c.in.Networks {
-		zone := c.ids.zone[n.Name]
-		out = append(out, flows.Flow{Table: uint8(TableClassify), Priority: prioClassifyTunnel, Cookie: Cookie(KindNetwork, uint64(zone)),
-			Match: flows.Match{InPort: t, TunID: &flows.Masked64{Value: uint64(zone)}},
+	for _, s := range c.tunnelSenders() {
+		out = append(out, flows.Flow{Table: uint8(TableClassify), Priority: prioClassifyTunnel, Cookie: s.cookie,
+			Match: flows.Match{InPort: t, TunID: &flows.Masked64{Value: uint64(s.zone)}, TunSrc: s.endpoint, EthSrc: flows.ExactMAC(s.mac)},
 			Actions: []flows.Action{
 				flows.Load{Field: fieldSrcPort, Value: uint64(t)},
-				flows.Load{Field: fieldNetwork, Value: uint64(zone)},
+				flows.Load{Field: fieldNetwork, Value: uint64(s.zone)},
 				// The outer source is the sending host's: a packet the
 				// router hands on into the tunnel again must leave from
 				// this host's own endpoint (0: chosen by the route).
@@ -188,6 +185,43 @@ func (c *compiler) overlayFlows() (built, error) {
 		}
 	}
 	return built{flows: out}, nil
+}
+
+// tunnelSender is a source a tunnel packet may come from: a MAC in a
+// network, sent by the host at endpoint.
+type tunnelSender struct {
+	zone     uint16
+	endpoint netip.Addr
+	mac      flows.MAC
+	cookie   uint64
+}
+
+// tunnelSenders are the only (network, host, source MAC) a tunnel packet
+// is taken from: each remote port's MACs from its own host, and a
+// router's gateway MACs from the host it runs on. Anything else — an
+// unknown host on the underlay, or a host sending as a port bound
+// elsewhere — is dropped in classify. (The port's addresses are its own
+// host's to check, by port security there.)
+func (c *compiler) tunnelSenders() []tunnelSender {
+	var out []tunnelSender
+	for _, p := range c.remote {
+		for _, mac := range portMACs(p.Port) {
+			out = append(out, tunnelSender{zone: p.zone, endpoint: p.endpoint, mac: mac, cookie: p.cookie})
+		}
+	}
+	for i := range c.in.Routers {
+		r := &c.in.Routers[i]
+		ep, away := c.routerAway(r)
+		if !away || !ep.IsValid() {
+			continue
+		}
+		for _, name := range r.Networks {
+			n := c.in.Network(name)
+			zone := c.ids.zone[name]
+			out = append(out, tunnelSender{zone: zone, endpoint: ep, mac: GatewayMAC(n), cookie: Cookie(KindNetwork, uint64(zone))})
+		}
+	}
+	return out
 }
 
 // remoteEndpoint is the tunnel endpoint of the host port is bound on, if

@@ -138,6 +138,31 @@ func TestOverlayOnOVS(t *testing.T) {
 		t.Errorf("hv1's datapath has no tnl_push/tnl_pop:\n%s", out)
 	}
 
+	// Tunnel packets are taken only from a port's own host: hv1 takes
+	// db1's frames from hv2, not from another underlay address, and not
+	// web1's (bound on hv1 itself) from hv2.
+	zone := newCompiler(in, nil, nil).ids.zone["tenant"]
+	for _, c := range []struct {
+		src, mac string
+		taken    bool
+	}{
+		{l.nodes["hv2"].Underlay().String(), "02:00:0a:00:00:15", true},
+		{"192.168.100.99", "02:00:0a:00:00:15", false},
+		{l.nodes["hv2"].Underlay().String(), "02:00:0a:00:00:0b", false},
+	} {
+		flow := fmt.Sprintf("in_port=%d,tun_id=%#x,tun_src=%s,tun_dst=%s,dl_src=%s,dl_dst=02:00:0a:00:00:0b,tcp,nw_src=10.0.0.21,nw_dst=10.0.0.11,tp_dst=8080",
+			tunnelOFPort, zone, c.src, l.nodes["hv1"].Underlay(), c.mac)
+		trace, err := l.nodes["hv1"].OVS().Appctl(context.Background(), "ofproto/trace", testbed.IntegrationBridge, flow)
+		if err != nil {
+			t.Fatalf("trace %s: %v", flow, err)
+		}
+		// Taken: classify sends it on to conntrack (table 20); else
+		// classify's table miss drops it.
+		if taken := strings.Contains(trace, "goto_table:20"); taken != c.taken {
+			t.Errorf("tunnel packet from %s as %s: taken %v, want %v\n%s", c.src, c.mac, taken, c.taken, trace)
+		}
+	}
+
 	// web2 moves from group web to db (which may send anything out):
 	// db1's node no longer lets it in on 3306.
 	web2 := &in.Ports[1]
