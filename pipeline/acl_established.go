@@ -53,6 +53,7 @@ func (c *compiler) groupEstablishedFlows(group string) (built, error) {
 				table: side.table, priority: prioACLEstablished,
 				conjID: conjKindRemoteCheck | cl.id, cookie: Cookie(KindRule, uint64(cl.id)),
 				dims:    []dimension{{label}, c.portDimension(group, side, prioACLEstablished, true), remote},
+				varying: 1<<1 | 1<<2, // the members, the remote group's addresses
 				actions: []flows.Action{goTo(side.next)},
 			})
 			if err != nil {
@@ -68,6 +69,7 @@ func (c *compiler) groupEstablishedFlows(group string) (built, error) {
 			table: side.table, priority: prioACLEstablished,
 			conjID: conjKindGroupCheck | gid, cookie: Cookie(KindSecurityGroup, uint64(gid)),
 			dims:    []dimension{labels, c.portDimension(group, side, prioACLEstablished, true)},
+			varying: 1 << 1, // the members
 			actions: []flows.Action{goTo(side.next)},
 		})
 		if err != nil {

@@ -19,13 +19,17 @@ func (c *compiler) classFlows(cl ruleClass) (built, error) {
 	}
 	side := sideOf(cl.service)
 	dims := []dimension{c.portDimension(cl.group, side, prioACLRule, false), serviceDimension(cl.service, cl.ranges)}
+	varying := uint64(1) // the members
 	if remote, ok := c.remoteDimension(cl.service, cl.remotes, false); ok {
 		dims = append(dims, remote)
+		if cl.hasRemoteGroup() {
+			varying |= 1 << 2
+		}
 	}
 	b, err := conjunctive(decision{
 		table: side.table, priority: prioACLRule,
 		conjID: conjKindRule | cl.id, cookie: Cookie(KindRule, uint64(cl.id)),
-		dims:    dims,
+		dims: dims, varying: varying,
 		actions: []flows.Action{flows.Load{Field: side.ruleID, Value: uint64(cl.id)}, goTo(side.next)},
 	})
 	if err != nil {

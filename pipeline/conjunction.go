@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"reflect"
+	"slices"
 
 	"github.com/flowgate/flowgate/flows"
 )
@@ -59,7 +60,11 @@ type decision struct {
 	conjID   uint32
 	cookie   uint64
 	dims     []dimension
-	actions  []flows.Action
+	// varying marks the dimensions whose alternatives follow group
+	// membership (bit i: dims[i]), the member ports and remote-group
+	// addresses; see conjunctive.
+	varying uint64
+	actions []flows.Action
 }
 
 // clause is one alternative of a conjunction as the flow it becomes:
@@ -94,6 +99,15 @@ func (b *built) add(o built) {
 // clauses with conjunction(id,k/n) (merged with other decisions'
 // identical ones by resolve) plus one conj_id flow with the actions.
 //
+// A varying dimension with a single alternative (a group's one member
+// here) is kept as a clause of its own when another dimension has
+// several: merged, it would come and go from the clause list as members
+// come and go, renumbering the clauses — and every clause flow carries
+// its k/n, so a member joining would rewrite every flow of the decision's
+// remote addresses, hundreds of them on a host of an overlay, where most
+// groups have one member or none. Kept, membership changes touch only
+// the flows of the members and addresses that change.
+//
 // Plain flows sit one priority above the conjunctive ones because a plain
 // flow and a clause flow of another decision can have the same match, and
 // OpenFlow cannot hold both; every decision built here is an allow, so
@@ -102,11 +116,12 @@ func conjunctive(d decision) (built, error) {
 	var single flows.Match
 	singleCookie := d.cookie
 	var clauses []dimension
-	for _, dim := range d.dims {
-		switch len(dim) {
-		case 0:
+	multi := slices.ContainsFunc(d.dims, func(dim dimension) bool { return len(dim) > 1 })
+	for i, dim := range d.dims {
+		switch {
+		case len(dim) == 0:
 			return built{}, nil // a dimension nothing can satisfy: the decision never applies
-		case 1:
+		case len(dim) == 1 && !(multi && d.varying&(1<<i) != 0):
 			m, err := mergeMatch(single, dim[0].match)
 			if err != nil {
 				return built{}, err
