@@ -233,8 +233,11 @@ func TestProtocolsAndICMP(t *testing.T) {
 		"priority=501,ip,reg1=0x3,nw_proto=47 ",
 		"priority=501,icmp,reg1=0x3,icmp_type=8,icmp_code=0 ",
 		"priority=501,icmp6,reg1=0x3,icmp_type=128 ",
-		// db1 and the remote are single values: one clause; the range is the other.
-		"priority=500,ip,reg1=0x3,nw_src=198.51.100.0/24 actions=conjunction(",
+		// The remote is a single value, the range several; db1, the one
+		// member, is a clause of its own (a second member must not
+		// renumber the others).
+		"priority=500,reg1=0x3 actions=conjunction(",
+		"priority=500,ip,nw_src=198.51.100.0/24 actions=conjunction(",
 		"priority=500,udp,tp_dst=0x3e8/0xfff8 actions=conjunction(",
 	} {
 		if len(grep(fs, want)) != 1 {
@@ -276,5 +279,22 @@ func TestFlowCountScalesLinearly(t *testing.T) {
 	// port-range flows; plus a handful per port.
 	if acl > 500 {
 		t.Errorf("ingress_acl has %d flows; a cross product would be thousands, want at most 500", acl)
+	}
+}
+
+// A group's second member does not renumber the clauses of its rules:
+// the remote group's address flows (shared by every rule that names the
+// group, hundreds on a large host) stay as they were.
+func TestSecondMemberKeepsClauseNumbers(t *testing.T) {
+	in := workedExample()
+	before := mustCompile(t, in, workedBindings())
+	web2 := in.Port("web2")
+	web2.SecurityGroups = append(web2.SecurityGroups, "db") // db: db1, now web2 too
+	after := mustCompile(t, in, workedBindings())
+	for _, addr := range []string{"nw_src=10.0.0.11 ", "nw_src=10.0.0.12 "} {
+		b, a := grep(before, "table=60, priority=500,ip,"+addr), grep(after, "table=60, priority=500,ip,"+addr)
+		if len(b) == 0 || !slices.Equal(b, a) {
+			t.Errorf("group web's address flow %s changed when db got a second member:\n%q\n%q", addr, b, a)
+		}
 	}
 }
