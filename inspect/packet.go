@@ -26,6 +26,28 @@ type packet struct {
 	proto    string // tcp, udp, icmp
 	sport    uint16
 	dport    uint16
+	// tunSrc and tunID, for a port bound on another host of an overlay:
+	// the packet arrives from the tunnel, from that host, keyed with the
+	// port's network.
+	tunSrc netip.Addr
+	tunID  uint16
+}
+
+// place puts the packet on the bridge: in on the port's OpenFlow port
+// when it is bound here, or, on a host of an overlay, in from the tunnel
+// as its host sends it.
+func (p *packet) place(in *intent.Intent, b pipeline.Bindings, ov pipeline.Overlay) bool {
+	if ofport, ok := b[p.from]; ok {
+		p.ofport = ofport
+		return true
+	}
+	port := in.Port(p.from)
+	ep, remote := ov.Remote[p.from]
+	if port == nil || !remote || ov.TunnelPort == 0 {
+		return false
+	}
+	p.ofport, p.tunSrc, p.tunID = ov.TunnelPort, ep, pipeline.NetworkZone(in, port.Network)
+	return true
 }
 
 // conn is what a packet of an established connection carries from
@@ -66,11 +88,9 @@ func newPacket(req TraceRequest) (packet, error) {
 		}
 		p.srcMAC, p.dstMAC = port.MAC, mac
 	}
-	ofport, ok := req.Bindings[req.From]
-	if !ok {
-		return packet{}, fmt.Errorf("trace: port %s is not bound (no OVS Interface with external_ids:iface-id=%s and an ofport)", req.From, req.From)
+	if !p.place(in, req.Bindings, req.Overlay) {
+		return packet{}, fmt.Errorf("trace: port %s is not bound (no OVS Interface with external_ids:iface-id=%s and an ofport; on a host of an overlay, nor on another host)", req.From, req.From)
 	}
-	p.ofport = ofport
 	if p.src.Is4() != p.dst.Is4() {
 		return packet{}, fmt.Errorf("trace: source %s and destination %s are of different families", p.src, p.dst)
 	}
@@ -94,7 +114,7 @@ func newPacket(req TraceRequest) (packet, error) {
 // reverse is the first packet of the connection p would be a reply of:
 // from the port that owns p's destination (or, for a destination outside,
 // from the uplink of the router of p's network) back to p's source.
-func reverse(in *intent.Intent, b pipeline.Bindings, p packet) (packet, bool) {
+func reverse(in *intent.Intent, b pipeline.Bindings, ov pipeline.Overlay, p packet) (packet, bool) {
 	r := packet{src: p.dst, dst: p.src, proto: p.proto, sport: p.dport, dport: p.sport}
 	if owner := portWithAddr(in, p.dst); owner != nil {
 		mac, err := nextHopMAC(in, owner, p.src)
@@ -109,15 +129,16 @@ func reverse(in *intent.Intent, b pipeline.Bindings, p packet) (packet, bool) {
 		}
 		r.from, r.uplink, r.srcMAC, r.dstMAC = rt.External.Port, true, *rt.External.GatewayMAC, rt.External.MAC
 	}
-	ofport, ok := b[r.from]
-	r.ofport = ofport
-	return r, ok
+	return r, r.place(in, b, ov)
 }
 
 // flow writes the packet as an ofproto/trace flow; c, when not nil, adds
 // what conntrack knows of its established connection.
 func (p packet) flow(c *conn) string {
 	var b strings.Builder
+	if p.tunSrc.IsValid() {
+		fmt.Fprintf(&b, "tun_id=%#x,tun_src=%s,", p.tunID, p.tunSrc)
+	}
 	fmt.Fprintf(&b, "in_port=%d,dl_src=%s,dl_dst=%s,", p.ofport, p.srcMAC, p.dstMAC)
 	v6 := p.dst.Is6()
 	switch {

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func TestPacketFlowOfConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orig, ok := reverse(in, labBindings, p)
+	orig, ok := reverse(in, labBindings, pipeline.Overlay{}, p)
 	if !ok || orig.from != "web1" || orig.tuple() != "tcp 10.0.0.11:40000 -> 10.0.0.21:3306" {
 		t.Fatalf("reverse of %s: %+v %v", p.tuple(), orig, ok)
 	}
@@ -88,7 +89,7 @@ func TestPacketFlowOfConnection(t *testing.T) {
 	if !strings.HasSuffix(got, want) {
 		t.Errorf("flow %s\nlacks %s", got, want)
 	}
-	back, ok := reverse(in, labBindings, orig)
+	back, ok := reverse(in, labBindings, pipeline.Overlay{}, orig)
 	if !ok || back.flow(nil) != p.flow(nil) {
 		t.Errorf("reverse of the reverse: %s, want %s", back.flow(nil), p.flow(nil))
 	}
@@ -100,5 +101,26 @@ func TestPacketFlowOfConnection(t *testing.T) {
 	}
 	if got := outside.flow(&conn{state: "est|rpl|trk", label: "0x1", orig: outside}); !strings.HasSuffix(got, ",tp_dst=22,ct_label=0x1") {
 		t.Errorf("from the uplink: %s", got)
+	}
+}
+
+// On a host of an overlay a port bound elsewhere sends from the tunnel:
+// in_port is the tunnel port, with its host as tun_src and its network as
+// the key; a port bound nowhere is still refused.
+func TestPacketFromARemotePort(t *testing.T) {
+	in := loadWorkedExample(t)
+	hv2 := netip.MustParseAddr("192.168.100.12")
+	ov := pipeline.Overlay{TunnelPort: 65000, Remote: map[string]netip.Addr{"db1": hv2}}
+	b := pipeline.Bindings{"web1": 1, "web2": 2}
+	p, err := newPacket(TraceRequest{Intent: in, Bindings: b, Overlay: ov, From: "db1", To: netip.MustParseAddr("10.0.0.11"), Proto: "tcp", DPort: 8080})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("tun_id=%#x,tun_src=192.168.100.12,in_port=65000,dl_src=02:00:0a:00:00:15,", pipeline.NetworkZone(in, "tenant"))
+	if got := p.flow(nil); !strings.HasPrefix(got, want) {
+		t.Errorf("flow %s\nwant it to start %s", got, want)
+	}
+	if _, err := newPacket(TraceRequest{Intent: in, Bindings: b, From: "db1", To: netip.MustParseAddr("10.0.0.11"), Proto: "tcp", DPort: 8080}); err == nil {
+		t.Error("db1, bound nowhere this host knows of, was traced")
 	}
 }

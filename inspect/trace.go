@@ -95,7 +95,7 @@ func traceEstablished(ctx context.Context, req TraceRequest, p packet, asReply b
 		return nil, err
 	}
 	var rfirst *TraceResult
-	r, hasReverse := reverse(req.Intent, req.Bindings, p)
+	r, hasReverse := reverse(req.Intent, req.Bindings, req.Overlay, p)
 	if hasReverse {
 		if rfirst, err = traceNew(ctx, req, r); err != nil {
 			return nil, err

@@ -269,3 +269,7 @@ func (ov Overlay) remote() map[string]netip.Addr {
 	}
 	return ov.Remote
 }
+
+// NetworkZone is network's id: its conntrack zone and, in an overlay, its
+// tunnel key (0: no such network).
+func NetworkZone(in *intent.Intent, network string) uint16 { return networkZones(in)[network] }

@@ -139,6 +139,16 @@ func TestInspectOverlayHostOnOVS(t *testing.T) {
 		t.Errorf("trace to a port on another host: exit %d, stderr %q; output lacks %q", code, errOut, want)
 	}
 
+	// From db1, bound on hv2: on hv1 the packet comes in from the tunnel
+	// as hv2 sends it, and web1's ingress rules (group web: none) judge
+	// it here.
+	out, errOut, code = run("trace", "--host", "hv1", "--from", "db1", "--to", "10.0.0.11", "--proto", "tcp", "--dport", "8080")
+	t.Logf("flowgate trace --host hv1 --from db1 --to 10.0.0.11 --dport 8080:\n%s", out)
+	want = "verdict: dropped: no rule of web allows"
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, "tun_src=192.168.100.12") {
+		t.Errorf("trace from a port on another host: exit %d, stderr %q; output lacks %q or the tunnel source", code, errOut, want)
+	}
+
 	// A flow deleted by hand on hv1: db1's MAC no longer leads into the
 	// tunnel, and diff names the flow.
 	if _, err := hv1.Ofctl(ctx, "-O", "OpenFlow13", "del-flows", testbed.IntegrationBridge, "table=50,dl_dst=02:00:0a:00:00:15"); err != nil {
