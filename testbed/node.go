@@ -63,10 +63,10 @@ type Node struct {
 
 // NodeOpts describe a node.
 type NodeOpts struct {
-	// Underlay is the node's IPv4 address on the underlay segment, with
-	// the segment's prefix length (192.168.100.11/24). Required. All nodes
-	// of a testbed share one segment, so their prefixes must be the same
-	// subnet.
+	// Underlay is the node's address on the underlay segment, with the
+	// segment's prefix length (192.168.100.11/24, or IPv6:
+	// fd00:100::11/64). Required. All nodes of a testbed share one
+	// segment, so their prefixes must be the same subnet (and family).
 	Underlay netip.Prefix
 }
 
@@ -175,21 +175,21 @@ func (tb *Testbed) AddNode(ctx context.Context, name string, opts NodeOpts) (*No
 	return n, nil
 }
 
-// checkNodeOpts refuses an underlay address that is not a usable IPv4
-// host address, is taken, or is off the segment of the nodes already
-// there. The caller holds tb.mu.
+// checkNodeOpts refuses an underlay address that is not a usable host
+// address, is taken, or is off the segment of the nodes already there.
+// The caller holds tb.mu.
 func (tb *Testbed) checkNodeOpts(opts NodeOpts) error {
 	p := opts.Underlay
 	switch {
 	case !p.IsValid():
 		return errors.New("underlay: an address with prefix length is required (192.168.100.11/24)")
-	case !p.Addr().Is4():
-		return fmt.Errorf("underlay %s: not an IPv4 prefix", p)
-	case p.Bits() > 30:
+	case p.Addr().Zone() != "" || p.Addr().Is4In6() || p.Addr().IsLinkLocalUnicast():
+		return fmt.Errorf("underlay %s: not a global IPv4 or IPv6 prefix", p)
+	case p.Addr().Is4() && p.Bits() > 30, p.Addr().Is6() && p.Bits() > 126:
 		return fmt.Errorf("underlay %s: a /%d segment has no room for two nodes", p, p.Bits())
 	}
 	segment := p.Masked()
-	if p.Addr() == segment.Addr() || p.Addr() == lastAddr(segment) {
+	if p.Addr() == segment.Addr() || p.Addr().Is4() && p.Addr() == lastAddr(segment) {
 		return fmt.Errorf("underlay %s: the network or broadcast address of %s", p, segment)
 	}
 	for _, other := range tb.state.Nodes {
@@ -301,10 +301,17 @@ func (n *Node) start(ctx context.Context, portMAC net.HardwareAddr) error {
 		"fail_mode=secure", "protocols="+openFlowVersions); err != nil {
 		return err
 	}
-	if err := ipBatch(ctx, ns, []string{
-		"addr add " + n.state.Underlay.String() + " dev " + PhysicalBridge,
-		"link set " + PhysicalBridge + " up",
-	}); err != nil {
+	addr := "addr add " + n.state.Underlay.String() + " dev " + PhysicalBridge
+	if n.state.Underlay.Addr().Is6() {
+		// IPv6 is off in the node's namespace but on br-phy, which owns
+		// the underlay address; no duplicate address detection (the
+		// address is usable at once, and the segment has no other).
+		if _, err := runIn(ctx, ns, "sysctl", "-qw", "net.ipv6.conf."+PhysicalBridge+".disable_ipv6=0"); err != nil {
+			return fmt.Errorf("namespace %s: %w", ns, err)
+		}
+		addr += " nodad"
+	}
+	if err := ipBatch(ctx, ns, []string{addr, "link set " + PhysicalBridge + " up"}); err != nil {
 		return err
 	}
 	return n.waitRoute(ctx)

@@ -33,9 +33,23 @@ func addGeneve(t *testing.T, n *Node) {
 // into a Geneve tunnel to the other node and deliver what the tunnel
 // brings to the host. Ping and TCP (a bulk transfer too: full-size frames
 // plus the tunnel header must fit the underlay) cross the nodes, and the
-// userspace datapath shows that it encapsulated and decapsulated.
+// userspace datapath shows that it encapsulated and decapsulated; over an
+// IPv4 underlay and over an IPv6 one.
 func TestNodesGeneveTunnelOnOVS(t *testing.T) {
 	t.Parallel()
+	for _, family := range []struct {
+		name, underlay, segment, tunDst string
+	}{
+		{"IPv4", "192.168.100.%d/24", "192.168.100.0/24", "tun_dst"},
+		{"IPv6", "fd00:100::%d/64", "fd00:100::/64", "tun_ipv6_dst"},
+	} {
+		t.Run(family.name, func(t *testing.T) {
+			geneveAcrossNodes(t, family.underlay, family.segment, family.tunDst)
+		})
+	}
+}
+
+func geneveAcrossNodes(t *testing.T, underlay, segment, tunDst string) {
 	tb := New(t, Options{})
 	ctx := context.Background()
 	const vni = 5001
@@ -44,7 +58,7 @@ func TestNodesGeneveTunnelOnOVS(t *testing.T) {
 	var nodes [2]*Node
 	var hosts [2]*Host
 	for i := range nodes {
-		n, err := tb.AddNode(ctx, fmt.Sprintf("hv%d", i+1), NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf("192.168.100.%d/24", 11+i))})
+		n, err := tb.AddNode(ctx, fmt.Sprintf("hv%d", i+1), NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf(underlay, 11+i))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +84,7 @@ func TestNodesGeneveTunnelOnOVS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(routes, "192.168.100.0/24 dev br-phy SRC "+n.Underlay().String()) {
+		if !strings.Contains(routes, segment+" dev br-phy SRC "+n.Underlay().String()) {
 			t.Errorf("node %s: ovs/route/show has no route to the underlay over br-phy:\n%s", n.Name(), routes)
 		}
 		lookup, err := o.Appctl(ctx, "ovs/route/lookup", other.Underlay().String())
@@ -91,7 +105,7 @@ func TestNodesGeneveTunnelOnOVS(t *testing.T) {
 
 		h := hosts[i]
 		for _, flow := range []string{
-			fmt.Sprintf("table=0,priority=100,in_port=%d,actions=set_field:%s->tun_dst,set_field:%d->tun_id,output:%d", h.OFPort(), other.Underlay(), vni, geneveOFPort),
+			fmt.Sprintf("table=0,priority=100,in_port=%d,actions=set_field:%s->%s,set_field:%d->tun_id,output:%d", h.OFPort(), other.Underlay(), tunDst, vni, geneveOFPort),
 			fmt.Sprintf("table=0,priority=100,in_port=%d,tun_id=%d,actions=output:%d", geneveOFPort, vni, h.OFPort()),
 		} {
 			if _, err := o.Ofctl(ctx, "add-flow", IntegrationBridge, flow); err != nil {
@@ -130,7 +144,7 @@ func TestNodesGeneveTunnelOnOVS(t *testing.T) {
 	// The underlay itself: each reply once. Before the underlay port got
 	// a MAC of its own, the kernel took every frame for br-phy in from
 	// the veth as well and answered each ping twice.
-	out, err := runIn(ctx, nodes[0].Netns(), "ping", "-c", "3", "-i", "0.2", "-W", "1", nodes[1].Underlay().String())
+	out, err := runIn(ctx, nodes[0].Netns(), "ping", "-c", "3", "-i", "0.2", "-W", "2", nodes[1].Underlay().String())
 	if err != nil || strings.Contains(out, "duplicates") {
 		t.Errorf("ping between the nodes' underlay addresses: %v\n%s", err, out)
 	}
@@ -356,7 +370,8 @@ func TestAddNodeRefusesBadNamesAndAddressesOnOVS(t *testing.T) {
 		{"ovs", "192.168.100.12/24", `reserved`},
 		{"sixteen-chars-xx", "192.168.100.12/24", `want 1-15`},
 		{"hv2", "", "an address with prefix length is required"},
-		{"hv2", "fd00::2/64", "not an IPv4 prefix"},
+		{"hv2", "fd00::2/64", "not on the underlay segment 192.168.100.0/24"}, // IPv6 underlays are fine, not mixed with IPv4
+		{"hv2", "fe80::2/64", "not a global IPv4 or IPv6 prefix"},
 		{"hv2", "192.168.100.12/32", "no room for two nodes"},
 		{"hv2", "192.168.100.0/24", "the network or broadcast address"},
 		{"hv2", "192.168.100.255/24", "the network or broadcast address"},
