@@ -111,8 +111,9 @@ func (cfg Config) check() error {
 		return fmt.Errorf("config: host and tunnel_ip go together (the overlay needs both)")
 	case cfg.TunnelIP.IsValid() && cfg.Store == nil:
 		return fmt.Errorf("config: the overlay (host, tunnel_ip) needs the store, where the hosts publish their ports")
-	case cfg.TunnelIP.IsValid() && !cfg.TunnelIP.Is4():
-		return fmt.Errorf("config: tunnel_ip %s: the overlay's endpoints are IPv4", cfg.TunnelIP)
+	case cfg.TunnelIP.IsValid() && (cfg.TunnelIP.Zone() != "" || cfg.TunnelIP.Is4In6() || cfg.TunnelIP.IsUnspecified() ||
+		cfg.TunnelIP.IsLinkLocalUnicast() || cfg.TunnelIP.IsMulticast() || cfg.TunnelIP.IsLoopback()):
+		return fmt.Errorf("config: tunnel_ip %s: not an address a tunnel endpoint can have (a global IPv4 or IPv6 address br-phy owns)", cfg.TunnelIP)
 	}
 	n := 0
 	for _, set := range []bool{cfg.Listen != "", cfg.Listener != nil, cfg.Connect != ""} {

@@ -1,8 +1,11 @@
 package controller
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/flowgate/flowgate/store"
 )
 
 func TestConfigCheck(t *testing.T) {
@@ -24,6 +27,9 @@ func TestConfigCheck(t *testing.T) {
 		{"api on a public address", func(c *Config) { c.API = "192.0.2.1:8080" }, "loopback"},
 		{"metrics without port", func(c *Config) { c.Metrics = "127.0.0.1" }, "metrics"},
 		{"empty unix socket", func(c *Config) { c.API = "unix:" }, "empty socket path"},
+		{"tunnel_ip link-local", func(c *Config) { overlay(c, "fe80::11") }, "not an address a tunnel endpoint can have"},
+		{"tunnel_ip unspecified", func(c *Config) { overlay(c, "0.0.0.0") }, "not an address a tunnel endpoint can have"},
+		{"tunnel_ip without host", func(c *Config) { overlay(c, "192.168.100.11"); c.Host = "" }, "go together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
@@ -34,6 +40,13 @@ func TestConfigCheck(t *testing.T) {
 			}
 		})
 	}
+	for _, ip := range []string{"192.168.100.11", "fd00:100::11"} {
+		c := ok
+		overlay(&c, ip)
+		if err := c.check(); err != nil {
+			t.Errorf("tunnel_ip %s refused: %v", ip, err)
+		}
+	}
 	for _, api := range []string{"unix:/run/flowgate/api.sock", "127.0.0.1:9465", "[::1]:9465", "localhost:9465"} {
 		c := ok
 		c.API = api
@@ -41,4 +54,10 @@ func TestConfigCheck(t *testing.T) {
 			t.Errorf("api %s refused: %v", api, err)
 		}
 	}
+}
+
+// overlay puts c in an overlay with tunnel endpoint ip (a store, not a
+// file).
+func overlay(c *Config, ip string) {
+	c.Store, c.IntentPath, c.Host, c.TunnelIP = new(store.Store), "", "hv1", netip.MustParseAddr(ip)
 }

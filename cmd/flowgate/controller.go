@@ -61,8 +61,8 @@ FLOWGATE_OVSDB, FLOWGATE_LOG_LEVEL) and the config file, in that order.`,
 			}
 			if st.TunnelIP != "" {
 				ip, err := netip.ParseAddr(st.TunnelIP)
-				if err != nil || !ip.Is4() {
-					return fmt.Errorf("tunnel_ip %q: want the IPv4 address of this host's tunnel endpoint", st.TunnelIP)
+				if err != nil {
+					return fmt.Errorf("tunnel_ip %q: want the IPv4 or IPv6 address of this host's tunnel endpoint", st.TunnelIP)
 				}
 				cfg.Host, cfg.TunnelIP, cfg.LocationLease = st.Host, ip, st.LocationLease
 			}

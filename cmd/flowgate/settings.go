@@ -38,7 +38,7 @@ var settingsTable = []setting{
 	{"store_cert", "", "client certificate (PEM) for etcd; its common name is the etcd user when etcd runs with --client-cert-auth"},
 	{"store_key", "", "private key (PEM) of store_cert"},
 	{"host", "", "this host's name among the controllers sharing the store (its ports' locations are published under it; with TLS, its certificate's common name)"},
-	{"tunnel_ip", "", "this host's tunnel endpoint (IPv4 on the underlay, owned by the operator's br-phy): with store and host, networks span hosts over Geneve"},
+	{"tunnel_ip", "", "this host's tunnel endpoint (IPv4 or IPv6 on the underlay, owned by the operator's br-phy): with store and host, networks span hosts over Geneve"},
 	{"location_lease", "10s", "how long the other hosts keep this host's ports once its controller stops renewing them (a dead host, or a controller down that long; a restart within it loses nothing): whole seconds, 2s to 1h"},
 	{"listen", "", "OpenFlow listener tcp:127.0.0.1:PORT instead of connect; the bridge's controller target points here and only ovs-vswitchd is accepted"},
 	{"connect", "", "OpenFlow address to dial; default unix:OVS_RUNDIR/BRIDGE.mgmt, the bridge's root-only management socket (no controller target)"},
