@@ -255,6 +255,27 @@ type Load struct {
 	Value uint64
 }
 
+// SetTunnel sets the outer source or destination address a packet output
+// to a flow-based tunnel port (options:remote_ip=flow) is encapsulated
+// with: set_field:ADDR->tun_dst for an IPv4 address, ->tun_ipv6_dst for
+// an IPv6 one; with Src, tun_src or tun_ipv6_src. The unspecified address
+// (0.0.0.0 or ::) clears the field; a cleared source leaves the outer
+// source to the route the tunnel port takes to the destination.
+//
+// Each family has its own fields in OVS, and setting one does not clear
+// the other: when both tun_dst and tun_ipv6_dst are set, OVS sends to the
+// IPv4 one (flow_tnl_dst in lib/packets.c). A packet that arrived over an
+// IPv4 tunnel still carries its tun_dst, so a flow that sends it on over
+// IPv6 clears tun_dst with a SetTunnel of 0.0.0.0 (and tun_src likewise).
+//
+// A Load into the whole FieldTunSrc/FieldTunDst/FieldTunIPv6Src/
+// FieldTunIPv6Dst prints the same; the text and wire decoders return
+// SetTunnel.
+type SetTunnel struct {
+	Src  bool
+	Addr netip.Addr
+}
+
 // Move copies Src into Dst (bit widths must be equal).
 type Move struct{ Src, Dst FieldRef }
 
@@ -375,6 +396,7 @@ func (Drop) isAction()        {}
 func (DecTTL) isAction()      {}
 func (SetEthSrc) isAction()   {}
 func (SetEthDst) isAction()   {}
+func (SetTunnel) isAction()   {}
 func (Load) isAction()        {}
 func (Move) isAction()        {}
 func (Conjunction) isAction() {}
@@ -432,9 +454,9 @@ const (
 	FieldIPProto
 	FieldUDPDst
 	// The tunnel metadata (tun_id, tun_src, tun_dst, tun_ipv6_src,
-	// tun_ipv6_dst). A Load sets the key and outer addresses a packet
-	// output to a flow-based tunnel port (options:key=flow,
-	// remote_ip=flow) is encapsulated with; a Move from FieldTunID copies
+	// tun_ipv6_dst). A Load sets the key a packet output to a flow-based
+	// tunnel port (options:key=flow, remote_ip=flow) is encapsulated
+	// with, SetTunnel its outer addresses; a Move from FieldTunID copies
 	// the key a packet arrived with, e.g. into a register.
 	FieldTunID
 	FieldTunSrc

@@ -17,6 +17,9 @@ package flows
 //     "load:<hex>-><NXM name>[a..b]".
 //   - SetEthSrc/SetEthDst are OXM set-fields ("set_field:<mac>->eth_src");
 //     OpenFlow 1.3 has no mod_dl_src.
+//   - SetTunnel prints "set_field:<addr>->tun_dst" (tun_src, or
+//     tun_ipv6_dst/tun_ipv6_src for an IPv6 address), as a Load into the
+//     whole field does; the parser returns SetTunnel.
 //   - Controller with reason action prints as "CONTROLLER:<max_len>", any
 //     other reason as "controller(reason=...)"; Output to PortController is
 //     not used (Validate rejects it) because OVS prints it like Controller.

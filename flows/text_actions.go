@@ -46,6 +46,8 @@ func formatAction(a Action) string {
 		return "set_field:" + a.MAC.String() + "->eth_src"
 	case SetEthDst:
 		return "set_field:" + a.MAC.String() + "->eth_dst"
+	case SetTunnel:
+		return "set_field:" + formatAddr(a.Addr) + "->" + tunnelFieldName(a)
 	case Load:
 		return formatLoad(a)
 	case Move:
@@ -64,6 +66,21 @@ func formatAction(a Action) string {
 		return formatLearn(a)
 	}
 	return fmt.Sprintf("<unknown action %T>", a)
+}
+
+// tunnelFieldName is the set_field name of the tunnel address t sets:
+// tun_src/tun_dst for IPv4, tun_ipv6_src/tun_ipv6_dst otherwise.
+func tunnelFieldName(t SetTunnel) string {
+	f := FieldTunDst
+	switch {
+	case t.Src && t.Addr.Is4():
+		f = FieldTunSrc
+	case t.Src:
+		f = FieldTunIPv6Src
+	case !t.Addr.Is4():
+		f = FieldTunIPv6Dst
+	}
+	return fieldTexts[f].oxm
 }
 
 // formatLoad follows the convention in text.go: whole field = OXM

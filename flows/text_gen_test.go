@@ -316,7 +316,7 @@ func (g flowGen) actions(f Flow) []Action {
 
 func (g flowGen) action(m Match) Action {
 	for {
-		switch g.r.Intn(13) {
+		switch g.r.Intn(14) {
 		case 0:
 			names := []uint32{PortInPort, PortTable, PortNormal, PortFlood, PortAll, PortLocal}
 			if g.chance(0.3) {
@@ -358,6 +358,15 @@ func (g flowGen) action(m Match) Action {
 			return c
 		case 10:
 			return g.learn(m)
+		case 11:
+			a := g.tunnelAddr(g.chance(0.5))
+			if g.chance(0.2) {
+				a = netip.IPv6Unspecified()
+				if g.chance(0.5) {
+					a = netip.IPv4Unspecified()
+				}
+			}
+			return SetTunnel{Src: g.chance(0.5), Addr: a}
 		default:
 			if isIP(m.EthType) {
 				return g.ct(m)

@@ -205,6 +205,13 @@ func parseSetField(v string) (Action, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown field %q", name)
 	}
+	if src, isTunnel := tunnelAddrFields[f]; isTunnel {
+		a, err := netip.ParseAddr(val)
+		if err != nil || a.Zone() != "" || a.Is4() != (f == FieldTunSrc || f == FieldTunDst) {
+			return nil, fmt.Errorf("%q is not an address of the family %s names", val, name)
+		}
+		return SetTunnel{Src: src, Addr: a}, nil
+	}
 	t := fieldTexts[f]
 	if t.format == valueMAC {
 		m, err := ParseMAC(val)
@@ -226,6 +233,10 @@ func parseSetField(v string) (Action, error) {
 	n, err := parseFieldValue(t.format, val)
 	return Load{Field: Whole(f), Value: n}, err
 }
+
+// tunnelAddrFields are the fields a SetTunnel writes, each with whether it
+// is a source.
+var tunnelAddrFields = map[Field]bool{FieldTunSrc: true, FieldTunIPv6Src: true, FieldTunDst: false, FieldTunIPv6Dst: false}
 
 // parseFieldValue reads a non-MAC set_field value. IPv6 values must fit
 // in 64 bits, as Load.Value does.

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,12 +61,39 @@ func TestParseFlowErrors(t *testing.T) {
 		{"tun_ipv6_dst=10.0.0.1 actions=drop", "10.0.0.1 is not of the family tun_ipv6_dst names"},
 		{"tun_src=10.0.0.1,tun_ipv6_src=fd00::1 actions=drop", "a tunnel address of each family"},
 		{"tun_id=0x1,tun_id=0x2 actions=drop", "tun_id given twice"},
+		{"actions=set_field:fd00::1->tun_dst", `"fd00::1" is not an address of the family tun_dst names`},
+		{"actions=set_field:10.0.0.1->tun_ipv6_src", `"10.0.0.1" is not an address of the family tun_ipv6_src names`},
+		{"actions=set_field:fe80::1%eth0->tun_ipv6_dst", "is not an address of the family"},
+		{"actions=set_field:fd00::/64->tun_ipv6_dst", "is not an address of the family"},
 	}
 	for _, tc := range tests {
 		_, err := ParseFlow(tc.line)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseFlow(%q) error = %v, want it to contain %q", tc.line, err, tc.want)
 		}
+	}
+}
+
+// TestParseSetTunnel: the set_field forms of the four tunnel address
+// fields parse as SetTunnel, whichever action printed them.
+func TestParseSetTunnel(t *testing.T) {
+	text := "set_field:192.168.100.12->tun_dst,set_field:0.0.0.0->tun_src,set_field:fd00:100::12->tun_ipv6_dst,set_field:::->tun_ipv6_src,set_field:::1.2.3.4->tun_ipv6_dst,load:0x1->NXM_NX_TUN_IPV4_DST[0]"
+	want := []Action{SetTunnel{Addr: addr("192.168.100.12")}, SetTunnel{Src: true, Addr: addr("0.0.0.0")}, SetTunnel{Addr: addr("fd00:100::12")},
+		SetTunnel{Src: true, Addr: addr("::")}, SetTunnel{Addr: addr("::1.2.3.4")}, Load{Field: Bits(FieldTunDst, 0, 1), Value: 1}}
+	got, err := ParseActions(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ParseActions(%q)\n got %v\nwant %v", text, got, want)
+	}
+	if s := ActionsString(got); s != text {
+		t.Errorf("ActionsString of the parsed actions\n got %s\nwant %s", s, text)
+	}
+	// The Loads the pipeline wrote before SetTunnel print the same.
+	old := []Action{Load{Field: Whole(FieldTunDst), Value: 0xc0a8640c}, Load{Field: Whole(FieldTunSrc)}}
+	if !SameActions(old, got[:2]) {
+		t.Errorf("%s and %s are not the same actions", ActionsString(old), ActionsString(got[:2]))
 	}
 }
 

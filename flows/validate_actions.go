@@ -101,6 +101,8 @@ func validateActionList(acts []Action, sc scope, bad complaint) {
 			}
 		case Load:
 			checkLoad(a, sc, false, where, bad)
+		case SetTunnel:
+			checkSetTunnel(a, where, bad)
 		case Move:
 			checkMove(a, sc, false, where, bad)
 		case Group:
@@ -143,7 +145,7 @@ func bucketStage(a Action) int {
 	switch a := a.(type) {
 	case DecTTL:
 		return stageDecTTL
-	case Load, Move, SetEthSrc, SetEthDst:
+	case Load, Move, SetEthSrc, SetEthDst, SetTunnel:
 		return stageSet
 	case Output, Group, Resubmit, CT:
 		return stageTerminal
@@ -273,6 +275,21 @@ func checkLoad(l Load, sc scope, inExec bool, where fmt.Stringer, bad complaint)
 		// OVS prints reserved port numbers by name, and no flow should
 		// pretend a packet came from one.
 		bad("%s: in_port must be set to a port number 0..65279", where)
+	}
+}
+
+// checkSetTunnel checks the outer address: one OVS can parse (no zone),
+// and for an IPv4 tunnel the IPv4 field, as matches have it, rather than
+// an IPv4-mapped address in the IPv6 one. Any packet has the tunnel
+// fields, so nothing is needed in the match.
+func checkSetTunnel(t SetTunnel, where fmt.Stringer, bad complaint) {
+	switch {
+	case !t.Addr.IsValid():
+		bad("%s: no address to set", where)
+	case t.Addr.Zone() != "":
+		bad("%s: an outer address has no zone", where)
+	case t.Addr.Is4In6():
+		bad("%s: an IPv4 tunnel's addresses are set as IPv4, never as IPv4-mapped IPv6", where)
 	}
 }
 

@@ -94,6 +94,9 @@ var invalidFlows = []struct {
 	{"ct_tp_dst without ct_nw_proto", Flow{Match: Match{CTState: CTStateMatch{Set: CTTrk | CTEst}, CTTpDst: U16(80)}}, "ct_tp_dst needs ct_nw_proto", ovsPolicy}, // String cannot print it; OVS drops it
 	{"load tun_id too wide", Flow{Actions: []Action{Load{Field: Bits(FieldTunID, 0, 24), Value: 0x1000000}}}, "value 0x1000000 does not fit in 24 bits", ovsRefuses},
 	{"load tun_dst slice past the field", Flow{Actions: []Action{Load{Field: Bits(FieldTunDst, 24, 16), Value: 1}}}, "NXM_NX_TUN_IPV4_DST is 32 bits wide", ovsRefuses},
+	{"set tunnel without an address", Flow{Actions: []Action{SetTunnel{}, Output{Port: 10}}}, "action 0 (set_field:invalid IP->tun_ipv6_dst): no address to set", ovsRefuses},
+	{"set tunnel address with a zone", Flow{Actions: []Action{SetTunnel{Src: true, Addr: addr("fe80::1%eth0")}}}, "->tun_ipv6_src): an outer address has no zone", ovsRefuses},
+	{"set IPv4-mapped tunnel address", Flow{Actions: []Action{SetTunnel{Addr: addr("::ffff:192.168.100.12")}}}, "(set_field:::ffff:192.168.100.12->tun_ipv6_dst): an IPv4 tunnel's addresses are set as IPv4", ovsPolicy},
 	{"move tun_id into a narrower register slice", Flow{Actions: []Action{Move{Src: Bits(FieldTunID, 0, 24), Dst: Bits(RegField(2), 0, 16)}}}, "source is 24 bits, destination 16", ovsRefuses},
 	{"tun_id written in ct exec", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{CT{Commit: true, Exec: []Action{Load{Field: Whole(FieldTunID), Value: 1}}}}}, "ct exec may only write ct_mark or ct_label", ovsRefuses},
 	{"set eth_type", Flow{Actions: []Action{Load{Field: Whole(FieldEthType), Value: 0x800}}}, "NXM_OF_ETH_TYPE can be matched but not written", ovsRefuses},

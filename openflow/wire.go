@@ -37,6 +37,10 @@ package openflow
 //     NXM_NX_TUN_ID decodes the same); the outer addresses, which have no
 //     OXM form, are NXM_NX_TUN_IPV4_SRC/DST ("tun_src", "tun_dst") and
 //     NXM_NX_TUN_IPV6_SRC/DST ("tun_ipv6_src", "tun_ipv6_dst"), exact only.
+//   - SetTunnel is OFPAT_SET_FIELD of NXM_NX_TUN_IPV4_SRC/DST for an IPv4
+//     address and NXM_NX_TUN_IPV6_SRC/DST for an IPv6 one; a whole-field
+//     Load of any of the four has the same wire form and decodes as
+//     SetTunnel.
 //   - Resubmit{T} is NXAST_RESUBMIT_TABLE with in_port IN_PORT: "resubmit(,T)".
 //   - Goto{T} is the goto_table instruction: "goto_table:T" (last).
 //   - Meter{ID} is the meter instruction: "meter:ID" (first).

@@ -143,6 +143,8 @@ func encodeAction(a flows.Action) ([]byte, error) {
 		return encodeSetField(oxmEthSrc, a.MAC[:]), nil
 	case flows.SetEthDst:
 		return encodeSetField(oxmEthDst, a.MAC[:]), nil
+	case flows.SetTunnel:
+		return encodeSetTunnel(a)
 	case flows.Load:
 		return encodeLoad(a)
 	case flows.Move:
@@ -189,6 +191,27 @@ func encodeSetField(h oxmHeader, value []byte) []byte {
 	b := binary.BigEndian.AppendUint32(ofAction(ofpatSetField, length), h.wire32())
 	b = append(b, value...)
 	return append(b, zeros(int(length)-8-len(value))...)
+}
+
+// encodeSetTunnel sets the outer address in the field of its family. A
+// zone cannot go on the wire, and an invalid address has no family.
+func encodeSetTunnel(a flows.SetTunnel) ([]byte, error) {
+	switch {
+	case !a.Addr.IsValid():
+		return nil, fmt.Errorf("set tunnel address: no address")
+	case a.Addr.Zone() != "":
+		return nil, fmt.Errorf("set tunnel address %s: an outer address has no zone", a.Addr)
+	}
+	h := nxmNXTunIPv6Dst
+	switch {
+	case a.Src && a.Addr.Is4():
+		h = nxmNXTunIPv4Src
+	case a.Src:
+		h = nxmNXTunIPv6Src
+	case a.Addr.Is4():
+		h = nxmNXTunIPv4Dst
+	}
+	return encodeSetField(h, a.Addr.AsSlice()), nil
 }
 
 // resolveRef resolves a FieldRef to its code point and bit range,

@@ -112,6 +112,9 @@ func decodeSetField(b []byte) (flows.Action, error) {
 		return flows.SetEthSrc{MAC: flows.MAC(value)}, nil
 	case flows.FieldEthDst:
 		return flows.SetEthDst{MAC: flows.MAC(value)}, nil
+	case flows.FieldTunSrc, flows.FieldTunDst, flows.FieldTunIPv6Src, flows.FieldTunIPv6Dst:
+		a, _ := netip.AddrFromSlice(value) // 4 or 16 bytes, as the header says
+		return flows.SetTunnel{Src: field == flows.FieldTunSrc || field == flows.FieldTunIPv6Src, Addr: a}, nil
 	}
 	v, err := uint64Value(value)
 	if err != nil {

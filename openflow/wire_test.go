@@ -155,13 +155,30 @@ func everyConstruct() []flows.Flow {
 		{Table: 6, Priority: 3, Cookie: 0x101d,
 			Match: flows.Match{Regs: []flows.RegMatch{flows.Reg(2, 0x4031, 0xffff)}, EthDst: flows.ExactMAC(mac("02:00:00:00:00:02"))},
 			Actions: []flows.Action{
-				flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: 0xc0a8640c},
+				flows.SetTunnel{Addr: addr("192.168.100.12")},
 				flows.Load{Field: flows.Whole(flows.FieldTunID), Value: 0x4031},
 				flows.Load{Field: flows.Bits(flows.FieldTunID, 0, 16), Value: 0x31},
-				flows.Load{Field: flows.Whole(flows.FieldTunSrc), Value: 0xc0a8640b},
-				flows.Load{Field: flows.Whole(flows.FieldTunIPv6Dst), Value: 0x5},
+				flows.SetTunnel{Src: true, Addr: addr("192.168.100.11")},
+				flows.SetTunnel{Addr: addr("::5")},
 				flows.Load{Field: flows.Bits(flows.FieldTunIPv6Src, 120, 8), Value: 0xfd},
 				flows.Move{Src: flows.Whole(flows.RegField(1)), Dst: flows.Whole(flows.FieldTunDst)},
+				flows.Output{Port: 10},
+			}},
+		// An IPv6 underlay: the remote host's IPv6 address, the outer
+		// source cleared (::) for the tunnel port's route to choose, and
+		// the IPv4 fields a packet that arrived over an IPv4 tunnel still
+		// carries cleared, since OVS sends to tun_dst when it is set; then
+		// an explicit source and an address OVS prints with a dotted tail.
+		{Table: 6, Priority: 4, Cookie: 0x101e,
+			Match: flows.Match{Regs: []flows.RegMatch{flows.Reg(2, 0x4032, 0xffff)}},
+			Actions: []flows.Action{
+				flows.SetTunnel{Addr: addr("fd00:100::12")},
+				flows.SetTunnel{Src: true, Addr: addr("::")},
+				flows.SetTunnel{Addr: addr("0.0.0.0")},
+				flows.SetTunnel{Src: true, Addr: addr("0.0.0.0")},
+				flows.SetTunnel{Src: true, Addr: addr("fd00:100::11")},
+				flows.SetTunnel{Addr: addr("::1.2.3.4")},
+				flows.Load{Field: flows.Whole(flows.FieldTunID), Value: 0x4032},
 				flows.Output{Port: 10},
 			}},
 	}
@@ -273,6 +290,16 @@ func TestWireBytes(t *testing.T) {
 			"0019 0010 80004c08 0000000000004031"},
 		{"set_field:192.168.100.12->tun_dst", flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: 0xc0a8640c},
 			"0019 0010 00014004 c0a8640c 00000000"},
+		{"SetTunnel set_field:192.168.100.12->tun_dst", flows.SetTunnel{Addr: netip.MustParseAddr("192.168.100.12")},
+			"0019 0010 00014004 c0a8640c 00000000"},
+		{"SetTunnel set_field:0.0.0.0->tun_src", flows.SetTunnel{Src: true, Addr: netip.IPv4Unspecified()},
+			"0019 0010 00013e04 00000000 00000000"},
+		// NXM_NX_TUN_IPV6_SRC/DST are class 1 fields 109 and 110, 16
+		// bytes: the action is 24 bytes, no padding.
+		{"set_field:fd00:100::12->tun_ipv6_dst", flows.SetTunnel{Addr: netip.MustParseAddr("fd00:100::12")},
+			"0019 0018 0001dc10 fd000100000000000000000000000012"},
+		{"set_field:::->tun_ipv6_src", flows.SetTunnel{Src: true, Addr: netip.IPv6Unspecified()},
+			"0019 0018 0001da10 00000000000000000000000000000000"},
 		{"load:0x31->NXM_NX_TUN_ID[0..15]", flows.Load{Field: flows.Bits(flows.FieldTunID, 0, 16), Value: 0x31},
 			"ffff 0018 00002320 0007 000f 80004c08 0000000000000031"},
 		{"move:NXM_NX_TUN_ID[0..15]->NXM_NX_REG2[0..15]", flows.Move{Src: flows.Bits(flows.FieldTunID, 0, 16), Dst: flows.Bits(flows.RegField(2), 0, 16)},
@@ -336,6 +363,8 @@ func TestWireRefusesWhatOVSWouldMisread(t *testing.T) {
 		{"learn widths differ", flows.Flow{Actions: []flows.Action{flows.Learn{Table: 1, Specs: []flows.LearnSpec{{Src: &flows.FieldRef{Field: flows.RegField(0), Bits: 8}, Dst: flows.Bits(flows.RegField(1), 0, 16)}}}}}, "source is 8 bits, destination 16"},
 		{"learn value too wide", flows.Flow{Actions: []flows.Action{flows.Learn{Table: 1, Specs: []flows.LearnSpec{{Value: 0x100, Dst: flows.Bits(flows.RegField(1), 0, 8)}}}}}, "does not fit in 8 bits"},
 		{"ct_tp_dst without ct_nw_proto", flows.Flow{Match: flows.Match{CTState: flows.CTStateMatch{Set: flows.CTTrk | flows.CTEst}, CTTpDst: flows.U16(80)}}, "needs ct_nw_proto"},
+		{"set tunnel without an address", flows.Flow{Actions: []flows.Action{flows.SetTunnel{}, flows.Output{Port: 10}}}, "no address"},
+		{"set tunnel with a zone", flows.Flow{Actions: []flows.Action{flows.SetTunnel{Src: true, Addr: netip.MustParseAddr("fe80::1%eth0")}}}, "has no zone"},
 		{"nat port range reversed", flows.Flow{Actions: []flows.Action{flows.CT{NAT: &flows.NAT{Kind: flows.NATSrc, AddrMin: netip.MustParseAddr("10.0.0.1"), PortMin: 9, PortMax: 1}}}}, "port range"},
 	} {
 		_, err := FlowMod(tc.f, FlowAdd, 1)
