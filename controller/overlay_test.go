@@ -51,6 +51,12 @@ type overlayHost struct {
 // newOverlayLab builds nodes hv1..hvN, the hosts on them, stores doc and
 // starts a controller per node, waiting until each installed the intent.
 func newOverlayLab(t *testing.T, nodes int, hosts []overlayHost, doc *intent.Document) (*overlayLab, int64) {
+	return newOverlayLabOn(t, "192.168.100.%d/24", nodes, hosts, doc)
+}
+
+// newOverlayLabOn is newOverlayLab on an underlay of addresses
+// fmt.Sprintf(underlay, 11), 12, ...
+func newOverlayLabOn(t *testing.T, underlay string, nodes int, hosts []overlayHost, doc *intent.Document) (*overlayLab, int64) {
 	ctx := context.Background()
 	tb := testbed.New(t, testbed.Options{})
 	etcd := storetest.Start(t, storetest.Options{})
@@ -58,7 +64,7 @@ func newOverlayLab(t *testing.T, nodes int, hosts []overlayHost, doc *intent.Doc
 	l := &overlayLab{t: t, tb: tb, hosts: map[string]*testbed.Host{}, where: map[string]string{}, ctrls: map[string]*overlayController{}, nodes: byName}
 	for i := range nodes {
 		name := fmt.Sprintf("hv%d", i+1)
-		n, err := tb.AddNode(ctx, name, testbed.NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf("192.168.100.%d/24", 11+i))})
+		n, err := tb.AddNode(ctx, name, testbed.NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf(underlay, 11+i))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,6 +367,46 @@ func TestOverlayRouterOnItsUplinksHostOnOVS(t *testing.T) {
 		if h := ov.Hosts["hv2"]; node != "hv2" && (h.Ports != 2 || h.TunnelIP != "192.168.100.12") {
 			t.Errorf("%s sees hv2 as %+v, want 2 ports (web2, uplink) at 192.168.100.12", node, h)
 		}
+	}
+}
+
+// TestOverlayIPv6UnderlayOnOVS: the example's router on hv2 with the
+// hosts' tunnel endpoints IPv6 (fd00:100::11 and up): the controllers
+// publish IPv6 endpoints and the overlay carries everything it carries
+// over IPv4 — the groups, NAT to and from the outside through the router
+// on another host, and the longest path, a hairpin to a floating IP from
+// a third host.
+func TestOverlayIPv6UnderlayOnOVS(t *testing.T) {
+	data, err := os.ReadFile("../examples/intent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := intent.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := append(workedHosts[:len(workedHosts):len(workedHosts)],
+		overlayHost{"uplink", "hv2", "02:00:c0:00:02:01", "192.0.2.1/24", ""})
+	l, _ := newOverlayLabOn(t, "fd00:100::%d/64", 3, hosts, doc)
+	for _, h := range workedHosts {
+		if _, err := l.hosts[h.name].Exec(context.Background(), "ip", "route", "add", "default", "via", "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outside, masquerade, floating := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11")
+	l.waitReach("db1", outside, 8080)
+	l.expect("db1", outside, 8080, testbed.OK, masquerade)  // hv3 -> the router on hv2
+	l.expect("uplink", floating, 8080, testbed.OK, outside) // the outside -> web1 on hv1
+	l.expect("db1", floating, 8080, testbed.OK, masquerade) // hv3 -> hv2 -> hv1, hairpinned
+	l.expect("web1", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
+	l.expect("web1", l.addr("db1", true), 3306, testbed.OK, netip.Addr{})
+	l.expect("web1", l.addr("db1", false), 22, testbed.TimedOut, netip.Addr{})
+	if ov := l.ctrls["hv1"].ctrl.Status().Overlay; ov == nil || ov.TunnelIP != "fd00:100::11" || ov.Hosts["hv2"].TunnelIP != "fd00:100::12" {
+		t.Errorf("hv1's status overlay: %+v, want IPv6 endpoints", ov)
+	}
+	out, err := l.nodes["hv1"].OVS().Appctl(context.Background(), "dpctl/dump-flows")
+	if err != nil || !strings.Contains(out, "ipv6(src=fd00:100::11") {
+		t.Errorf("hv1's datapath pushes no IPv6 tunnel header:\n%s", out)
 	}
 }
 

@@ -101,12 +101,26 @@ func (c *compiler) remoteEndpoints(n string) []netip.Addr {
 }
 
 // tunnelHeader addresses the packet to endpoint's host, keyed with the
-// network zone.
+// network zone. An IPv6 endpoint also clears the IPv4 destination: OVS
+// sends to tun_dst whenever it is set, and a packet that came in over an
+// IPv4 tunnel (a router's hand-back) still carries it.
 func tunnelHeader(endpoint netip.Addr, zone uint16) []flows.Action {
-	return []flows.Action{
-		flows.Load{Field: flows.Whole(flows.FieldTunDst), Value: ipv4Value(endpoint)},
-		flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(zone)},
+	var out []flows.Action
+	if endpoint.Is6() {
+		out = append(out, flows.SetTunnel{Addr: netip.IPv4Unspecified()})
 	}
+	return append(out,
+		flows.SetTunnel{Addr: endpoint},
+		flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(zone)})
+}
+
+// unspecifiedOf is the unspecified address of a's family: what clears a
+// tunnel address field of that family.
+func unspecifiedOf(a netip.Addr) netip.Addr {
+	if a.Is6() {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 // toTunnel sends the packet into the overlay toward endpoint now (a
@@ -149,8 +163,9 @@ func (c *compiler) overlayFlows() (built, error) {
 				flows.Load{Field: fieldNetwork, Value: uint64(s.zone)},
 				// The outer source is the sending host's: a packet the
 				// router hands on into the tunnel again must leave from
-				// this host's own endpoint (0: chosen by the route).
-				flows.Load{Field: flows.Whole(flows.FieldTunSrc), Value: 0},
+				// this host's own endpoint (unspecified: chosen by the
+				// route).
+				flows.SetTunnel{Src: true, Addr: unspecifiedOf(s.endpoint)},
 				goTo(TableConntrack),
 			}})
 	}

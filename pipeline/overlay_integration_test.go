@@ -28,12 +28,12 @@ type overlayLab struct {
 	where map[string]string // port -> node
 }
 
-func newOverlayLab(t *testing.T, in *intent.Intent, where map[string]string) *overlayLab {
+func newOverlayLab(t *testing.T, in *intent.Intent, where map[string]string, underlay string) *overlayLab {
 	ctx := context.Background()
 	l := &overlayLab{t: t, tb: testbed.New(t, testbed.Options{}), nodes: map[string]*testbed.Node{},
 		hosts: map[string]*testbed.Host{}, where: where}
 	for i, name := range []string{"hv1", "hv2"} {
-		n, err := l.tb.AddNode(ctx, name, testbed.NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf("192.168.100.%d/24", 11+i))})
+		n, err := l.tb.AddNode(ctx, name, testbed.NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf(underlay, 11+i))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,11 +100,16 @@ func (l *overlayLab) check(probes []sgProbe) { checkProbes(l.t, l.hosts, l.where
 // ARP and neighbour discovery flooded through the tunnel; a port that
 // leaves group web loses db1 on the other node at the next install.
 func TestOverlayOnOVS(t *testing.T) {
+	t.Run("IPv4 underlay", func(t *testing.T) { overlayOnOVS(t, "192.168.100.%d/24") })
+	t.Run("IPv6 underlay", func(t *testing.T) { overlayOnOVS(t, "fd00:100::%d/64") })
+}
+
+func overlayOnOVS(t *testing.T, underlay string) {
 	in := workedExample()
 	// A service whose backend is on the other node from its clients.
 	in.Services = []intent.Service{{Name: "db", VIP: netip.MustParseAddr("10.0.0.100"), Protocol: intent.ProtoTCP, Port: 3306,
 		Backends: []intent.Backend{{Port: "db1", TargetPort: 3306, Weight: 1}}}}
-	l := newOverlayLab(t, in, map[string]string{"web1": "hv1", "web2": "hv1", "db1": "hv2"})
+	l := newOverlayLab(t, in, map[string]string{"web1": "hv1", "web2": "hv1", "db1": "hv2"}, underlay)
 	for _, port := range []uint16{22, 3306} {
 		if _, err := l.hosts["db1"].ServeTCP(port); err != nil {
 			t.Fatal(err)
@@ -142,16 +147,23 @@ func TestOverlayOnOVS(t *testing.T) {
 	// db1's frames from hv2, not from another underlay address, and not
 	// web1's (bound on hv1 itself) from hv2.
 	zone := newCompiler(in, nil, nil).ids.zone["tenant"]
+	hv1, hv2 := l.nodes["hv1"].Underlay(), l.nodes["hv2"].Underlay()
+	stranger := netip.MustParsePrefix(fmt.Sprintf(underlay, 99)).Addr() // on the underlay, not a node
+	tun := "tun_src=%s,tun_dst=%s"
+	if hv1.Is6() {
+		tun = "tun_ipv6_src=%s,tun_ipv6_dst=%s"
+	}
 	for _, c := range []struct {
-		src, mac string
-		taken    bool
+		src   netip.Addr
+		mac   string
+		taken bool
 	}{
-		{l.nodes["hv2"].Underlay().String(), "02:00:0a:00:00:15", true},
-		{"192.168.100.99", "02:00:0a:00:00:15", false},
-		{l.nodes["hv2"].Underlay().String(), "02:00:0a:00:00:0b", false},
+		{hv2, "02:00:0a:00:00:15", true},
+		{stranger, "02:00:0a:00:00:15", false},
+		{hv2, "02:00:0a:00:00:0b", false},
 	} {
-		flow := fmt.Sprintf("in_port=%d,tun_id=%#x,tun_src=%s,tun_dst=%s,dl_src=%s,dl_dst=02:00:0a:00:00:0b,tcp,nw_src=10.0.0.21,nw_dst=10.0.0.11,tp_dst=8080",
-			tunnelOFPort, zone, c.src, l.nodes["hv1"].Underlay(), c.mac)
+		flow := fmt.Sprintf("in_port=%d,tun_id=%#x,"+tun+",dl_src=%s,dl_dst=02:00:0a:00:00:0b,tcp,nw_src=10.0.0.21,nw_dst=10.0.0.11,tp_dst=8080",
+			tunnelOFPort, zone, c.src, hv1, c.mac)
 		trace, err := l.nodes["hv1"].OVS().Appctl(context.Background(), "ofproto/trace", testbed.IntegrationBridge, flow)
 		if err != nil {
 			t.Fatalf("trace %s: %v", flow, err)
