@@ -137,9 +137,20 @@ func Overlay(ctx context.Context, p OverlayParams) (OverlayResult, error) {
 		go func() { done <- c.Run(cctx) }()
 		ctrls, dones = append(ctrls, c), append(dones, done)
 	}
+	// Started: every controller synced and knowing every other host's
+	// ports (else the first change would wait behind the last location
+	// updates, and measure them).
+	remote := (p.Hosts - 1) * p.PortsPerHost
 	for i, c := range ctrls {
 		wctx, wcancel := context.WithTimeout(ctx, 5*time.Minute)
 		err := c.WaitSynced(wctx)
+		for err == nil && remotePorts(c.Status().Overlay) < remote {
+			select {
+			case <-wctx.Done():
+				err = fmt.Errorf("knows %d of the other hosts' %d ports: %w", remotePorts(c.Status().Overlay), remote, wctx.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 		wcancel()
 		if err != nil {
 			return r, fmt.Errorf("controller on %s: %w", nodes[i].Name(), err)
@@ -239,4 +250,17 @@ func (r OverlayResult) Print(w io.Writer) {
 		med(r.Median).Round(time.Millisecond), med(r.Max).Round(time.Millisecond), len(r.Max), slices.Max(append([]time.Duration{0}, r.Max...)).Round(time.Millisecond))
 	fmt.Fprintf(tw, "etcd per change\tone transaction: %d keys, %d bytes; delivered to %d watchers\n", r.Keys, r.Bytes, r.Watchers)
 	tw.Flush()
+}
+
+// remotePorts is how many ports of other hosts a controller's status
+// knows.
+func remotePorts(ov *controller.OverlayStatus) int {
+	if ov == nil {
+		return 0
+	}
+	n := 0
+	for _, h := range ov.Hosts {
+		n += h.Ports
+	}
+	return n
 }
