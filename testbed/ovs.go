@@ -227,8 +227,18 @@ func (o *OVS) StartVswitchd(ctx context.Context) error {
 	if o.Netns != "" {
 		tool, args = "ip", append([]string{"netns", "exec", o.Netns, tool}, args...)
 	}
-	if _, err := o.Run(ctx, tool, args...); err != nil {
-		return fmt.Errorf("start ovs-vswitchd: %w", err)
+	// A killed ovs-vswitchd of this directory may still be letting go of
+	// its pid file (its threads exit one by one): the new one refuses to
+	// start until it has.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, err := o.Run(ctx, tool, args...)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "already running as pid") || time.Now().After(deadline) {
+			return fmt.Errorf("start ovs-vswitchd: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	pid, err := readPID(filepath.Join(o.Dir, "ovs-vswitchd.pid"))
 	if err != nil {
