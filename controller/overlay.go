@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -115,13 +116,45 @@ func OverlayOf(locs store.Locations, host string) pipeline.Overlay {
 	return ov
 }
 
+// placement is where a router runs and where its uplink is bound, seen
+// from one host, with the hosts' tunnel endpoints: "" where nothing is
+// known (no host publishes the port or the named host).
+type placement struct {
+	runsOn, uplinkOn string
+	runsAt, uplinkAt netip.Addr
+}
+
+// placeRouter places r from host: it runs on its gateway host
+// (routers[].host), else where its uplink is bound — as the pipeline
+// compiles it (pipeline.Overlay, routerAway).
+func placeRouter(r intent.Router, host string, bound pipeline.Bindings, locs store.Locations) placement {
+	var p placement
+	if _, ok := bound[r.External.Port]; ok {
+		p.uplinkOn = host
+	} else if at, ok := locs.Ports[r.External.Port]; ok && at.Host != host {
+		p.uplinkOn, p.uplinkAt = at.Host, at.TunnelIP
+	}
+	p.runsOn, p.runsAt = cmp.Or(r.Host, p.uplinkOn), p.uplinkAt
+	if r.Host != "" && r.Host != p.uplinkOn {
+		p.runsAt = netip.Addr{}
+		for _, loc := range locs.Ports {
+			if loc.Host == r.Host {
+				p.runsAt = loc.TunnelIP
+				break
+			}
+		}
+	}
+	return p
+}
+
 // placementWarnings say where a router named for a gateway host
 // (routers[].host) cannot do all its work: its uplink bound on another
 // host (the router has no way out, and the uplink feeds nothing), or a
 // host no port of which is known (nothing reaches the router). Each host
-// sees it from where it stands; the host names come from the store.
-func placementWarnings(in *intent.Intent, bound pipeline.Bindings, ov pipeline.Overlay) []string {
-	if ov.TunnelPort == 0 {
+// sees it from where it stands; without an overlay (no host) one host
+// runs every router.
+func placementWarnings(in *intent.Intent, host string, bound pipeline.Bindings, locs store.Locations) []string {
+	if host == "" {
 		return nil
 	}
 	var out []string
@@ -129,18 +162,17 @@ func placementWarnings(in *intent.Intent, bound pipeline.Bindings, ov pipeline.O
 		if r.Host == "" {
 			continue
 		}
-		uplinkAt, remote := ov.Remote[r.External.Port]
-		_, local := bound[r.External.Port]
-		hostAt, known := ov.Hosts[r.Host]
+		p := placeRouter(r, host, bound, locs)
 		switch {
-		case r.Host != ov.Host && !known:
+		case p.runsOn != host && !p.runsAt.IsValid():
 			out = append(out, fmt.Sprintf("routers[%s].host: %s has no ports in the store (no controller publishes it): nothing reaches the router", r.Name, r.Host))
-		case r.Host == ov.Host && remote:
-			out = append(out, fmt.Sprintf("routers[%s].host: the router runs here, but its uplink %s is bound on the host at %s: no way out until it is bound here", r.Name, r.External.Port, uplinkAt))
-		case r.Host != ov.Host && local:
+		case p.uplinkOn == "" || p.uplinkOn == p.runsOn:
+		case p.runsOn == host:
+			out = append(out, fmt.Sprintf("routers[%s].host: the router runs here, but its uplink %s is bound on the host at %s: no way out until it is bound here", r.Name, r.External.Port, p.uplinkAt))
+		case p.uplinkOn == host:
 			out = append(out, fmt.Sprintf("routers[%s].host: the router runs on %s, but its uplink %s is bound here: the uplink is not used", r.Name, r.Host, r.External.Port))
-		case r.Host != ov.Host && remote && uplinkAt != hostAt:
-			out = append(out, fmt.Sprintf("routers[%s].host: the router runs on %s (%s), but its uplink %s is bound on the host at %s: no way out", r.Name, r.Host, hostAt, r.External.Port, uplinkAt))
+		default:
+			out = append(out, fmt.Sprintf("routers[%s].host: the router runs on %s (%s), but its uplink %s is bound on the host at %s: no way out", r.Name, r.Host, p.runsAt, r.External.Port, p.uplinkAt))
 		}
 	}
 	return out
@@ -167,24 +199,15 @@ func (st *state) overlayStatus(in *intent.Intent) {
 			if out.Routers == nil {
 				out.Routers = map[string]string{}
 			}
-			out.Routers[r.Name] = routerHost(r, host, st.bound, st.locations)
+			switch p := placeRouter(r, host, st.bound, st.locations); p.runsOn {
+			case host:
+				out.Routers[r.Name] = "here"
+			case "":
+				out.Routers[r.Name] = "nowhere: its uplink " + r.External.Port + " is bound on no host"
+			default:
+				out.Routers[r.Name] = p.runsOn
+			}
 		}
 	}
 	st.c.setStatus(func(s *Status) { s.Overlay = out })
-}
-
-// routerHost names where router r runs, seen from host: "here", another
-// host, or why nowhere.
-func routerHost(r intent.Router, host string, bound pipeline.Bindings, locs store.Locations) string {
-	switch at, ok := locs.Ports[r.External.Port]; {
-	case r.Host == host:
-		return "here"
-	case r.Host != "":
-		return r.Host
-	case bound[r.External.Port] != 0:
-		return "here"
-	case ok:
-		return at.Host
-	}
-	return "nowhere: its uplink " + r.External.Port + " is bound on no host"
 }

@@ -38,19 +38,19 @@ func TestPlacementWarnings(t *testing.T) {
 		if c.bound != nil { // bound here, not in the store from another host
 			l = store.Locations{Ports: map[string]store.Location{"web2": locs.Ports["web2"]}}
 		}
-		got := placementWarnings(in, c.bound, OverlayOf(l, c.here))
+		got := placementWarnings(in, c.here, c.bound, l)
 		if !slices.Equal(got, c.want) {
 			t.Errorf("router host %q seen from %s: %q, want %q", c.host, c.here, got, c.want)
 		}
 	}
 	// The uplink bound here, the router named for hv2.
 	in.Routers[0].Host = "hv2"
-	got := placementWarnings(in, pipeline.Bindings{"uplink": 5}, OverlayOf(store.Locations{Ports: map[string]store.Location{"web2": locs.Ports["web2"]}}, "hv1"))
+	got := placementWarnings(in, "hv1", pipeline.Bindings{"uplink": 5}, store.Locations{Ports: map[string]store.Location{"web2": locs.Ports["web2"]}})
 	if want := "routers[edge].host: the router runs on hv2, but its uplink uplink is bound here: the uplink is not used"; !slices.Equal(got, []string{want}) {
 		t.Errorf("uplink bound here, router on hv2: %q", got)
 	}
 	// No overlay: one host runs every router.
-	if got := placementWarnings(in, nil, pipeline.Overlay{}); got != nil {
+	if got := placementWarnings(in, "", nil, store.Locations{}); got != nil {
 		t.Errorf("without an overlay: %q", got)
 	}
 }

@@ -90,7 +90,7 @@ func (st *state) apply(ctx context.Context, trigger string) ApplyResult {
 func (st *state) install(ctx context.Context, trigger string, doc []byte, in *intent.Intent) ApplyResult {
 	start := time.Now()
 	res := ApplyResult{Time: start, Trigger: trigger, Warnings: warningList(in)}
-	for _, w := range placementWarnings(in, st.bound, st.overlay) {
+	for _, w := range placementWarnings(in, st.c.cfg.Host, st.bound, st.locations) {
 		st.c.log.Warn("overlay: " + w)
 		res.Warnings = append(res.Warnings, w)
 	}
@@ -334,7 +334,7 @@ func (st *state) publishNextHops(in *intent.Intent) {
 		// (routers[].host may name another host).
 		qs = slices.DeleteFunc(qs, func(q pipeline.NextHopQuery) bool {
 			r := in.Router(q.Router)
-			return r != nil && r.Host != "" && r.Host != st.c.cfg.Host
+			return r != nil && placeRouter(*r, st.c.cfg.Host, st.bound, st.locations).runsOn != st.c.cfg.Host
 		})
 	}
 	status := map[string]string{}
