@@ -333,24 +333,8 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 // web1 on hv1 and db1 on hv3 reach the outside and are reached through
 // it across the overlay, with the same NAT as on one host.
 func TestOverlayRouterOnItsUplinksHostOnOVS(t *testing.T) {
-	data, err := os.ReadFile("../examples/intent.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := intent.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts := append(workedHosts[:len(workedHosts):len(workedHosts)],
-		overlayHost{"uplink", "hv2", "02:00:c0:00:02:01", "192.0.2.1/24", ""})
-	l, _ := newOverlayLab(t, 3, hosts, doc)
-	for _, h := range workedHosts {
-		if _, err := l.hosts[h.name].Exec(context.Background(), "ip", "route", "add", "default", "via", "10.0.0.1"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l := newRouterLab(t, "192.168.100.%d/24")
 	outside, masquerade, floating := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11")
-	l.waitReach("db1", outside, 8080)
 	l.expect("db1", outside, 8080, testbed.OK, masquerade)               // hv3 -> the router on hv2: masquerade
 	l.expect("web1", outside, 8080, testbed.OK, floating)                // hv1: SNAT to its floating IP
 	l.expect("uplink", floating, 8080, testbed.OK, outside)              // the outside -> web1 on hv1 through its floating IP
@@ -377,24 +361,8 @@ func TestOverlayRouterOnItsUplinksHostOnOVS(t *testing.T) {
 // on another host, and the longest path, a hairpin to a floating IP from
 // a third host.
 func TestOverlayIPv6UnderlayOnOVS(t *testing.T) {
-	data, err := os.ReadFile("../examples/intent.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := intent.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts := append(workedHosts[:len(workedHosts):len(workedHosts)],
-		overlayHost{"uplink", "hv2", "02:00:c0:00:02:01", "192.0.2.1/24", ""})
-	l, _ := newOverlayLabOn(t, "fd00:100::%d/64", 3, hosts, doc)
-	for _, h := range workedHosts {
-		if _, err := l.hosts[h.name].Exec(context.Background(), "ip", "route", "add", "default", "via", "10.0.0.1"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l := newRouterLab(t, "fd00:100::%d/64")
 	outside, masquerade, floating := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11")
-	l.waitReach("db1", outside, 8080)
 	l.expect("db1", outside, 8080, testbed.OK, masquerade)  // hv3 -> the router on hv2
 	l.expect("uplink", floating, 8080, testbed.OK, outside) // the outside -> web1 on hv1
 	l.expect("db1", floating, 8080, testbed.OK, masquerade) // hv3 -> hv2 -> hv1, hairpinned
@@ -408,6 +376,32 @@ func TestOverlayIPv6UnderlayOnOVS(t *testing.T) {
 	if err != nil || !strings.Contains(out, "ipv6(src=fd00:100::11") {
 		t.Errorf("hv1's datapath pushes no IPv6 tunnel header:\n%s", out)
 	}
+}
+
+// newRouterLab is the worked example (examples/intent.yaml) on three
+// hosts of an underlay of addresses fmt.Sprintf(underlay, 11), 12, 13,
+// its router's uplink on hv2 with the outside world there (192.0.2.1,
+// the router's next hop), the tenant hosts routing through the router,
+// and db1 already reaching the outside.
+func newRouterLab(t *testing.T, underlay string) *overlayLab {
+	data, err := os.ReadFile("../examples/intent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := intent.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := append(workedHosts[:len(workedHosts):len(workedHosts)],
+		overlayHost{"uplink", "hv2", "02:00:c0:00:02:01", "192.0.2.1/24", ""})
+	l, _ := newOverlayLabOn(t, underlay, 3, hosts, doc)
+	for _, h := range workedHosts {
+		if _, err := l.hosts[h.name].Exec(context.Background(), "ip", "route", "add", "default", "via", "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.waitReach("db1", netip.MustParseAddr("192.0.2.1"), 8080)
+	return l
 }
 
 func openEtcd(t *testing.T, srv *storetest.Server) *store.Store {
