@@ -54,6 +54,7 @@ type Controller struct {
 
 	// For readers on other goroutines (API, metrics, Status).
 	current atomic.Pointer[applied]
+	running atomic.Bool // the API serves and changes are watched
 	mu      sync.Mutex
 	status  Status
 }
@@ -237,6 +238,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	c.running.Store(true)
+	defer c.running.Store(false)
 	c.log.Info("controller running", "bridge", bridge, "intent", c.sourceName())
 	for {
 		select {
@@ -365,13 +368,14 @@ func (c *Controller) do(ctx context.Context, fn func(*state)) error {
 }
 
 // WaitSynced returns once the intent in force is installed for the ports
-// bound now, the switch is connected and every router that learns its
-// next hop has learned it.
+// bound now, the switch is connected, every router that learns its next
+// hop has learned it, and the API answers and changes are watched (the
+// first apply comes before both, so synced alone does not say so).
 func (c *Controller) WaitSynced(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if s := c.Status(); s.Synced && s.Connected && nextHopsKnown(s) {
+		if s := c.Status(); s.Synced && s.Connected && nextHopsKnown(s) && c.running.Load() {
 			return nil
 		}
 		select {
