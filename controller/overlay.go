@@ -79,7 +79,7 @@ func (st *state) publishLocations(ctx context.Context) {
 		st.publishErr = err.Error()
 		st.c.log.Warn("overlay: port locations not published; retried with the lease", "error", err)
 	}
-	st.overlayStatus(st.in)
+	st.overlayStatus()
 }
 
 // locationsEvent takes the store's locations: ports bound on other hosts
@@ -92,9 +92,9 @@ func (st *state) locationsEvent(ev store.LocationsEvent) bool {
 		return false
 	}
 	st.locations = *ev.Locations
-	st.overlayStatus(st.in)
 	ov := OverlayOf(*ev.Locations, st.c.cfg.Host)
 	if maps.Equal(ov.Remote, st.overlay.Remote) && maps.Equal(ov.Hosts, st.overlay.Hosts) {
+		st.overlayStatus() // the revision moved; no apply follows to show it
 		return false
 	}
 	st.overlay = ov
@@ -179,7 +179,8 @@ func placementWarnings(in *intent.Intent, host string, bound pipeline.Bindings, 
 }
 
 // overlayStatus shows this host's view of the overlay in /v1/status.
-func (st *state) overlayStatus(in *intent.Intent) {
+func (st *state) overlayStatus() {
+	in := st.in
 	if st.publisher == nil {
 		return
 	}

@@ -161,7 +161,6 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
 	st.publishPorts()
 	st.logWarnings(in)
-	st.overlayStatus(in)
 	return st.finish(res, start)
 }
 
@@ -210,6 +209,8 @@ func (st *state) finish(res ApplyResult, start time.Time) ApplyResult {
 		} // refused: the previous flows stay in force, as they were
 		s.FlowsDesired = st.compiled.Len()
 	})
+	// Whatever the outcome: the locations taken and the intent in force.
+	st.overlayStatus()
 	return res
 }
 
