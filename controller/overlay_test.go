@@ -3,19 +3,17 @@ package controller_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/flowgate/flowgate/controller"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/overlaylab"
 	"github.com/flowgate/flowgate/store"
 	"github.com/flowgate/flowgate/store/storetest"
 	"github.com/flowgate/flowgate/testbed"
@@ -30,16 +28,9 @@ type overlayLab struct {
 	hosts    map[string]*testbed.Host
 	where    map[string]string // host -> node
 	operator *store.Store
-	ctrls    map[string]*overlayController
+	ctrls    map[string]*overlaylab.Controller
 	nodes    map[string]*testbed.Node
 	etcd     *storetest.Server
-}
-
-type overlayController struct {
-	ctrl *controller.Controller
-	stop context.CancelFunc
-	done chan error
-	log  string
 }
 
 // overlayHost is a namespace to plug into a node: a port of the intent
@@ -61,7 +52,7 @@ func newOverlayLabOn(t *testing.T, underlay string, nodes int, hosts []overlayHo
 	tb := testbed.New(t, testbed.Options{})
 	etcd := storetest.Start(t, storetest.Options{})
 	byName := map[string]*testbed.Node{}
-	l := &overlayLab{t: t, tb: tb, hosts: map[string]*testbed.Host{}, where: map[string]string{}, ctrls: map[string]*overlayController{}, nodes: byName}
+	l := &overlayLab{t: t, tb: tb, hosts: map[string]*testbed.Host{}, where: map[string]string{}, ctrls: map[string]*overlaylab.Controller{}, nodes: byName}
 	for i := range nodes {
 		name := fmt.Sprintf("hv%d", i+1)
 		n, err := tb.AddNode(ctx, name, testbed.NodeOpts{Underlay: netip.MustParsePrefix(fmt.Sprintf(underlay, 11+i))})
@@ -96,52 +87,13 @@ func newOverlayLabOn(t *testing.T, underlay string, nodes int, hosts []overlayHo
 		t.Fatal(err)
 	}
 	for name, n := range byName {
-		logPath := filepath.Join(t.TempDir(), name+".log")
-		f, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := controller.New(controller.Config{
-			OVSDB: n.OVS().DBEndpoint(), Bridge: testbed.IntegrationBridge, Store: openEtcd(t, etcd),
-			Connect: "unix:" + n.OVS().MgmtSocket(testbed.IntegrationBridge),
-			Host:    name, TunnelIP: n.Underlay(),
-			Logger: slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cctx, cancel := context.WithCancel(ctx)
-		r := &overlayController{ctrl: c, stop: cancel, done: make(chan error, 1), log: logPath}
-		go func() { r.done <- c.Run(cctx); f.Close() }()
-		l.ctrls[name] = r
-		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-		err = c.WaitSynced(wctx)
-		wcancel()
-		if err != nil {
-			t.Fatalf("controller on %s: %v", name, err)
-		}
+		l.ctrls[name] = overlaylab.Start(t, n, openEtcd(t, etcd))
 	}
-	t.Cleanup(func() {
-		for name, r := range l.ctrls {
-			l.halt(name)
-			if t.Failed() {
-				if b, err := os.ReadFile(r.log); err == nil {
-					t.Logf("controller on %s:\n%s", name, b)
-				}
-			}
-		}
-	})
 	return l, rev
 }
 
 // halt stops the controller on node (once).
-func (l *overlayLab) halt(node string) {
-	if r := l.ctrls[node]; r.done != nil {
-		r.stop()
-		<-r.done
-		r.done = nil
-	}
-}
+func (l *overlayLab) halt(node string) { l.ctrls[node].Halt() }
 
 func (l *overlayLab) probe(from string, dst netip.Addr, port uint16) testbed.Result {
 	l.t.Helper()
@@ -177,16 +129,7 @@ func (l *overlayLab) waitReach(from string, dst netip.Addr, port uint16) {
 	deadline := time.Now().Add(20 * time.Second)
 	for l.probe(from, dst, port).Outcome != testbed.OK {
 		if time.Now().After(deadline) {
-			for name, n := range l.nodes {
-				out, _ := n.OVS().Ofctl(context.Background(), "-O", "OpenFlow13", "dump-flows", testbed.IntegrationBridge)
-				var hit []string
-				for _, line := range strings.Split(out, "\n") {
-					if !strings.Contains(line, "n_packets=0,") {
-						hit = append(hit, line)
-					}
-				}
-				l.t.Logf("%s flows with packets:\n%s", name, strings.Join(hit, "\n"))
-			}
+			overlaylab.DumpHit(l.t, l.nodes)
 			l.t.Fatalf("%s never reached %s:%d across the overlay", from, dst, port)
 		}
 	}
@@ -236,7 +179,7 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 	}
 	var slowest time.Duration
 	for name, r := range l.ctrls {
-		for r.ctrl.Status().IntentRevision != rev2 {
+		for r.Status().IntentRevision != rev2 {
 			if time.Since(written) > 10*time.Second {
 				t.Fatalf("%s never applied revision %d", name, rev2)
 			}
@@ -279,7 +222,7 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 	l.etcd.Restart()
 	for name, r := range l.ctrls {
 		deadline := time.Now().Add(15 * time.Second)
-		for sc := r.ctrl.Status().StoreConnected; sc == nil || !*sc; sc = r.ctrl.Status().StoreConnected {
+		for sc := r.Status().StoreConnected; sc == nil || !*sc; sc = r.Status().StoreConnected {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s did not reconnect to etcd", name)
 			}
@@ -315,7 +258,7 @@ func TestOverlayAcrossHostsOnOVS(t *testing.T) {
 	l.expect("web1", l.addr("db1", false), 22, testbed.TimedOut, netip.Addr{})
 	l.expect("db1", l.addr("web1", true), 8080, testbed.OK, netip.Addr{})
 	l.expect("web2", l.addr("web1", false), 22, testbed.TimedOut, netip.Addr{})
-	if ov := l.ctrls["hv2"].ctrl.Status().Overlay; ov == nil || ov.Hosts["hv1"].Ports != 0 || ov.Hosts["hv3"].Ports != 2 {
+	if ov := l.ctrls["hv2"].Status().Overlay; ov == nil || ov.Hosts["hv1"].Ports != 0 || ov.Hosts["hv3"].Ports != 2 {
 		t.Errorf("hv2's view after the move: %+v, want web1 and db1 on hv3, nothing on hv1", ov)
 	}
 
@@ -343,7 +286,7 @@ func TestOverlayRouterOnItsUplinksHostOnOVS(t *testing.T) {
 
 	// /v1/status: each host's view of the overlay.
 	for node, want := range map[string]string{"hv1": "hv2", "hv2": "here", "hv3": "hv2"} {
-		ov := l.ctrls[node].ctrl.Status().Overlay
+		ov := l.ctrls[node].Status().Overlay
 		if ov == nil || ov.Host != node || !ov.Published || ov.Routers["edge"] != want || len(ov.Hosts) != 2 {
 			t.Errorf("%s's status overlay: %+v; want router edge %s, published, two other hosts", node, ov, want)
 			continue
@@ -369,7 +312,7 @@ func TestOverlayIPv6UnderlayOnOVS(t *testing.T) {
 	l.expect("web1", l.addr("db1", false), 3306, testbed.OK, netip.Addr{})
 	l.expect("web1", l.addr("db1", true), 3306, testbed.OK, netip.Addr{})
 	l.expect("web1", l.addr("db1", false), 22, testbed.TimedOut, netip.Addr{})
-	if ov := l.ctrls["hv1"].ctrl.Status().Overlay; ov == nil || ov.TunnelIP != "fd00:100::11" || ov.Hosts["hv2"].TunnelIP != "fd00:100::12" {
+	if ov := l.ctrls["hv1"].Status().Overlay; ov == nil || ov.TunnelIP != "fd00:100::11" || ov.Hosts["hv2"].TunnelIP != "fd00:100::12" {
 		t.Errorf("hv1's status overlay: %+v, want IPv6 endpoints", ov)
 	}
 	out, err := l.nodes["hv1"].OVS().Appctl(context.Background(), "dpctl/dump-flows")

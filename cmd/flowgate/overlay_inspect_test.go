@@ -3,17 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/flowgate/flowgate/controller"
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/overlaylab"
 	"github.com/flowgate/flowgate/store"
 	"github.com/flowgate/flowgate/store/storetest"
 	"github.com/flowgate/flowgate/testbed"
@@ -65,39 +62,8 @@ func TestInspectOverlayHostOnOVS(t *testing.T) {
 	if _, err := openTestStore(t, etcd).Put(ctx, doc, 0); err != nil {
 		t.Fatal(err)
 	}
-	for name, n := range nodes {
-		logPath := filepath.Join(t.TempDir(), name+".log")
-		f, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := controller.New(controller.Config{
-			OVSDB: n.OVS().DBEndpoint(), Bridge: testbed.IntegrationBridge, Store: openTestStore(t, etcd),
-			Connect: "unix:" + n.OVS().MgmtSocket(testbed.IntegrationBridge),
-			Host:    name, TunnelIP: n.Underlay(),
-			Logger: slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- c.Run(cctx); f.Close() }()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-			if t.Failed() {
-				if b, err := os.ReadFile(logPath); err == nil {
-					t.Logf("controller on %s:\n%s", name, b)
-				}
-			}
-		})
-		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-		err = c.WaitSynced(wctx)
-		wcancel()
-		if err != nil {
-			t.Fatalf("controller on %s: %v", name, err)
-		}
+	for _, n := range nodes {
+		overlaylab.Start(t, n, openTestStore(t, etcd))
 	}
 	// Both controllers have the other's port once web1 reaches db1.
 	for deadline := time.Now().Add(20 * time.Second); ; {

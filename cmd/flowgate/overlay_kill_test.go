@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/internal/overlaylab"
 	"github.com/flowgate/flowgate/store"
 	"github.com/flowgate/flowgate/store/storetest"
 	"github.com/flowgate/flowgate/testbed"
@@ -369,26 +370,12 @@ func (l *killLab) waitAllowed(checks []killCheck, within time.Duration) time.Dur
 		var res testbed.Result
 		for res = l.probe(c, 250*time.Millisecond); res.Outcome != testbed.OK; res = l.probe(c, 250*time.Millisecond) {
 			if time.Since(start) > within {
-				l.dumpHit()
+				overlaylab.DumpHit(l.t, l.nodes)
 				l.t.Fatalf("%s never connected within %v: %s (%s)", l.describe(c), within, res.Outcome, res.Detail)
 			}
 		}
 	}
 	return time.Since(start)
-}
-
-// dumpHit logs each node's flows that saw packets.
-func (l *killLab) dumpHit() {
-	for name, n := range l.nodes {
-		out, _ := n.OVS().Ofctl(context.Background(), "-O", "OpenFlow13", "dump-flows", testbed.IntegrationBridge)
-		var hit []string
-		for _, line := range strings.Split(out, "\n") {
-			if !strings.Contains(line, "n_packets=0,") {
-				hit = append(hit, line)
-			}
-		}
-		l.t.Logf("%s flows with packets:\n%s", name, strings.Join(hit, "\n"))
-	}
 }
 
 // flows is node's br-int flow table without counters or ages, sorted.
