@@ -415,7 +415,10 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 			testbed.Column{Label: "10.0.0.100:80", Addr: netip.MustParseAddr("10.0.0.100"), Port: 80},
 			testbed.Column{Label: "192.0.2.10:8081", Addr: netip.MustParseAddr("192.0.2.10"), Port: 8081})
 		grids := []testbed.Grid{
-			{Probe: testbed.PingProbe(testbed.IPv4), Rows: testbed.HostRows(all), Cols: cols[:5]},
+			// The router's own addresses answer ping from every host.
+			{Probe: testbed.PingProbe(testbed.IPv4), Rows: testbed.HostRows(all), Cols: append(cols[:5:5],
+				testbed.Column{Label: "10.0.0.1", Addr: netip.MustParseAddr("10.0.0.1")},
+				testbed.Column{Label: "192.0.2.10", Addr: netip.MustParseAddr("192.0.2.10")})},
 			{Probe: testbed.TCPProbe(testbed.IPv4, 22), Rows: testbed.HostRows(all), Cols: cols[:5]},
 			{Probe: testbed.TCPProbe(testbed.IPv4, 8080), Rows: testbed.HostRows(all), Cols: cols},
 			{Probe: testbed.TCPProbe(testbed.IPv4, 3306), Rows: testbed.HostRows(all), Cols: cols[:4]},
@@ -442,6 +445,25 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 		var out []string
 		for _, tab := range tables {
 			out = append(out, tab.String())
+		}
+		// IPv6 from the router: each port resolves the gateway6 (the
+		// controller of the port's host answers) and has a default
+		// route from the router's advertisements.
+		for _, h := range []string{"web1", "web2", "db1"} {
+			l.hosts[h].Exec(ctx, "ping", "-6", "-c", "1", "-W", "1", "fd00:10::1") // resolves the gateway; the echo is not answered
+			neigh, _ := l.hosts[h].Exec(ctx, "ip", "-6", "neigh", "show", "fd00:10::1")
+			ra := ""
+			for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				if routes, _ := l.hosts[h].Exec(ctx, "ip", "-6", "route", "show", "default", "proto", "ra"); strings.Contains(routes, "via fe80::") {
+					ra = "default route from the router's advertisement"
+					break
+				}
+			}
+			mac := "no MAC"
+			if f := strings.Fields(neigh); slices.Contains(f[:max(len(f)-1, 0)], "lladdr") {
+				mac = f[slices.Index(f, "lladdr")+1]
+			}
+			out = append(out, fmt.Sprintf("%s: fd00:10::1 at %s; %s", h, mac, ra))
 		}
 		return out
 	}

@@ -13,8 +13,9 @@ import (
 // router named for hv1 is compiled here in full (even with the uplink
 // bound elsewhere: then it has no way out, and the uplink's host does not
 // use it); named for hv2, frames for the gateway MAC go through the
-// tunnel to hv2 and only the gateway ARP responders stay; named for a
-// host with no known endpoint, they are dropped.
+// tunnel to hv2 and only the gateway ARP and ping responders stay; named
+// for a host with no known endpoint, they are dropped and ping of the
+// gateway is not answered.
 func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 	doc := workedExampleDoc(t)
 	hv2, hv3 := netip.MustParseAddr("192.168.100.12"), netip.MustParseAddr("192.168.100.13")
@@ -22,7 +23,7 @@ func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 	ov := Overlay{TunnelPort: 4000, Host: "hv1", Remote: map[string]netip.Addr{"uplink": hv3},
 		Hosts: map[string]netip.Addr{"hv2": hv2, "hv3": hv3}}
 	gateway := flows.MAC{0x02, 0x00, 0x0a, 0x00, 0x00, 0x01}
-	compile := func(host string, bind Bindings) (seam []string, routerFlows int) {
+	compile := func(host string, bind Bindings) (seam []string, routerFlows, echo int) {
 		t.Helper()
 		doc.Routers[0].Host = host
 		in, err := doc.Validate()
@@ -34,32 +35,39 @@ func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, f := range fs {
-			if f.Table == uint8(TableL2Lookup) && f.Match.EthDst != nil && f.Match.EthDst.Addr == gateway {
+			switch {
+			case f.Table == uint8(TableL2Lookup) && f.Match.EthType == flows.EthTypeIPv4 && f.Match.ICMPType != nil:
+				echo++
+			case f.Table == uint8(TableL2Lookup) && f.Match.EthDst != nil && f.Match.EthDst.Addr == gateway:
 				seam = append(seam, flows.ActionsString(f.Actions))
 			}
 			if f.Table >= uint8(TableRouterEntry) && f.Table <= uint8(TableRouterOutput) {
 				routerFlows++
 			}
 		}
-		return seam, routerFlows
+		return seam, routerFlows, echo
 	}
 	// Unnamed: the uplink's host, hv3.
-	seam, n := compile("", b)
-	if len(seam) != 1 || !strings.Contains(seam[0], "192.168.100.13->tun_dst") {
-		t.Errorf("router unnamed, uplink on hv3: gateway MAC -> %q, want through the tunnel to hv3", seam)
+	// Pinged here: the gateway and the external address.
+	const pinged = 2
+	seam, n, echo := compile("", b)
+	if len(seam) != 1 || !strings.Contains(seam[0], "192.168.100.13->tun_dst") || echo != pinged {
+		t.Errorf("router unnamed, uplink on hv3: gateway MAC -> %q (%d ping responders), want through the tunnel to hv3 (%d)", seam, echo, pinged)
 	}
 	away := n
 	// Named for hv2: through the tunnel to hv2 whatever the uplink.
-	if seam, n = compile("hv2", b); len(seam) != 1 || !strings.Contains(seam[0], "192.168.100.12->tun_dst") || n != away {
-		t.Errorf("router on hv2: gateway MAC -> %q (%d router flows), want through the tunnel to hv2 (%d)", seam, n, away)
+	if seam, n, echo = compile("hv2", b); len(seam) != 1 || !strings.Contains(seam[0], "192.168.100.12->tun_dst") || n != away || echo != pinged {
+		t.Errorf("router on hv2: gateway MAC -> %q (%d router flows, %d ping responders), want through the tunnel to hv2 (%d, %d)", seam, n, echo, away, pinged)
 	}
-	// Named for this host: compiled here, though the uplink is on hv3.
-	if seam, n = compile("hv1", b); len(seam) != 1 || !strings.Contains(seam[0], "goto_table") || n <= away {
-		t.Errorf("router on hv1: gateway MAC -> %q (%d router flows), want to the router here (more than %d flows)", seam, n, away)
+	// Named for this host: compiled here, though the uplink is on hv3;
+	// the router answers ping itself.
+	if seam, n, echo = compile("hv1", b); len(seam) != 1 || !strings.Contains(seam[0], "goto_table") || n <= away || echo != 0 {
+		t.Errorf("router on hv1: gateway MAC -> %q (%d router flows, %d ping responders in l2_lookup), want to the router here (more than %d flows, none)", seam, n, echo, away)
 	}
-	// Named for a host no port of which is known: nothing reaches it.
-	if seam, n = compile("hv9", b); len(seam) != 1 || seam[0] != "drop" || n != away {
-		t.Errorf("router on unknown hv9: gateway MAC -> %q (%d router flows), want drop", seam, n)
+	// Named for a host no port of which is known: nothing reaches it,
+	// and nothing answers for it.
+	if seam, n, echo = compile("hv9", b); len(seam) != 1 || seam[0] != "drop" || n != away || echo != 0 {
+		t.Errorf("router on unknown hv9: gateway MAC -> %q (%d router flows, %d ping responders), want drop (none)", seam, n, echo)
 	}
 	// The uplink bound here while the router is named for hv2: the
 	// uplink feeds nothing.

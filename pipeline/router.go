@@ -36,8 +36,14 @@ func compileRoutersOn(in *intent.Intent, bindings map[string]uint32, ids ids, ho
 			return nil, err
 		}
 		rc.remoteAt = remoteAt
-		if _, elsewhere := away(r); elsewhere {
+		if host, elsewhere := away(r); elsewhere {
 			out = append(out, rc.gatewayARPResponders()...)
+			out = append(out, rc.networkND()...)
+			if host.IsValid() {
+				// Not while nothing reaches the router: a gateway
+				// answering ping would hide that.
+				out = append(out, rc.remoteEchoResponders()...)
+			}
 			continue
 		}
 		out = append(out, rc.flows()...)

@@ -58,28 +58,9 @@ func (rc *routerCompiler) echoResponders() []flows.Flow {
 	if rc.uplink != 0 {
 		sides = append(sides, side{flows.Match{InPort: rc.uplink}, rc.extMAC})
 	}
-	type address struct {
-		ip     netip.Addr
-		cookie uint64
-	}
-	var addrs []address
-	for _, n := range rc.networks {
-		if n.Gateway.Is4() {
-			addrs = append(addrs, address{n.Gateway, routerNetwork(rc.r, n).cookie(rc.r.Name)})
-		}
-	}
-	floating := map[netip.Addr]bool{}
-	for _, f := range rc.r.FloatingIPs {
-		floating[f.IP] = true
-	}
-	for _, a := range rc.ownedAddresses() {
-		if a.Is4() && !floating[a] {
-			addrs = append(addrs, address{a, routerExternal(rc.r).cookie(rc.r.Name)})
-		}
-	}
 	var out []flows.Flow
 	for _, s := range sides {
-		for _, a := range addrs {
+		for _, a := range rc.echoAddresses() {
 			m := s.match
 			m.EthType, m.IPProto = flows.EthTypeIPv4, flows.U8(flows.ProtoICMP)
 			m.IPDst, m.ICMPType = addrPrefix(a.ip), flows.U8(icmpEchoRequest)
@@ -90,4 +71,59 @@ func (rc *routerCompiler) echoResponders() []flows.Flow {
 		}
 	}
 	return out
+}
+
+// remoteEchoResponders answer the same echo requests from the router's
+// networks on a host of an overlay the router does not run on, in L2
+// lookup (after the sender's egress rules, as on the router's host),
+// before the frame to the gateway MAC would go through the tunnel: the
+// router's host could only return the reply by output:IN_PORT, which
+// for a request from the tunnel would not lead back to the sender's
+// host. The ARP for the gateway is answered here too
+// (gatewayARPResponders).
+func (rc *routerCompiler) remoteEchoResponders() []flows.Flow {
+	var out []flows.Flow
+	for _, n := range rc.networks {
+		if !n.Gateway.Is4() {
+			continue
+		}
+		for _, a := range rc.echoAddresses() {
+			m := flows.Match{Regs: []flows.RegMatch{matchNetwork(uint16(rc.netID(n)))}, EthDst: flows.ExactMAC(GatewayMAC(n)),
+				EthType: flows.EthTypeIPv4, IPProto: flows.U8(flows.ProtoICMP), IPDst: addrPrefix(a.ip), ICMPType: flows.U8(icmpEchoRequest)}
+			out = append(out, flows.Flow{
+				Table: uint8(TableL2Lookup), Priority: prioGatewayARP, Cookie: a.cookie,
+				Match: m, Actions: echoReply(GatewayMAC(n), a.ip),
+			})
+		}
+	}
+	return out
+}
+
+// echoAddress is an address the router answers ping on, with the cookie
+// of the part of the router it belongs to.
+type echoAddress struct {
+	ip     netip.Addr
+	cookie uint64
+}
+
+// echoAddresses are the router's IPv4 addresses that answer ping: each
+// internal gateway, and its external and other SNAT/forward addresses
+// (not floating IPs: they belong to their ports).
+func (rc *routerCompiler) echoAddresses() []echoAddress {
+	var addrs []echoAddress
+	for _, n := range rc.networks {
+		if n.Gateway.Is4() {
+			addrs = append(addrs, echoAddress{n.Gateway, routerNetwork(rc.r, n).cookie(rc.r.Name)})
+		}
+	}
+	floating := map[netip.Addr]bool{}
+	for _, f := range rc.r.FloatingIPs {
+		floating[f.IP] = true
+	}
+	for _, a := range rc.ownedAddresses() {
+		if a.Is4() && !floating[a] {
+			addrs = append(addrs, echoAddress{a, routerExternal(rc.r).cookie(rc.r.Name)})
+		}
+	}
+	return addrs
 }

@@ -86,14 +86,40 @@ func (rc *routerCompiler) ipv6Routes() []flows.Flow {
 
 // ndSolicitations send neighbour solicitations for the router's own IPv6
 // addresses to the controller, which answers them: each gateway6 on its
-// network (in l2_lookup, where port security vetted the sender), and the
-// external ip6 on the uplink.
+// network (networkND), and the external ip6 on the uplink.
 func (rc *routerCompiler) ndSolicitations() []flows.Flow {
-	up := []flows.Action{flows.Controller{Reason: flows.PacketInAction}}
-	ns := func(target flows.Match) flows.Match {
-		target.EthType, target.IPProto, target.ICMPType = flows.EthTypeIPv6, flows.U8(flows.ProtoICMPv6), flows.U8(135)
-		return target
+	out := rc.networkND()
+	if ext := rc.r.External; ext.IP6.IsValid() && rc.uplink != 0 {
+		cookie := routerExternal(rc.r).cookie(rc.r.Name)
+		m := ndSolicitation(flows.Match{InPort: rc.uplink})
+		// The solicitation goes to a multicast address: the uplink's
+		// classifier takes only frames to the router's MAC and ARP.
+		out = append(out, flows.Flow{Table: uint8(TableClassify), Priority: prioUplinkClassify + 1, Cookie: cookie,
+			Match: m, Actions: []flows.Action{flows.Load{Field: fieldSrcPort, Value: uint64(RouterPort)}, gotoTable(TableRouterEntry)}})
+		m.NDTarget = ext.IP6.Addr()
+		out = append(out, flows.Flow{Table: uint8(TableRouterEntry), Priority: prioExternalARP, Cookie: cookie, Match: m, Actions: []flows.Action{toController}})
 	}
+	return out
+}
+
+// toController sends a packet up for the controller to answer.
+var toController = flows.Controller{Reason: flows.PacketInAction}
+
+// ndSolicitation narrows m to neighbour solicitations.
+func ndSolicitation(m flows.Match) flows.Match {
+	m.EthType, m.IPProto, m.ICMPType = flows.EthTypeIPv6, flows.U8(flows.ProtoICMPv6), flows.U8(135)
+	return m
+}
+
+// networkND sends up the neighbour solicitations for each gateway6 and
+// the router's link-local address there, and the router solicitations,
+// from the router's networks, in l2_lookup, where port security vetted
+// the sender. The controller of the host the sender is bound on answers
+// them, out of the sender's port: in an overlay every host compiles these
+// (like the gateway's ARP responders), since the router's host could not
+// send an answer back through the tunnel a solicitation came in by.
+func (rc *routerCompiler) networkND() []flows.Flow {
+	up := []flows.Action{toController}
 	var out []flows.Flow
 	for _, n := range rc.networks {
 		if !rc.routedPrefix6(n).IsValid() {
@@ -104,7 +130,7 @@ func (rc *routerCompiler) ndSolicitations() []flows.Flow {
 		// The gateway and the router's link-local address there, which
 		// its router advertisements come from and hosts route through.
 		for _, target := range []netip.Addr{n.Gateway6, linkLocal(GatewayMAC(n))} {
-			m := ns(net)
+			m := ndSolicitation(net)
 			m.NDTarget = target
 			out = append(out, flows.Flow{Table: uint8(TableL2Lookup), Priority: prioGatewayND, Cookie: cookie, Match: m, Actions: up})
 		}
@@ -113,16 +139,6 @@ func (rc *routerCompiler) ndSolicitations() []flows.Flow {
 		rs := net
 		rs.EthType, rs.IPProto, rs.ICMPType = flows.EthTypeIPv6, flows.U8(flows.ProtoICMPv6), flows.U8(133)
 		out = append(out, flows.Flow{Table: uint8(TableL2Lookup), Priority: prioGatewayND, Cookie: cookie, Match: rs, Actions: up})
-	}
-	if ext := rc.r.External; ext.IP6.IsValid() && rc.uplink != 0 {
-		cookie := routerExternal(rc.r).cookie(rc.r.Name)
-		m := ns(flows.Match{InPort: rc.uplink})
-		// The solicitation goes to a multicast address: the uplink's
-		// classifier takes only frames to the router's MAC and ARP.
-		out = append(out, flows.Flow{Table: uint8(TableClassify), Priority: prioUplinkClassify + 1, Cookie: cookie,
-			Match: m, Actions: []flows.Action{flows.Load{Field: fieldSrcPort, Value: uint64(RouterPort)}, gotoTable(TableRouterEntry)}})
-		m.NDTarget = ext.IP6.Addr()
-		out = append(out, flows.Flow{Table: uint8(TableRouterEntry), Priority: prioExternalARP, Cookie: cookie, Match: m, Actions: up})
 	}
 	return out
 }
