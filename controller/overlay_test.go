@@ -447,10 +447,13 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 			out = append(out, tab.String())
 		}
 		// IPv6 from the router: each port resolves the gateway6 (the
-		// controller of the port's host answers) and has a default
-		// route from the router's advertisements.
+		// controller of the port's host answers), pings it and has a
+		// default route from the router's advertisements.
 		for _, h := range []string{"web1", "web2", "db1"} {
-			l.hosts[h].Exec(ctx, "ping", "-6", "-c", "1", "-W", "1", "fd00:10::1") // resolves the gateway; the echo is not answered
+			ping6, err := testbed.Ping(ctx, l.hosts[h], netip.MustParseAddr("fd00:10::1"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			neigh, _ := l.hosts[h].Exec(ctx, "ip", "-6", "neigh", "show", "fd00:10::1")
 			ra := ""
 			for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -463,7 +466,7 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 			if f := strings.Fields(neigh); slices.Contains(f[:max(len(f)-1, 0)], "lladdr") {
 				mac = f[slices.Index(f, "lladdr")+1]
 			}
-			out = append(out, fmt.Sprintf("%s: fd00:10::1 at %s; %s", h, mac, ra))
+			out = append(out, fmt.Sprintf("%s: fd00:10::1 at %s, ping6 %s; %s", h, mac, ping6.Outcome, ra))
 		}
 		return out
 	}

@@ -463,6 +463,9 @@ const (
 	FieldTunDst
 	FieldTunIPv6Src
 	FieldTunIPv6Dst
+	// FieldICMPv6Type is the ICMPv6 type (an echo request becomes its
+	// reply in the datapath; OVS updates the checksum).
+	FieldICMPv6Type
 )
 
 // RegField returns the Field for register i (0..15).

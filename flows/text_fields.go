@@ -39,6 +39,7 @@ const (
 	prereqTCP                  // tcp or tcp6
 	prereqUDP                  // udp or udp6
 	prereqICMPv4               // icmp
+	prereqICMPv6               // icmp6
 	prereqNDTarget             // icmp6 with icmp_type 135 or 136
 	prereqNDTll                // icmp6 with icmp_type 136
 	prereqCTExec               // writable only inside ct(commit,exec(...))
@@ -68,12 +69,13 @@ func buildFieldTexts() map[Field]fieldText {
 		FieldARPTpa:   {"NXM_OF_ARP_TPA", "arp_tpa", 32, valueIPv4, prereqARP},
 		// in_port in set_field is the 16-bit NXM_OF_IN_PORT; OVS rejects
 		// a set_field of the 32-bit OXM in_port.
-		FieldInPort:   {"NXM_OF_IN_PORT", "in_port", 16, valueDecimal, prereqNone},
-		FieldTPSrc:    {"NXM_OF_TCP_SRC", "tcp_src", 16, valueDecimal, prereqTCP},
-		FieldTPDst:    {"NXM_OF_TCP_DST", "tcp_dst", 16, valueDecimal, prereqTCP},
-		FieldICMPType: {"NXM_OF_ICMP_TYPE", "icmp_type", 8, valueDecimal, prereqICMPv4},
-		FieldNDTarget: {"NXM_NX_ND_TARGET", "nd_target", 128, valueIPv6, prereqNDTarget},
-		FieldNDTll:    {"NXM_NX_ND_TLL", "nd_tll", 48, valueMAC, prereqNDTll},
+		FieldInPort:     {"NXM_OF_IN_PORT", "in_port", 16, valueDecimal, prereqNone},
+		FieldTPSrc:      {"NXM_OF_TCP_SRC", "tcp_src", 16, valueDecimal, prereqTCP},
+		FieldTPDst:      {"NXM_OF_TCP_DST", "tcp_dst", 16, valueDecimal, prereqTCP},
+		FieldICMPType:   {"NXM_OF_ICMP_TYPE", "icmp_type", 8, valueDecimal, prereqICMPv4},
+		FieldICMPv6Type: {"NXM_NX_ICMPV6_TYPE", "icmpv6_type", 8, valueDecimal, prereqICMPv6},
+		FieldNDTarget:   {"NXM_NX_ND_TARGET", "nd_target", 128, valueIPv6, prereqNDTarget},
+		FieldNDTll:      {"NXM_NX_ND_TLL", "nd_tll", 48, valueMAC, prereqNDTll},
 		// For learn specs: a learned flow's match needs these before the
 		// fields that depend on them. OVS prints eth_type in hex.
 		FieldEthType: {"NXM_OF_ETH_TYPE", "eth_type", 16, valueHex, prereqNone},

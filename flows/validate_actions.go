@@ -346,6 +346,10 @@ func prereqMissing(p fieldPrereq, m Match) string {
 		if m.EthType != EthTypeIPv4 || !proto(ProtoICMP) {
 			return "icmp"
 		}
+	case prereqICMPv6:
+		if m.EthType != EthTypeIPv6 || !proto(ProtoICMPv6) {
+			return "icmp6"
+		}
 	case prereqNDTarget:
 		if !icmp6Type(135, 136) {
 			return "icmp6 with icmp_type 135 or 136 and icmp_code 0"

@@ -62,6 +62,7 @@ var invalidFlows = []struct {
 	{"dec_ttl on arp", Flow{Match: Match{EthType: EthTypeARP}, Actions: []Action{DecTTL{}}}, "dec_ttl needs ip or ipv6", ovsRefuses},
 	{"load ip_src without ip", Flow{Match: Match{EthType: EthTypeIPv6}, Actions: []Action{Load{Field: Whole(FieldIPv4Src), Value: 1}}}, "NXM_OF_IP_SRC needs ip in the match", ovsRefuses},
 	{"load udp port through tp_dst", Flow{Match: Match{EthType: EthTypeIPv4, IPProto: U8(ProtoUDP)}, Actions: []Action{Load{Field: Whole(FieldTPDst), Value: 53}}}, "NXM_OF_TCP_DST needs tcp or tcp6", ovsRefuses},
+	{"load icmpv6_type on icmp", Flow{Match: Match{EthType: EthTypeIPv4, IPProto: U8(ProtoICMP)}, Actions: []Action{Load{Field: Whole(FieldICMPv6Type), Value: 129}}}, "NXM_NX_ICMPV6_TYPE needs icmp6", ovsRefuses},
 	{"load nd_tll on solicitation", Flow{Match: Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMPv6), ICMPType: U8(135)}, Actions: []Action{Load{Field: Whole(FieldNDTll), Value: 1}}}, "NXM_NX_ND_TLL needs icmp6 with icmp_type 136", ovsRefuses},
 	{"load ct_mark outside ct", Flow{Match: Match{EthType: EthTypeIPv4}, Actions: []Action{Load{Field: Whole(FieldCTMark), Value: 1}}}, "can only be written inside ct(commit,exec(...))", ovsRefuses},
 	{"load value too wide", Flow{Actions: []Action{Load{Field: Bits(RegField(0), 0, 4), Value: 16}}}, "value 0x10 does not fit in 4 bits", ovsRefuses},

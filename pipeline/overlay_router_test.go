@@ -36,7 +36,8 @@ func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 		}
 		for _, f := range fs {
 			switch {
-			case f.Table == uint8(TableL2Lookup) && f.Match.EthType == flows.EthTypeIPv4 && f.Match.ICMPType != nil:
+			case f.Table == uint8(TableL2Lookup) && f.Match.ICMPType != nil &&
+				(*f.Match.ICMPType == icmpEchoRequest && f.Match.EthType == flows.EthTypeIPv4 || *f.Match.ICMPType == icmpv6EchoRequest):
 				echo++
 			case f.Table == uint8(TableL2Lookup) && f.Match.EthDst != nil && f.Match.EthDst.Addr == gateway:
 				seam = append(seam, flows.ActionsString(f.Actions))
@@ -48,8 +49,9 @@ func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 		return seam, routerFlows, echo
 	}
 	// Unnamed: the uplink's host, hv3.
-	// Pinged here: the gateway and the external address.
-	const pinged = 2
+	// Pinged here: the gateway and the external address; the gateway6
+	// and the router's link-local address on the network.
+	const pinged = 4
 	seam, n, echo := compile("", b)
 	if len(seam) != 1 || !strings.Contains(seam[0], "192.168.100.13->tun_dst") || echo != pinged {
 		t.Errorf("router unnamed, uplink on hv3: gateway MAC -> %q (%d ping responders), want through the tunnel to hv3 (%d)", seam, echo, pinged)

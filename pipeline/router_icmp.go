@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/flowgate/flowgate/flows"
@@ -8,32 +9,59 @@ import (
 
 // The router answers ping on every address it owns itself — each internal
 // gateway and its external address (and other SNAT or forward addresses;
-// not floating IPs, which belong to their ports) — from either side, in
-// the datapath: the echo request becomes its reply and leaves by the port
-// it came in on. Floating IPs were DNATed to their ports by then, so a
-// ping of one reaches the port.
+// not floating IPs, which belong to their ports), and for IPv6 each
+// gateway6, the external ip6 and its link-local address on the network
+// the request came from — from either side, in the datapath: the echo
+// request becomes its reply and leaves by the port it came in on.
+// Floating IPs were DNATed to their ports by then, so a ping of one
+// reaches the port.
 
 // prioRouterEcho beats prioRouterAddress, which drops everything else
 // still addressed to the router in TableRouterRoute.
 const prioRouterEcho uint16 = prioRouterAddress + 10
 
 const (
-	icmpEchoRequest uint8 = 8
-	icmpEchoReply   uint8 = 0
+	icmpEchoRequest   uint8 = 8
+	icmpEchoReply     uint8 = 0
+	icmpv6EchoRequest uint8 = 128
+	icmpv6EchoReply   uint8 = 129
 )
 
-// echoReply turns an ICMP echo request to ip into its reply, sent from ip
-// and mac (the router's MAC on the side the request came from) back to
-// the asker, out of the port it came in on. OVS updates the checksums.
+// echoReply turns an ICMP or ICMPv6 echo request to ip into its reply,
+// sent from ip and mac (the router's MAC on the side the request came
+// from) back to the asker, out of the port it came in on. OVS updates the
+// checksums (for ICMPv6 the pseudo-header's addresses too).
 func echoReply(mac flows.MAC, ip netip.Addr) []flows.Action {
-	return []flows.Action{
+	out := []flows.Action{
 		flows.Move{Src: flows.Whole(flows.FieldEthSrc), Dst: flows.Whole(flows.FieldEthDst)},
 		flows.SetEthSrc{MAC: mac},
-		flows.Move{Src: flows.Whole(flows.FieldIPv4Src), Dst: flows.Whole(flows.FieldIPv4Dst)},
-		flows.Load{Field: flows.Whole(flows.FieldIPv4Src), Value: ipv4Value(ip)},
-		flows.Load{Field: flows.Whole(flows.FieldICMPType), Value: uint64(icmpEchoReply)},
-		flows.Output{Port: flows.PortInPort},
 	}
+	if ip.Is4() {
+		out = append(out,
+			flows.Move{Src: flows.Whole(flows.FieldIPv4Src), Dst: flows.Whole(flows.FieldIPv4Dst)},
+			flows.Load{Field: flows.Whole(flows.FieldIPv4Src), Value: ipv4Value(ip)},
+			flows.Load{Field: flows.Whole(flows.FieldICMPType), Value: uint64(icmpEchoReply)})
+	} else {
+		// A load writes at most 64 bits: the address in two halves.
+		a := ip.As16()
+		out = append(out,
+			flows.Move{Src: flows.Whole(flows.FieldIPv6Src), Dst: flows.Whole(flows.FieldIPv6Dst)},
+			flows.Load{Field: flows.Bits(flows.FieldIPv6Src, 64, 64), Value: binary.BigEndian.Uint64(a[:8])},
+			flows.Load{Field: flows.Bits(flows.FieldIPv6Src, 0, 64), Value: binary.BigEndian.Uint64(a[8:])},
+			flows.Load{Field: flows.Whole(flows.FieldICMPv6Type), Value: uint64(icmpv6EchoReply)})
+	}
+	return append(out, flows.Output{Port: flows.PortInPort})
+}
+
+// echoRequest narrows m to echo requests to ip.
+func echoRequest(m flows.Match, ip netip.Addr) flows.Match {
+	m.IPDst = addrPrefix(ip)
+	if ip.Is4() {
+		m.EthType, m.IPProto, m.ICMPType = flows.EthTypeIPv4, flows.U8(flows.ProtoICMP), flows.U8(icmpEchoRequest)
+	} else {
+		m.EthType, m.IPProto, m.ICMPType = flows.EthTypeIPv6, flows.U8(flows.ProtoICMPv6), flows.U8(icmpv6EchoRequest)
+	}
+	return m
 }
 
 func ipv4Value(ip netip.Addr) uint64 {
@@ -41,33 +69,50 @@ func ipv4Value(ip netip.Addr) uint64 {
 	return uint64(a[0])<<24 | uint64(a[1])<<16 | uint64(a[2])<<8 | uint64(a[3])
 }
 
+// echoSide is where an echo request can come from: one of the router's
+// networks (matched by its register) or the uplink, with the router's
+// MAC there and, on a network with IPv6, its link-local address there.
+type echoSide struct {
+	match     flows.Match
+	mac       flows.MAC
+	linkLocal netip.Addr
+	network   bool
+}
+
+// echoSides are the sides of the router that ping it over IPv4, or IPv6.
+func (rc *routerCompiler) echoSides(v6 bool) []echoSide {
+	var sides []echoSide
+	if v6 && !rc.routesIPv6() {
+		return nil // routed IPv6 never reaches the router's tables
+	}
+	for _, n := range rc.networks {
+		m := flows.Match{Regs: []flows.RegMatch{matchNetwork(uint16(rc.netID(n)))}}
+		switch {
+		case !v6 && n.Gateway.Is4():
+			sides = append(sides, echoSide{match: m, mac: GatewayMAC(n), network: true})
+		case v6 && rc.routedPrefix6(n).IsValid():
+			sides = append(sides, echoSide{match: m, mac: GatewayMAC(n), linkLocal: linkLocal(GatewayMAC(n)), network: true})
+		}
+	}
+	if rc.uplink != 0 && (!v6 || rc.r.External.IP6.IsValid()) {
+		sides = append(sides, echoSide{match: flows.Match{InPort: rc.uplink}, mac: rc.extMAC})
+	}
+	return sides
+}
+
 // echoResponders answer echo requests to the router's own addresses: one
 // flow per side the request can come from (each internal network, the
 // uplink) and address.
 func (rc *routerCompiler) echoResponders() []flows.Flow {
-	type side struct {
-		match flows.Match
-		mac   flows.MAC
-	}
-	var sides []side
-	for _, n := range rc.networks {
-		if n.Gateway.Is4() {
-			sides = append(sides, side{flows.Match{Regs: []flows.RegMatch{matchNetwork(uint16(rc.netID(n)))}}, GatewayMAC(n)})
-		}
-	}
-	if rc.uplink != 0 {
-		sides = append(sides, side{flows.Match{InPort: rc.uplink}, rc.extMAC})
-	}
 	var out []flows.Flow
-	for _, s := range sides {
-		for _, a := range rc.echoAddresses() {
-			m := s.match
-			m.EthType, m.IPProto = flows.EthTypeIPv4, flows.U8(flows.ProtoICMP)
-			m.IPDst, m.ICMPType = addrPrefix(a.ip), flows.U8(icmpEchoRequest)
-			out = append(out, flows.Flow{
-				Table: uint8(TableRouterRoute), Priority: prioRouterEcho, Cookie: a.cookie,
-				Match: m, Actions: echoReply(s.mac, a.ip),
-			})
+	for _, v6 := range []bool{false, true} {
+		for _, s := range rc.echoSides(v6) {
+			for _, a := range rc.echoAddresses(v6, s) {
+				out = append(out, flows.Flow{
+					Table: uint8(TableRouterRoute), Priority: prioRouterEcho, Cookie: a.cookie,
+					Match: echoRequest(s.match, a.ip), Actions: echoReply(s.mac, a.ip),
+				})
+			}
 		}
 	}
 	return out
@@ -83,17 +128,19 @@ func (rc *routerCompiler) echoResponders() []flows.Flow {
 // (gatewayARPResponders).
 func (rc *routerCompiler) remoteEchoResponders() []flows.Flow {
 	var out []flows.Flow
-	for _, n := range rc.networks {
-		if !n.Gateway.Is4() {
-			continue
-		}
-		for _, a := range rc.echoAddresses() {
-			m := flows.Match{Regs: []flows.RegMatch{matchNetwork(uint16(rc.netID(n)))}, EthDst: flows.ExactMAC(GatewayMAC(n)),
-				EthType: flows.EthTypeIPv4, IPProto: flows.U8(flows.ProtoICMP), IPDst: addrPrefix(a.ip), ICMPType: flows.U8(icmpEchoRequest)}
-			out = append(out, flows.Flow{
-				Table: uint8(TableL2Lookup), Priority: prioGatewayARP, Cookie: a.cookie,
-				Match: m, Actions: echoReply(GatewayMAC(n), a.ip),
-			})
+	for _, v6 := range []bool{false, true} {
+		for _, s := range rc.echoSides(v6) {
+			if !s.network {
+				continue
+			}
+			m := s.match
+			m.EthDst = flows.ExactMAC(s.mac)
+			for _, a := range rc.echoAddresses(v6, s) {
+				out = append(out, flows.Flow{
+					Table: uint8(TableL2Lookup), Priority: prioGatewayARP, Cookie: a.cookie,
+					Match: echoRequest(m, a.ip), Actions: echoReply(s.mac, a.ip),
+				})
+			}
 		}
 	}
 	return out
@@ -106,11 +153,28 @@ type echoAddress struct {
 	cookie uint64
 }
 
-// echoAddresses are the router's IPv4 addresses that answer ping: each
-// internal gateway, and its external and other SNAT/forward addresses
-// (not floating IPs: they belong to their ports).
-func (rc *routerCompiler) echoAddresses() []echoAddress {
+// echoAddresses are the router's addresses that answer ping from side s:
+// over IPv4 each internal gateway, and its external and other
+// SNAT/forward addresses (not floating IPs: they belong to their ports);
+// over IPv6 each gateway6, the external ip6 and the router's link-local
+// address on s.
+func (rc *routerCompiler) echoAddresses(v6 bool, s echoSide) []echoAddress {
 	var addrs []echoAddress
+	external := routerExternal(rc.r).cookie(rc.r.Name)
+	if v6 {
+		for _, n := range rc.networks {
+			if rc.routedPrefix6(n).IsValid() {
+				addrs = append(addrs, echoAddress{n.Gateway6, routerNetwork(rc.r, n).cookie(rc.r.Name)})
+				if s.linkLocal == linkLocal(GatewayMAC(n)) {
+					addrs = append(addrs, echoAddress{s.linkLocal, routerNetwork(rc.r, n).cookie(rc.r.Name)})
+				}
+			}
+		}
+		if a := rc.r.External.IP6; a.IsValid() {
+			addrs = append(addrs, echoAddress{a.Addr(), external})
+		}
+		return addrs
+	}
 	for _, n := range rc.networks {
 		if n.Gateway.Is4() {
 			addrs = append(addrs, echoAddress{n.Gateway, routerNetwork(rc.r, n).cookie(rc.r.Name)})
@@ -122,7 +186,7 @@ func (rc *routerCompiler) echoAddresses() []echoAddress {
 	}
 	for _, a := range rc.ownedAddresses() {
 		if a.Is4() && !floating[a] {
-			addrs = append(addrs, echoAddress{a, routerExternal(rc.r).cookie(rc.r.Name)})
+			addrs = append(addrs, echoAddress{a, external})
 		}
 	}
 	return addrs

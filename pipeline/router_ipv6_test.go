@@ -84,6 +84,10 @@ func TestIPv6RoutingOnOVS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := web1.Exec(ctx, "ip", "-6", "neigh", "replace", "fe80::aff:fe00:1", "lladdr", pipeline.GatewayMAC(in.Network("tenant")).String(),
+		"dev", "eth0", "nud", "permanent"); err != nil {
+		t.Fatal(err)
+	}
 	for _, h := range []*testbed.Host{web1, lab1, outs} {
 		for _, p := range []uint16{22, 8080, 9000, 80} {
 			if _, err := h.ServeTCP(p); err != nil {
@@ -132,6 +136,33 @@ func TestIPv6RoutingOnOVS(t *testing.T) {
 				c.from.Name(), c.to, c.port, res.Seen.Addr(), c.from.IP6())
 		case !c.wantOK && res.Outcome == testbed.OK:
 			t.Errorf("%s -> [%s]:%d: connected, want it dropped by the security groups", c.from.Name(), c.to, c.port)
+		}
+	}
+
+	// The router answers ping6 on its own addresses in the datapath, from
+	// either side, as it answers ping: each gateway6, the external ip6
+	// and its link-local address on the asker's network (fe80:: with the
+	// EUI-64 of tenant's gateway MAC 02:00:0a:00:00:01). A port the
+	// groups do not open to ICMPv6 is not answered for it.
+	for _, c := range []struct {
+		from *testbed.Host
+		to   string
+		want testbed.Outcome
+	}{
+		{web1, "fd00:10::1", testbed.OK},
+		{web1, "fd00:11::1", testbed.OK},
+		{web1, "2001:db8:2::10", testbed.OK},
+		{web1, "fe80::aff:fe00:1%eth0", testbed.OK},
+		{outs, "2001:db8:2::10", testbed.OK},
+		{outs, "fd00:10::1", testbed.OK},
+		{lab1, "fd00:10::11", testbed.TimedOut},
+	} {
+		res, err := testbed.Ping(ctx, c.from, netip.MustParseAddr(c.to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != c.want {
+			t.Errorf("ping6 %s -> %s: %s (%s), want %s", c.from.Name(), c.to, res.Outcome, res.Detail, c.want)
 		}
 	}
 }
