@@ -10,9 +10,10 @@ import (
 
 // ICMP errors the router sends: when a routed packet's TTL runs out, the
 // switch sends it to the controller (dec_ttl's invalid-TTL packet-in) and
-// the controller answers with an ICMP time exceeded from the router's
-// address on the side the packet came from, out of the port it came in
-// on, so traceroute shows the router as a hop.
+// the controller answers with an ICMP (or ICMPv6) time exceeded from the
+// router's address (gateway or gateway6, external ip or ip6) on the side
+// the packet came from, out of the port it came in on, so traceroute
+// shows the router as a hop.
 
 // icmpErrorGap spaces the ICMP errors the controller sends, as a host
 // rate-limits them (Linux: one per millisecond per destination by
@@ -31,6 +32,9 @@ func (r *resolver) timeExceeded(ctx context.Context, p openflow.PacketIn) {
 		return
 	}
 	frame, ok := packets.TimeExceeded(side.MAC, side.IP, p.Data)
+	if !ok && side.IP6.IsValid() {
+		frame, ok = packets.TimeExceeded6(side.MAC, side.IP6, p.Data)
+	}
 	if !ok {
 		return
 	}

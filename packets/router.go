@@ -68,6 +68,46 @@ func TimeExceeded(mac flows.MAC, ip4 netip.Addr, frame []byte) ([]byte, bool) {
 	return b, true
 }
 
+// TimeExceeded6 builds the ICMPv6 time exceeded, hop limit exceeded in
+// transit (RFC 4443 3.3), for an expired IPv6 frame, from mac and ip6
+// (the router on the side the frame came from) to the frame's sender:
+// as much of the expired packet as the frame holds follows, up to what
+// keeps the error within the IPv6 minimum MTU. ok is false for anything
+// but IPv6, for ICMPv6 errors (never answered with another) and for a
+// sender that cannot be answered (unspecified or multicast).
+func TimeExceeded6(mac flows.MAC, ip6 netip.Addr, frame []byte) ([]byte, bool) {
+	const ipv6 = 14
+	if len(frame) < ipv6+40 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv6 || frame[ipv6]>>4 != 6 {
+		return nil, false
+	}
+	pkt := frame[ipv6:]
+	src := netip.AddrFrom16([16]byte(pkt[8:24]))
+	if src.IsUnspecified() || src.IsMulticast() {
+		return nil, false
+	}
+	// The next header is ICMPv6 only without extension headers, which a
+	// routed packet rarely has; an error behind them is answered, as
+	// Linux does not look further either.
+	if pkt[6] == flows.ProtoICMPv6 && (len(pkt) <= 40 || pkt[40] < 128) {
+		return nil, false
+	}
+	quote := pkt[:min(len(pkt), 1280-40-8)]
+	b := make([]byte, 0, 14+40+8+len(quote))
+	b = append(b, frame[6:12]...) // to the sender's MAC
+	b = append(b, mac[:]...)
+	b = binary.BigEndian.AppendUint16(b, flows.EthTypeIPv6)
+	b = append(b, 0x60, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(8+len(quote)))
+	b = append(b, flows.ProtoICMPv6, 64)
+	b = append(b, ip6.AsSlice()...)
+	b = append(b, src.AsSlice()...)
+	icmp := len(b)
+	b = append(b, 3, 0, 0, 0, 0, 0, 0, 0) // time exceeded, hop limit exceeded in transit
+	b = append(b, quote...)
+	binary.BigEndian.PutUint16(b[icmp+2:], icmpv6Checksum(ip6, src, b[icmp:]))
+	return b, true
+}
+
 // IsRouterSolicitation reports whether frame is an Ethernet/IPv6/ICMPv6
 // router solicitation.
 func IsRouterSolicitation(frame []byte) bool { return icmpv6Type(frame, 8) == 133 }

@@ -58,6 +58,43 @@ func TestTimeExceeded(t *testing.T) {
 	}
 }
 
+func TestTimeExceeded6(t *testing.T) {
+	gw, host := netip.MustParseAddr("fd00:10::1"), netip.MustParseAddr("fd00:10::11")
+	// A UDP datagram from host, hop limit 1, 20 bytes of payload.
+	f := append(append([]byte{}, routerMAC[:]...), hostMAC[:]...)
+	f = append(f, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 28, flows.ProtoUDP, 1)
+	f = append(f, host.AsSlice()...)
+	f = append(f, netip.MustParseAddr("2001:db8::7").AsSlice()...)
+	f = append(f, make([]byte, 28)...)
+	out, ok := TimeExceeded6(routerMAC, gw, f)
+	if !ok {
+		t.Fatal("no answer")
+	}
+	icmp := out[14+40:]
+	if Checksum(Pseudo(gw, host, flows.ProtoICMPv6, len(icmp)), icmp) != 0 {
+		t.Error("bad ICMPv6 checksum")
+	}
+	if icmp[0] != 3 || icmp[1] != 0 || netip.AddrFrom16([16]byte(out[22:38])) != gw || netip.AddrFrom16([16]byte(out[38:54])) != host ||
+		[6]byte(out[0:6]) != [6]byte(hostMAC) || int(binary.BigEndian.Uint16(out[18:])) != len(icmp) {
+		t.Errorf("not a time exceeded from %s to %s: %x", gw, host, out)
+	}
+	if len(icmp) != 8+40+28 {
+		t.Errorf("quoted %d bytes, want the whole expired packet (68)", len(icmp)-8)
+	}
+	// An ICMPv6 error is never answered with another; an echo request is.
+	f[14+6] = flows.ProtoICMPv6
+	for typ, want := range map[byte]bool{1: false, 3: false, 128: true} {
+		f[14+40] = typ
+		if _, ok := TimeExceeded6(routerMAC, gw, f); ok != want {
+			t.Errorf("ICMPv6 type %d answered %v, want %v", typ, ok, want)
+		}
+	}
+	// Nor is anything IPv4.
+	if _, ok := TimeExceeded6(routerMAC, gw, ipv4UDP()); ok {
+		t.Error("answered IPv4")
+	}
+}
+
 func TestNeighbourAndRouterAdverts(t *testing.T) {
 	gw, host := netip.MustParseAddr("fd00:10::1"), netip.MustParseAddr("fd00:10::11")
 	na := NeighbourAdvert(routerMAC, gw, host, hostMAC)
