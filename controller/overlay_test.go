@@ -466,7 +466,21 @@ func TestOverlayMatrixSameAsOneHostOnOVS(t *testing.T) {
 			if f := strings.Fields(neigh); slices.Contains(f[:max(len(f)-1, 0)], "lladdr") {
 				mac = f[slices.Index(f, "lladdr")+1]
 			}
-			out = append(out, fmt.Sprintf("%s: fd00:10::1 at %s, ping6 %s; %s", h, mac, ping6.Outcome, ra))
+			// traceroute to the outside: the router is hop 1 from every
+			// host (the time exceeded comes from the sender's host when
+			// the router runs on another).
+			trace, err := l.hosts[h].Exec(ctx, "traceroute", "-n", "-q", "1", "-w", "2", "-m", "3", "192.0.2.1")
+			if err != nil {
+				t.Fatalf("traceroute: %v\n%s", err, trace)
+			}
+			var hops []string
+			for _, line := range strings.Split(trace, "\n")[1:] {
+				if f := strings.Fields(line); len(f) >= 2 {
+					hops = append(hops, f[0]+" "+f[1])
+				}
+			}
+			out = append(out, fmt.Sprintf("%s: fd00:10::1 at %s, ping6 %s; %s; traceroute 192.0.2.1: %s", h, mac, ping6.Outcome, ra,
+				strings.Join(hops, ", ")))
 		}
 		return out
 	}

@@ -24,7 +24,7 @@ security_groups:
       - {direction: egress, protocol: any, ethertype: ipv6}
 routers:
   - name: edge
-    host: hv1
+    host: ROUTERHOST
     networks: [tenant, lab]
     external: {port: uplink, mac: "02:00:c0:00:02:0a", ip: 192.0.2.10/24, gateway: 192.0.2.1, gateway_mac: "02:00:c0:00:02:01"}
 `
@@ -34,15 +34,30 @@ routers:
 // on the sender's network (the controller makes it from dec_ttl's
 // invalid-TTL packet-in), so traceroute6 shows the router as hop 1 and
 // the destination as hop 2, both ways. The hosts resolve the gateways by
-// the controller's neighbour advertisements.
+// the controller's neighbour advertisements. The same on two hosts of an
+// overlay with the router on lab1's: web1's packets expire on web1's
+// host (its controller answers), lab1's at the router.
 func TestIPv6TracerouteOnOVS(t *testing.T) {
-	doc, err := intent.Decode([]byte(routed6Intent))
+	for _, c := range []struct {
+		name              string
+		nodes             int
+		lab1Host, routeAt string
+	}{
+		{"one host", 1, "hv1", "hv1"},
+		{"router on the other host", 2, "hv2", "hv2"},
+	} {
+		t.Run(c.name, func(t *testing.T) { traceroute6(t, c.nodes, c.lab1Host, c.routeAt) })
+	}
+}
+
+func traceroute6(t *testing.T, nodes int, lab1Host, routerHost string) {
+	doc, err := intent.Decode([]byte(strings.Replace(routed6Intent, "ROUTERHOST", routerHost, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, _ := newOverlayLab(t, 1, []overlayHost{
+	l, _ := newOverlayLab(t, nodes, []overlayHost{
 		{"web1", "hv1", "02:00:0a:00:00:0b", "10.0.0.11/24", "fd00:10::11/64"},
-		{"lab1", "hv1", "02:00:0a:00:01:05", "10.0.1.5/24", "fd00:11::5/64"},
+		{"lab1", lab1Host, "02:00:0a:00:01:05", "10.0.1.5/24", "fd00:11::5/64"},
 	}, doc)
 	ctx := context.Background()
 	paths := []struct{ from, to, other, via string }{

@@ -173,6 +173,9 @@ type Match struct {
 	IPDst netip.Prefix
 	// IPProto requires EthType IPv4 or IPv6.
 	IPProto *uint8
+	// IPTTL is the IPv4 TTL or the IPv6 hop limit (nw_ttl); it requires
+	// EthType IPv4 or IPv6.
+	IPTTL *uint8
 	// TPSrc/TPDst require IPProto TCP, UDP or SCTP.
 	TPSrc *PortMatch
 	TPDst *PortMatch

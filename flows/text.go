@@ -263,6 +263,9 @@ func appendMatch(b []byte, m Match, priority uint16) []byte {
 	if m.ARPTha != nil {
 		w.text("arp_tha", formatMACMatch(*m.ARPTha))
 	}
+	if m.IPTTL != nil {
+		w.dec("nw_ttl", uint64(*m.IPTTL))
+	}
 	if m.ICMPType != nil {
 		w.dec("icmp_type", uint64(*m.ICMPType))
 	}

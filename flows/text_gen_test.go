@@ -246,6 +246,9 @@ func (g flowGen) ip(m *Match, v6 bool) {
 	if g.chance(0.5) {
 		m.IPDst = g.prefix(v6)
 	}
+	if g.chance(0.15) {
+		m.IPTTL = U8(g.u8())
+	}
 	switch g.r.Intn(6) {
 	case 0:
 		// any protocol

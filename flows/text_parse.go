@@ -200,6 +200,8 @@ func (p *matchParser) field(key, val string, hasVal bool) error {
 		m.IPDst, err = parsePrefix(val)
 	case "nw_proto":
 		m.IPProto, err = parseUintPtr[uint8](val, 8)
+	case "nw_ttl":
+		m.IPTTL, err = parseUintPtr[uint8](val, 8)
 	case "arp_spa":
 		m.ARPSpa, err = parsePrefix(val)
 	case "arp_tpa":

@@ -147,6 +147,8 @@ func TestMatchString(t *testing.T) {
 		{"ipv6 glibc dotted tail", Match{EthType: EthTypeIPv6, IPSrc: pfx("::1.2.3.4/128"), IPDst: pfx("::1:0/128")}, "ipv6,ipv6_src=::1.2.3.4,ipv6_dst=::0.1.0.0"},
 		{"ipv6 mapped", Match{EthType: EthTypeIPv6, IPSrc: pfx("::ffff:1.2.3.4/128")}, "ipv6,ipv6_src=::ffff:1.2.3.4"},
 		{"ipv6 proto", Match{EthType: EthTypeIPv6, IPProto: U8(47)}, "ipv6,nw_proto=47"},
+		{"ttl before icmp", with(ip4, func(m *Match) { m.IPProto = U8(ProtoICMP); m.IPTTL = U8(1); m.ICMPType = U8(8) }), "icmp,nw_ttl=1,icmp_type=8"},
+		{"hop limit", Match{EthType: EthTypeIPv6, IPDst: pfx("fd00::1/128"), IPTTL: U8(1)}, "ipv6,ipv6_dst=fd00::1,nw_ttl=1"},
 		{"udp6 sctp6", Match{EthType: EthTypeIPv6, IPProto: U8(ProtoUDP), TPDst: ExactPort(53)}, "udp6,tp_dst=53"},
 		{"nd_sll", Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMPv6), ICMPType: U8(135), NDTarget: addr("fd00::1"), NDSll: &mac1}, "icmp6,icmp_type=135,nd_target=fd00::1,nd_sll=02:00:00:00:00:01"},
 		{"nd_tll", Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMPv6), ICMPType: U8(136), ICMPCode: U8(0), NDTll: &mac1}, "icmp6,icmp_type=136,icmp_code=0,nd_tll=02:00:00:00:00:01"},

@@ -101,6 +101,9 @@ func validateMatch(m Match, bad complaint) {
 	if m.IPProto != nil && !isIP(m.EthType) {
 		bad("nw_proto needs ip or ipv6")
 	}
+	if m.IPTTL != nil && !isIP(m.EthType) {
+		bad("nw_ttl needs ip or ipv6")
+	}
 	if m.TPSrc != nil || m.TPDst != nil {
 		if m.IPProto == nil || (*m.IPProto != ProtoTCP && *m.IPProto != ProtoUDP && *m.IPProto != ProtoSCTP) || !isIP(m.EthType) {
 			bad("tp_src/tp_dst need tcp, udp or sctp (v4 or v6)")

@@ -29,6 +29,7 @@ var invalidFlows = []struct {
 	{"ipv6 source with ip", Flow{Match: Match{EthType: EthTypeIPv4, IPSrc: pfx("fd00::/64")}}, "ip source fd00::/64 needs ipv6 (dl_type 0x86dd), have dl_type 0x0800", ovsRefuses},
 	{"ipv4 destination without dl_type", Flow{Match: Match{IPDst: pfx("10.0.0.0/8")}}, "ip destination 10.0.0.0/8 needs ip", ovsAlters},
 	{"nw_proto without ip", Flow{Match: Match{IPProto: U8(ProtoTCP)}}, "nw_proto needs ip or ipv6", ovsAlters},
+	{"nw_ttl on arp", Flow{Match: Match{EthType: EthTypeARP, IPTTL: U8(1)}}, "nw_ttl needs ip or ipv6", ovsAlters},
 	{"icmp_type on tcp", Flow{Match: Match{EthType: EthTypeIPv4, IPProto: U8(ProtoTCP), ICMPType: U8(8)}}, "icmp_type/icmp_code need icmp", ovsAlters},
 	{"icmpv4 type on ipv6", Flow{Match: Match{EthType: EthTypeIPv6, IPProto: U8(ProtoICMP), ICMPType: U8(8)}}, "icmp_type/icmp_code need icmp", ovsAlters},
 	{"arp_tpa on ip", Flow{Match: Match{EthType: EthTypeIPv4, ARPTpa: pfx("10.0.0.1/32")}}, "arp_* fields need arp", ovsPolicy}, // String cannot even print it

@@ -67,6 +67,7 @@ var (
 	nxmNXCTIPv6Dst = oxmHeader{classNXM1, 123, 16}
 	// The original direction's protocol and destination port.
 	nxmNXCTNwProto = oxmHeader{classNXM1, 119, 1}
+	nxmNXIPTTL     = oxmHeader{classNXM1, 29, 1}
 	nxmNXCTTpDst   = oxmHeader{classNXM1, 125, 2}
 	// The outer addresses of a tunnel, which have no OXM form.
 	nxmNXTunIPv4Src = oxmHeader{classNXM1, 31, 4}

@@ -212,6 +212,12 @@ func encodeL3(w *oxmWriter, m flows.Match) error {
 			return fmt.Errorf("match %s=%s: needs eth_type of the same IP version, have %#04x", p.name, p.prefix, m.EthType)
 		}
 	}
+	if m.IPTTL != nil {
+		if !ipv4 && !ipv6 {
+			return fmt.Errorf("match nw_ttl=%d: needs eth_type ip or ipv6", *m.IPTTL)
+		}
+		w.put(nxmNXIPTTL, []byte{*m.IPTTL}, nil)
+	}
 	if m.IPProto == nil {
 		if m.TPSrc != nil || m.TPDst != nil || m.ICMPType != nil || m.ICMPCode != nil {
 			return fmt.Errorf("match: transport/ICMP fields need ip_proto")

@@ -165,6 +165,8 @@ func setFromTLV(m *flows.Match, t oxmTLV) error {
 		m.EthType = u16(v)
 	case oxmIPProto:
 		m.IPProto = flows.U8(v[0])
+	case nxmNXIPTTL:
+		m.IPTTL = flows.U8(v[0])
 	case oxmIPv4Src, oxmIPv6Src:
 		m.IPSrc, err = tlvPrefix(t)
 	case oxmIPv4Dst, oxmIPv6Dst:

@@ -90,7 +90,7 @@ func everyConstruct() []flows.Flow {
 			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPProto: flows.U8(flows.ProtoICMP), ICMPType: flows.U8(8), ICMPCode: flows.U8(0)},
 			Actions: []flows.Action{flows.Meter{ID: 1}, flows.DecTTL{}, flows.Load{Field: flows.Whole(flows.FieldICMPType), Value: 0}, flows.Group{ID: 1}}},
 		{Table: 3, Priority: 15, Cookie: 0x101f,
-			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: pfx("fd00:10::1/128"), IPProto: flows.U8(flows.ProtoICMPv6), ICMPType: flows.U8(128)},
+			Match: flows.Match{EthType: flows.EthTypeIPv6, IPDst: pfx("fd00:10::1/128"), IPProto: flows.U8(flows.ProtoICMPv6), IPTTL: flows.U8(1), ICMPType: flows.U8(128)},
 			Actions: []flows.Action{
 				flows.Move{Src: flows.Whole(flows.FieldIPv6Src), Dst: flows.Whole(flows.FieldIPv6Dst)},
 				flows.Load{Field: flows.Bits(flows.FieldIPv6Src, 64, 64), Value: 0xfd00001000000000},

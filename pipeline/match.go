@@ -84,6 +84,9 @@ func mergeMatch(a, b flows.Match) (flows.Match, error) {
 	if set("nw_proto", a.IPProto != nil, b.IPProto != nil, a.IPProto != nil && b.IPProto != nil && *a.IPProto == *b.IPProto) {
 		a.IPProto = b.IPProto
 	}
+	if set("nw_ttl", a.IPTTL != nil, b.IPTTL != nil, a.IPTTL != nil && b.IPTTL != nil && *a.IPTTL == *b.IPTTL) {
+		a.IPTTL = b.IPTTL
+	}
 	if set("tp_dst", a.TPDst != nil, b.TPDst != nil, a.TPDst != nil && b.TPDst != nil && *a.TPDst == *b.TPDst) {
 		a.TPDst = b.TPDst
 	}

@@ -13,9 +13,9 @@ import (
 // router named for hv1 is compiled here in full (even with the uplink
 // bound elsewhere: then it has no way out, and the uplink's host does not
 // use it); named for hv2, frames for the gateway MAC go through the
-// tunnel to hv2 and only the gateway ARP and ping responders stay; named
-// for a host with no known endpoint, they are dropped and ping of the
-// gateway is not answered.
+// tunnel to hv2 and only the gateway ARP and ping responders and the TTL
+// expiry stay; named for a host with no known endpoint, they are dropped
+// and ping of the gateway is not answered.
 func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 	doc := workedExampleDoc(t)
 	hv2, hv3 := netip.MustParseAddr("192.168.100.12"), netip.MustParseAddr("192.168.100.13")
@@ -39,6 +39,8 @@ func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 			case f.Table == uint8(TableL2Lookup) && f.Match.ICMPType != nil &&
 				(*f.Match.ICMPType == icmpEchoRequest && f.Match.EthType == flows.EthTypeIPv4 || *f.Match.ICMPType == icmpv6EchoRequest):
 				echo++
+			case f.Table == uint8(TableL2Lookup) && f.Match.IPTTL != nil:
+				echo++ // expiry here, for a time exceeded from this host's controller
 			case f.Table == uint8(TableL2Lookup) && f.Match.EthDst != nil && f.Match.EthDst.Addr == gateway:
 				seam = append(seam, flows.ActionsString(f.Actions))
 			}
@@ -49,9 +51,10 @@ func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 		return seam, routerFlows, echo
 	}
 	// Unnamed: the uplink's host, hv3.
-	// Pinged here: the gateway and the external address; the gateway6
-	// and the router's link-local address on the network.
-	const pinged = 4
+	// Answered here: ping of the gateway and the external address, the
+	// gateway6 and the router's link-local address on the network; TTL
+	// and hop limit expiry.
+	const pinged = 4 + 2
 	seam, n, echo := compile("", b)
 	if len(seam) != 1 || !strings.Contains(seam[0], "192.168.100.13->tun_dst") || echo != pinged {
 		t.Errorf("router unnamed, uplink on hv3: gateway MAC -> %q (%d ping responders), want through the tunnel to hv3 (%d)", seam, echo, pinged)

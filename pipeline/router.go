@@ -43,6 +43,7 @@ func compileRoutersOn(in *intent.Intent, bindings map[string]uint32, ids ids, ho
 				// Not while nothing reaches the router: a gateway
 				// answering ping would hide that.
 				out = append(out, rc.remoteEchoResponders()...)
+				out = append(out, rc.remoteTTLExpiry()...)
 			}
 			continue
 		}

@@ -146,6 +146,43 @@ func (rc *routerCompiler) remoteEchoResponders() []flows.Flow {
 	return out
 }
 
+// prioRemoteTTLExpiry puts the expiry check for a router on another host
+// above the frames to the gateway MAC that go through the tunnel, below
+// the ping responders (a ping of the gateway with TTL 1 is answered, as
+// on the router's host).
+const prioRemoteTTLExpiry = prioGatewayARP - 10
+
+// remoteTTLExpiry makes a packet that would expire at the router expire
+// on the sender's host, in an overlay where the router runs on another
+// host: a frame to the gateway MAC with TTL (hop limit) 1 meets dec_ttl
+// here, which sends it up as an invalid-TTL packet-in to this host's
+// controller, and that answers with the time exceeded out of the
+// sender's port, as the router's host does for its own ports. The
+// router's host could not: it would send the error out of the tunnel
+// the packet came in by. (One difference from the router's host: a TTL-1
+// packet to an address the router drops, not routes, gets a time
+// exceeded here.)
+func (rc *routerCompiler) remoteTTLExpiry() []flows.Flow {
+	var out []flows.Flow
+	for _, v6 := range []bool{false, true} {
+		for _, s := range rc.echoSides(v6) {
+			if !s.network {
+				continue
+			}
+			m := s.match
+			m.EthDst, m.EthType, m.IPTTL = flows.ExactMAC(s.mac), flows.EthTypeIPv4, flows.U8(1)
+			if v6 {
+				m.EthType = flows.EthTypeIPv6
+			}
+			out = append(out, flows.Flow{
+				Table: uint8(TableL2Lookup), Priority: prioRemoteTTLExpiry, Cookie: routerWhole(rc.r).cookie(rc.r.Name),
+				Match: m, Actions: []flows.Action{flows.DecTTL{}},
+			})
+		}
+	}
+	return out
+}
+
 // echoAddress is an address the router answers ping on, with the cookie
 // of the part of the router it belongs to.
 type echoAddress struct {
