@@ -65,6 +65,9 @@ type applied struct {
 	doc []byte
 	in  *intent.Intent
 	rev int64 // its store revision (etcd mode)
+	// overlay is the other hosts' ports compiled in with it (overlay
+	// mode): where the controller's own answers to them go.
+	overlay pipeline.Overlay
 	// namer names its cookies for the metrics. It indexes every rule of
 	// the intent, which costs more than a small change does, so it is
 	// built on the first scrape after an apply, not on the apply.

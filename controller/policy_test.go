@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -405,4 +406,39 @@ func countLines(t *testing.T, path, substr string) int {
 		t.Fatal(err)
 	}
 	return strings.Count(string(b), substr)
+}
+
+// TestPolicyRejectAcrossHostsOnOVS: in an overlay the reject is decided
+// on the destination's host (db1 on hv3), for a packet that came in from
+// the tunnel; its controller sends the RST (ICMP port unreachable for
+// UDP) back through the tunnel to the sender's host (web1 on hv1), where
+// it reaches web1 as db1's answer. (Output to the packet's in_port, the
+// tunnel, would have sent it to hv3 itself.)
+func TestPolicyRejectAcrossHostsOnOVS(t *testing.T) {
+	doc := storeDoc(t, func(s string) string {
+		return s + `
+policies:
+  - name: db-reject
+    priority: 1
+    applies_to: {ports: [db1]}
+    rules:
+      - {action: reject, direction: ingress, protocol: tcp, ports: "3306", remote_cidr: 10.0.0.11}
+      - {action: reject, direction: ingress, protocol: tcp, ports: "3306", remote_cidr: "fd00:10::11"}
+      - {action: reject, direction: ingress, protocol: udp, ports: "53", remote_cidr: 10.0.0.11}
+`
+	})
+	l, _ := newOverlayLab(t, 3, workedHosts, doc)
+	// web2 (hv2) is not rejected: it reaches db1 once every host knows
+	// the others' ports.
+	l.waitReach("web2", l.addr("db1", false), 3306)
+	for _, v6 := range []bool{false, true} {
+		l.expect("web1", l.addr("db1", v6), 3306, testbed.Refused, netip.Addr{})
+	}
+	res, err := testbed.UDPExchange(context.Background(), l.hosts["web1"], l.addr("db1", false), 53)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != testbed.Refused {
+		t.Errorf("web1 (hv1) -> db1 (hv3) udp/53: %s (%s), want refused by the ICMP port unreachable", res.Outcome, res.Detail)
+	}
 }

@@ -77,16 +77,32 @@ func policyRule(in *intent.Intent, ref pipeline.PolicyRuleRef) intent.PolicyRule
 
 // answerReject answers a rejected packet with a TCP RST or an ICMP port
 // unreachable, output to the port it came from, as if the destination
-// had refused it. Packets that came through the router get no answer:
-// their sender is behind the uplink or in another network, which output
-// to in_port cannot reach.
+// had refused it; a packet from a port on another host goes back through
+// the tunnel to that host. Packets that came through the router get no
+// answer: their sender is behind the uplink or in another network, which
+// output to in_port cannot reach.
 func (c *Controller) answerReject(ctx context.Context, p openflow.PacketIn) {
 	answer, ok := reject.Answer(p.Data)
 	if !ok || p.HasReg0 && p.Reg0 == pipeline.RouterPort {
 		c.metrics.rejects.WithLabelValues("unanswered").Inc()
 		return
 	}
-	if err := c.session.PacketOut(ctx, p.InPort, answer); err != nil {
+	back := []flows.Action{flows.Output{Port: p.InPort}}
+	if p.InPort == TunnelOFPort {
+		// The tunnel's in_port would send the answer to this host
+		// itself: address it to the sender's host.
+		cur := c.current.Load()
+		if cur == nil {
+			ok = false
+		} else {
+			back, ok = pipeline.TunnelBack(cur.in, cur.overlay, flows.MAC(p.Data[6:12]))
+		}
+		if !ok {
+			c.metrics.rejects.WithLabelValues("unanswered").Inc()
+			return
+		}
+	}
+	if err := c.session.PacketOutActions(ctx, answer, back); err != nil {
 		c.metrics.rejects.WithLabelValues("failed").Inc()
 		c.log.Debug("reject: packet-out failed", "port", p.InPort, "error", err)
 		return

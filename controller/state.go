@@ -158,7 +158,7 @@ func (st *state) install(ctx context.Context, trigger string, doc []byte, in *in
 	st.groups = groups
 	st.publishNextHops(in)
 	st.doc, st.in, st.applied = doc, in, true
-	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
+	st.c.current.Store(&applied{doc: doc, in: in, rev: st.revision, overlay: st.overlay, namer: sync.OnceValue(func() *pipeline.CookieNamer { return pipeline.NewCookieNamer(in) })})
 	st.publishPorts()
 	st.logWarnings(in)
 	return st.finish(res, start)

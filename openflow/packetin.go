@@ -100,18 +100,23 @@ func setAsyncPacketIns(xid uint32) []byte {
 	return out
 }
 
-// packetOutMessage outputs data to port.
-func packetOutMessage(xid, port uint32, data []byte) ([]byte, error) {
+// packetOutActionsMessage runs actions on data (which may send it into a
+// tunnel with its header set, or output it).
+func packetOutActionsMessage(xid uint32, data []byte, actions []flows.Action) ([]byte, error) {
+	var encoded []byte
+	for _, a := range actions {
+		b, err := encodeAction(a)
+		if err != nil {
+			return nil, err
+		}
+		encoded = append(encoded, b...)
+	}
 	b := ofpHeader(ofptPacketOut, xid)
 	b = binary.BigEndian.AppendUint32(b, ofpNoBuffer)
 	b = binary.BigEndian.AppendUint32(b, ofppController) // in_port
-	b = binary.BigEndian.AppendUint16(b, 16)             // actions_len
+	b = binary.BigEndian.AppendUint16(b, uint16(len(encoded)))
 	b = append(b, 0, 0, 0, 0, 0, 0)
-	b = binary.BigEndian.AppendUint16(b, 0) // OFPAT_OUTPUT
-	b = binary.BigEndian.AppendUint16(b, 16)
-	b = binary.BigEndian.AppendUint32(b, port)
-	b = binary.BigEndian.AppendUint16(b, 0) // max_len: not to the controller
-	b = append(b, 0, 0, 0, 0, 0, 0)
+	b = append(b, encoded...)
 	return finishMessage(append(b, data...))
 }
 
@@ -123,11 +128,17 @@ func (s *Session) PacketIns() <-chan PacketIn { return s.packetIns }
 // PacketOut sends data out of port. It needs no reply and does not wait
 // for other operations (it may run between the messages of a bundle).
 func (s *Session) PacketOut(ctx context.Context, port uint32, data []byte) error {
+	return s.PacketOutActions(ctx, data, []flows.Action{flows.Output{Port: port}})
+}
+
+// PacketOutActions runs actions on data, as PacketOut does: for a frame
+// that must leave through a tunnel with its header set, say.
+func (s *Session) PacketOutActions(ctx context.Context, data []byte, actions []flows.Action) error {
 	c, err := s.current(ctx)
 	if err != nil {
 		return err
 	}
-	msg, err := packetOutMessage(s.allocXIDs(1), port, data)
+	msg, err := packetOutActionsMessage(s.allocXIDs(1), data, actions)
 	if err != nil {
 		return fmt.Errorf("bridge %s: packet-out: %w", s.cfg.Bridge, err)
 	}

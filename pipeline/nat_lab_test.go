@@ -121,6 +121,12 @@ func (l *natLab) install(t *testing.T, text string) {
 	if _, err := l.tb.OVS().Ofctl(context.Background(), "--bundle", "replace-flows", labBridge, path); err != nil {
 		t.Fatalf("install flows: %v", err)
 	}
+	// Datapath flows cached before (the hosts' own router and neighbour
+	// solicitations, dropped by the empty table) would take the first
+	// probes otherwise.
+	if err := l.tb.OVS().SettleDatapath(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (l *natLab) logConntrack(t *testing.T) {

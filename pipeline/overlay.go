@@ -114,6 +114,26 @@ func tunnelHeader(endpoint netip.Addr, zone uint16) []flows.Action {
 		flows.Load{Field: flows.Whole(flows.FieldTunID), Value: uint64(zone)})
 }
 
+// TunnelBack is how the controller sends a frame it makes to the sender
+// of a packet that came in from the tunnel (a reject's RST, say): the
+// tunnel header toward the host the port with MAC mac is bound on, in
+// that port's network, and out of the tunnel port. ok is false when no
+// port of in with that MAC is bound on another host of ov (a packet the
+// router on another host handed on: its sender is behind the router).
+func TunnelBack(in *intent.Intent, ov Overlay, mac flows.MAC) (actions []flows.Action, ok bool) {
+	if ov.TunnelPort == 0 {
+		return nil, false
+	}
+	for i := range in.Ports {
+		p := &in.Ports[i]
+		endpoint, remote := ov.Remote[p.Name]
+		if remote && slices.Contains(portMACs(p), mac) {
+			return append(tunnelHeader(endpoint, NetworkZone(in, p.Network)), flows.Output{Port: ov.TunnelPort}), true
+		}
+	}
+	return nil, false
+}
+
 // unspecifiedOf is the unspecified address of a's family: what clears a
 // tunnel address field of that family.
 func unspecifiedOf(a netip.Addr) netip.Addr {

@@ -89,6 +89,9 @@ func (l *overlayLab) install(in *intent.Intent) {
 		if err := labinstall.Apply(context.Background(), n.OVS().Ofctl, testbed.IntegrationBridge, fs, nil, ServiceGroupsOn(in, b, ov)); err != nil {
 			l.t.Fatalf("node %s: %v", name, err)
 		}
+		if err := n.OVS().SettleDatapath(context.Background()); err != nil {
+			l.t.Fatal(err)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -91,5 +92,34 @@ func TestRouterRunsOnItsGatewayHost(t *testing.T) {
 		if f.Match.InPort == 9 {
 			t.Errorf("uplink bound here, router on hv2: %s", f)
 		}
+	}
+}
+
+// TestTunnelBack: the controller's answer to a packet from the tunnel
+// goes to the host its sender's port is bound on, in that port's network
+// (tun_id), out of the tunnel port; a local port's MAC, the router's
+// gateway MAC and a host without the overlay have no way back through
+// the tunnel.
+func TestTunnelBack(t *testing.T) {
+	doc := workedExampleDoc(t)
+	in, err := doc.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hv2 := netip.MustParseAddr("fd00:100::12")
+	ov := Overlay{TunnelPort: 4000, Host: "hv1", Remote: map[string]netip.Addr{"db1": hv2}, Hosts: map[string]netip.Addr{"hv2": hv2}}
+	mac := func(port string) flows.MAC { return flows.MAC(in.Port(port).MAC) }
+	got, ok := TunnelBack(in, ov, mac("db1"))
+	want := fmt.Sprintf("set_field:0.0.0.0->tun_dst,set_field:fd00:100::12->tun_ipv6_dst,set_field:%#x->tun_id,output:4000", NetworkZone(in, "tenant"))
+	if !ok || flows.ActionsString(got) != want {
+		t.Errorf("TunnelBack(db1) = %s %v, want %s", flows.ActionsString(got), ok, want)
+	}
+	for _, m := range []flows.MAC{mac("web1"), GatewayMAC(in.Network("tenant"))} {
+		if got, ok := TunnelBack(in, ov, m); ok {
+			t.Errorf("TunnelBack(%s) = %s, want no way back", m, flows.ActionsString(got))
+		}
+	}
+	if _, ok := TunnelBack(in, Overlay{}, mac("db1")); ok {
+		t.Error("TunnelBack without an overlay found a way back")
 	}
 }

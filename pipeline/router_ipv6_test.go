@@ -110,6 +110,12 @@ func TestIPv6RoutingOnOVS(t *testing.T) {
 	if out, err := tb.OVS().Ofctl(ctx, "-O", "OpenFlow13", "--bundle", "replace-flows", "br-int", path); err != nil {
 		t.Fatalf("install: %v\n%s", err, out)
 	}
+	// The hosts' router and neighbour solicitations, dropped by the
+	// empty table before, left datapath flows that would drop the first
+	// connection.
+	if err := tb.OVS().SettleDatapath(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, c := range []struct {
 		from   *testbed.Host
