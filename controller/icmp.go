@@ -31,11 +31,16 @@ func (r *resolver) timeExceeded(ctx context.Context, p openflow.PacketIn) {
 	if !ok || time.Since(r.lastICMP) < icmpErrorGap {
 		return
 	}
-	frame, ok := packets.TimeExceeded(side.MAC, side.IP, p.Data)
-	if !ok && side.IP6.IsValid() {
-		frame, ok = packets.TimeExceeded6(side.MAC, side.IP6, p.Data)
+	// From the router's address of the expired packet's family there
+	// (a network may have only one).
+	frame, answered := []byte(nil), false
+	if side.IP.IsValid() {
+		frame, answered = packets.TimeExceeded(side.MAC, side.IP, p.Data)
 	}
-	if !ok {
+	if !answered && side.IP6.IsValid() {
+		frame, answered = packets.TimeExceeded6(side.MAC, side.IP6, p.Data)
+	}
+	if !answered {
 		return
 	}
 	r.lastICMP = time.Now()

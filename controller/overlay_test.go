@@ -63,7 +63,10 @@ func newOverlayLabOn(t *testing.T, underlay string, nodes int, hosts []overlayHo
 	}
 	for _, oh := range hosts {
 		mac, _ := net.ParseMAC(oh.mac)
-		opts := testbed.HostOpts{MAC: mac, IPv4: netip.MustParsePrefix(oh.ip4)}
+		opts := testbed.HostOpts{MAC: mac}
+		if oh.ip4 != "" {
+			opts.IPv4 = netip.MustParsePrefix(oh.ip4)
+		}
 		if oh.ip6 != "" {
 			opts.IPv6 = netip.MustParsePrefix(oh.ip6)
 		}

@@ -8,15 +8,16 @@ import (
 	"github.com/flowgate/flowgate/intent"
 )
 
-// routed6Intent is two networks a router routes IPv6 between, with
-// groups open to anything IPv6, so that only routing decides.
+// routed6Intent is two networks a router routes IPv6 between, lab
+// IPv6-only, with groups open to anything IPv6, so that only routing
+// decides.
 const routed6Intent = `bridge: br-int
 networks:
   - {name: tenant, cidr: 10.0.0.0/24, gateway: 10.0.0.1, cidr6: "fd00:10::/64", gateway6: "fd00:10::1"}
-  - {name: lab, cidr: 10.0.1.0/24, gateway: 10.0.1.1, cidr6: "fd00:11::/64", gateway6: "fd00:11::1"}
+  - {name: lab, cidr6: "fd00:11::/64", gateway6: "fd00:11::1"}
 ports:
   - {name: web1, network: tenant, mac: "02:00:0a:00:00:0b", ips: [10.0.0.11, "fd00:10::11"], security_groups: [open]}
-  - {name: lab1, network: lab, mac: "02:00:0a:00:01:05", ips: [10.0.1.5, "fd00:11::5"], security_groups: [open]}
+  - {name: lab1, network: lab, mac: "02:00:0a:00:01:05", ips: ["fd00:11::5"], security_groups: [open]}
 security_groups:
   - name: open
     rules:
@@ -34,7 +35,8 @@ routers:
 // on the sender's network (the controller makes it from dec_ttl's
 // invalid-TTL packet-in), so traceroute6 shows the router as hop 1 and
 // the destination as hop 2, both ways. The hosts resolve the gateways by
-// the controller's neighbour advertisements. The same on two hosts of an
+// the controller's neighbour advertisements, on the IPv6-only network
+// too. The same on two hosts of an
 // overlay with the router on lab1's: web1's packets expire on web1's
 // host (its controller answers), lab1's at the router.
 func TestIPv6TracerouteOnOVS(t *testing.T) {
@@ -57,7 +59,7 @@ func traceroute6(t *testing.T, nodes int, lab1Host, routerHost string) {
 	}
 	l, _ := newOverlayLab(t, nodes, []overlayHost{
 		{"web1", "hv1", "02:00:0a:00:00:0b", "10.0.0.11/24", "fd00:10::11/64"},
-		{"lab1", lab1Host, "02:00:0a:00:01:05", "10.0.1.5/24", "fd00:11::5/64"},
+		{"lab1", lab1Host, "02:00:0a:00:01:05", "", "fd00:11::5/64"},
 	}, doc)
 	ctx := context.Background()
 	paths := []struct{ from, to, other, via string }{

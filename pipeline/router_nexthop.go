@@ -137,12 +137,18 @@ func RouterSides(in *intent.Intent, b Bindings) map[uint32]RouterSide {
 		}
 		for _, name := range r.Networks {
 			n := in.Network(name)
-			if n == nil || !n.Gateway.Is4() {
+			// A network the router joins by gateway, gateway6 or both
+			// (an IPv6-only network has sides too: neighbour discovery,
+			// advertisements and time exceeded need them).
+			if n == nil || !n.Gateway.Is4() && !n.Gateway6.IsValid() {
 				continue
 			}
 			for _, p := range in.Ports {
 				if ofport, ok := b[p.Name]; ok && p.Network == name {
-					s := RouterSide{Router: r.Name, Port: ofport, MAC: GatewayMAC(n), IP: n.Gateway}
+					s := RouterSide{Router: r.Name, Port: ofport, MAC: GatewayMAC(n)}
+					if n.Gateway.Is4() {
+						s.IP = n.Gateway
+					}
 					if n.Gateway6.IsValid() && n.CIDR6.IsValid() {
 						s.IP6, s.LinkLocal, s.Prefix6 = n.Gateway6, linkLocal(s.MAC), n.CIDR6
 					}
