@@ -18,14 +18,9 @@ import (
 	"github.com/flowgate/flowgate/testbed"
 )
 
-// TestPolicyRejectAnswersAtOnceOnOVS: an admin policy's reject refuses a new
-// connection with a TCP RST (ICMP port unreachable for UDP) that the
-// controller sends back through a packet-out, so the client fails at once
-// instead of waiting for a timeout; a connection the policy does not
-// match is not touched.
-func TestPolicyRejectAnswersAtOnceOnOVS(t *testing.T) {
-	l := newLab(t)
-	doc := readTestdata(t, "worked.yaml") + `
+// dbRejectPolicy, appended to the worked example, rejects web1's
+// connections to db1's MySQL port (IPv4 and IPv6) and its UDP to port 53.
+const dbRejectPolicy = `
 policies:
   - name: db-reject
     priority: 1
@@ -35,6 +30,15 @@ policies:
       - {action: reject, direction: ingress, protocol: tcp, ports: "3306", remote_cidr: "fd00:10::11"}
       - {action: reject, direction: ingress, protocol: udp, ports: "53", remote_cidr: 10.0.0.11}
 `
+
+// TestPolicyRejectAnswersAtOnceOnOVS: an admin policy's reject refuses a new
+// connection with a TCP RST (ICMP port unreachable for UDP) that the
+// controller sends back through a packet-out, so the client fails at once
+// instead of waiting for a timeout; a connection the policy does not
+// match is not touched.
+func TestPolicyRejectAnswersAtOnceOnOVS(t *testing.T) {
+	l := newLab(t)
+	doc := readTestdata(t, "worked.yaml") + dbRejectPolicy
 	l.changeIntent(doc)
 	l.expectTCP("web2", "db1", false, 3306, testbed.OK) // the ARP caches are warm after this
 	l.expectTCP("web1", "db1", true, 3306, testbed.Refused)
@@ -415,18 +419,7 @@ func countLines(t *testing.T, path, substr string) int {
 // it reaches web1 as db1's answer. (Output to the packet's in_port, the
 // tunnel, would have sent it to hv3 itself.)
 func TestPolicyRejectAcrossHostsOnOVS(t *testing.T) {
-	doc := storeDoc(t, func(s string) string {
-		return s + `
-policies:
-  - name: db-reject
-    priority: 1
-    applies_to: {ports: [db1]}
-    rules:
-      - {action: reject, direction: ingress, protocol: tcp, ports: "3306", remote_cidr: 10.0.0.11}
-      - {action: reject, direction: ingress, protocol: tcp, ports: "3306", remote_cidr: "fd00:10::11"}
-      - {action: reject, direction: ingress, protocol: udp, ports: "53", remote_cidr: 10.0.0.11}
-`
-	})
+	doc := storeDoc(t, func(s string) string { return s + dbRejectPolicy })
 	l, _ := newOverlayLab(t, 3, workedHosts, doc)
 	// web2 (hv2) is not rejected: it reaches db1 once every host knows
 	// the others' ports.

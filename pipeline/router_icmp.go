@@ -128,22 +128,30 @@ func (rc *routerCompiler) echoResponders() []flows.Flow {
 // (gatewayARPResponders).
 func (rc *routerCompiler) remoteEchoResponders() []flows.Flow {
 	var out []flows.Flow
+	rc.forNetworkSides(func(v6 bool, s echoSide) {
+		m := s.match
+		m.EthDst = flows.ExactMAC(s.mac)
+		for _, a := range rc.echoAddresses(v6, s) {
+			out = append(out, flows.Flow{
+				Table: uint8(TableL2Lookup), Priority: prioGatewayARP, Cookie: a.cookie,
+				Match: echoRequest(m, a.ip), Actions: echoReply(s.mac, a.ip),
+			})
+		}
+	})
+	return out
+}
+
+// forNetworkSides calls f with each of the router's sides on its
+// networks (not the uplink), over IPv4 and then IPv6: the sides whose
+// senders another host of an overlay answers for.
+func (rc *routerCompiler) forNetworkSides(f func(v6 bool, s echoSide)) {
 	for _, v6 := range []bool{false, true} {
 		for _, s := range rc.echoSides(v6) {
-			if !s.network {
-				continue
-			}
-			m := s.match
-			m.EthDst = flows.ExactMAC(s.mac)
-			for _, a := range rc.echoAddresses(v6, s) {
-				out = append(out, flows.Flow{
-					Table: uint8(TableL2Lookup), Priority: prioGatewayARP, Cookie: a.cookie,
-					Match: echoRequest(m, a.ip), Actions: echoReply(s.mac, a.ip),
-				})
+			if s.network {
+				f(v6, s)
 			}
 		}
 	}
-	return out
 }
 
 // prioRemoteTTLExpiry puts the expiry check for a router on another host
@@ -164,22 +172,17 @@ const prioRemoteTTLExpiry = prioGatewayARP - 10
 // exceeded here.)
 func (rc *routerCompiler) remoteTTLExpiry() []flows.Flow {
 	var out []flows.Flow
-	for _, v6 := range []bool{false, true} {
-		for _, s := range rc.echoSides(v6) {
-			if !s.network {
-				continue
-			}
-			m := s.match
-			m.EthDst, m.EthType, m.IPTTL = flows.ExactMAC(s.mac), flows.EthTypeIPv4, flows.U8(1)
-			if v6 {
-				m.EthType = flows.EthTypeIPv6
-			}
-			out = append(out, flows.Flow{
-				Table: uint8(TableL2Lookup), Priority: prioRemoteTTLExpiry, Cookie: routerWhole(rc.r).cookie(rc.r.Name),
-				Match: m, Actions: []flows.Action{flows.DecTTL{}},
-			})
+	rc.forNetworkSides(func(v6 bool, s echoSide) {
+		m := s.match
+		m.EthDst, m.EthType, m.IPTTL = flows.ExactMAC(s.mac), flows.EthTypeIPv4, flows.U8(1)
+		if v6 {
+			m.EthType = flows.EthTypeIPv6
 		}
-	}
+		out = append(out, flows.Flow{
+			Table: uint8(TableL2Lookup), Priority: prioRemoteTTLExpiry, Cookie: routerWhole(rc.r).cookie(rc.r.Name),
+			Match: m, Actions: []flows.Action{flows.DecTTL{}},
+		})
+	})
 	return out
 }
 
