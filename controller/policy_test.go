@@ -31,6 +31,30 @@ policies:
       - {action: reject, direction: ingress, protocol: udp, ports: "53", remote_cidr: 10.0.0.11}
 `
 
+// synRetransmit is when Linux first sends an unanswered SYN again
+// (TCP_TIMEOUT_INIT, 1 s).
+const synRetransmit = time.Second
+
+// expectRefusedAtOnce connects from a host and wants the connection
+// refused by an answer to its first SYN, not by a timeout: before the
+// kernel would have sent the SYN again. It logs how long the refusal
+// took (about a millisecond on an idle machine; the figure the issues
+// report) but holds the test only to the first-SYN bound, which a slow
+// shared machine does not break.
+func expectRefusedAtOnce(t *testing.T, what string, from *testbed.Host, dst netip.Addr, port uint16) {
+	t.Helper()
+	start := time.Now()
+	res, err := testbed.TCPConnect(context.Background(), from, dst, port)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %s (%s) in %v", what, res.Outcome, res.Detail, took)
+	if res.Outcome != testbed.Refused || took >= synRetransmit {
+		t.Errorf("%s: %s (%s) after %v; want refused by the answer to the first SYN (before %v)", what, res.Outcome, res.Detail, took, synRetransmit)
+	}
+}
+
 // TestPolicyRejectAnswersAtOnceOnOVS: an admin policy's reject refuses a new
 // connection with a TCP RST (ICMP port unreachable for UDP) that the
 // controller sends back through a packet-out, so the client fails at once
@@ -43,16 +67,7 @@ func TestPolicyRejectAnswersAtOnceOnOVS(t *testing.T) {
 	l.expectTCP("web2", "db1", false, 3306, testbed.OK) // the ARP caches are warm after this
 	l.expectTCP("web1", "db1", true, 3306, testbed.Refused)
 	for _, v6 := range []bool{false, true} {
-		start := time.Now()
-		res, err := testbed.TCPConnect(context.Background(), l.hosts["web1"], l.addr("db1", v6), 3306)
-		took := time.Since(start)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("web1 -> db1:3306 (v6 %v): %s (%s) in %v", v6, res.Outcome, res.Detail, took)
-		if res.Outcome != testbed.Refused || took >= 100*time.Millisecond {
-			t.Errorf("web1 -> db1:3306 (v6 %v): %s (%s) after %v; want refused in under 100 ms", v6, res.Outcome, res.Detail, took)
-		}
+		expectRefusedAtOnce(t, fmt.Sprintf("web1 -> db1:3306 (v6 %v)", v6), l.hosts["web1"], l.addr("db1", v6), 3306)
 	}
 	// Group db does not allow udp/53: without the reject's answer the
 	// probe would time out.

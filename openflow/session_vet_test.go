@@ -80,12 +80,18 @@ func bridgeDatapathID(t *testing.T, ctx context.Context, o *testbed.OVS) uint64 
 // strangers cost only their own handshake deadline, and the real switch
 // connects (and, after a crash, gets its flows back) while they wait.
 func TestSessionVetsAcceptedConnectionsOnOVS(t *testing.T) {
+	// Strangers vetted one after the other would hold the real switch
+	// for at least one of their deadlines: a switch served within one
+	// deadline was vetted beside them. (The test logs the time it took,
+	// milliseconds on an idle machine; the bound is the behaviour, not a
+	// speed target, so a slow shared machine does not break it.)
+	const deadline = 2 * time.Second
 	o := newBridge(t)
 	ctx := testContext(t)
 	real := bridgeDatapathID(t, ctx, o)
 	ln, target := listenForSwitch(t, o)
 	addr := ln.Addr().String()
-	s := runSession(t, SessionConfig{Listener: ln, HandshakeTimeout: 2 * time.Second,
+	s := runSession(t, SessionConfig{Listener: ln, HandshakeTimeout: deadline,
 		VerifySwitch: func(_ context.Context, dpid uint64) error {
 			if dpid != real {
 				return fmt.Errorf("not the datapath of br0 (%016x)", real)
@@ -118,8 +124,8 @@ func TestSessionVetsAcceptedConnectionsOnOVS(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("with three idle strangers on the listener the switch connected and took %d flows in %v", len(desired), time.Since(start))
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("first install took %v with idle strangers waiting; want under 1 s", d)
+	if d := time.Since(start); d >= deadline {
+		t.Errorf("first install took %v with idle strangers waiting; want within one handshake deadline (%v)", d, deadline)
 	}
 
 	// vswitchd crashes; three new strangers connect before it is back.
@@ -145,8 +151,8 @@ func TestSessionVetsAcceptedConnectionsOnOVS(t *testing.T) {
 	}
 	took := time.Since(restarted)
 	t.Logf("with three idle strangers, all %d flows back %v after ovs-vswitchd restarted", len(desired), took)
-	if took > time.Second {
-		t.Errorf("flows back %v after the restart; want within 1 s", took)
+	if took >= deadline {
+		t.Errorf("flows back %v after the restart; want within one handshake deadline (%v)", took, deadline)
 	}
 	if st := s.Stats(); st.Connects != 2 {
 		t.Errorf("%d connects, want 2 (the real switch, twice)", st.Connects)
