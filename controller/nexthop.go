@@ -12,12 +12,13 @@ import (
 )
 
 // Next-hop resolution for routers without external.gateway_mac: the
-// resolver asks for the gateway's MAC with ARP requests sent out of the
-// uplink (packet-outs) — at once when a router needs one, every
-// nextHopRefresh after, and when a packet finds it unknown — and reads
-// the answers the pipeline sends up (router_nexthop.go). A new MAC goes to
-// the state goroutine, which compiles it in like a new binding: a gateway
-// that fails over to another MAC is followed within one refresh.
+// resolver asks for the gateway's MAC with ARP requests, and for
+// gateway6's with neighbour solicitations, sent out of the uplink
+// (packet-outs) — at once when a router needs one, every nextHopRefresh
+// after, and when a packet finds it unknown — and reads the answers the
+// pipeline sends up (router_nexthop.go). A new MAC goes to the state
+// goroutine, which compiles it in like a new binding: a gateway that
+// fails over to another MAC is followed within one refresh.
 
 const (
 	// nextHopRefresh is how often a learned next hop is asked again.
@@ -33,8 +34,8 @@ const (
 
 // learnedHop is a next hop's MAC the resolver saw.
 type learnedHop struct {
-	router string
-	mac    flows.MAC
+	key pipeline.NextHopKey
+	mac flows.MAC
 }
 
 type resolver struct {
@@ -49,14 +50,14 @@ type resolver struct {
 	poke       chan struct{}
 	in         chan openflow.PacketIn // from handlePacketIns
 	learned    chan learnedHop
-	asked      map[string]time.Time
-	known      map[string]flows.MAC
+	asked      map[pipeline.NextHopKey]time.Time
+	known      map[pipeline.NextHopKey]flows.MAC
 }
 
 func newResolver(session *openflow.Session, logf func(string, ...any)) *resolver {
 	return &resolver{session: session, logf: logf, poke: make(chan struct{}, 1), in: make(chan openflow.PacketIn, 64),
 		learned: make(chan learnedHop, 16),
-		asked:   map[string]time.Time{}, known: map[string]flows.MAC{}}
+		asked:   map[pipeline.NextHopKey]time.Time{}, known: map[pipeline.NextHopKey]flows.MAC{}}
 }
 
 // setQueries replaces the routers to resolve (new ones are asked at once)
@@ -95,17 +96,17 @@ func (r *resolver) run(ctx context.Context) {
 			}
 		case <-r.poke:
 			r.advertiseNew(ctx)
-			live := map[string]bool{}
+			live := map[pipeline.NextHopKey]bool{}
 			for _, q := range r.current() {
-				live[q.Router] = true
+				live[q.Key()] = true
 			}
-			for router := range r.known {
-				if !live[router] {
-					delete(r.known, router) // learned anew if it comes back
+			for key := range r.known {
+				if !live[key] {
+					delete(r.known, key) // learned anew if it comes back
 				}
 			}
 			for _, q := range r.current() {
-				if _, ok := r.known[q.Router]; !ok {
+				if _, ok := r.known[q.Key()]; !ok {
 					r.ask(ctx, q, false)
 				}
 			}
@@ -115,21 +116,30 @@ func (r *resolver) run(ctx context.Context) {
 	}
 }
 
-// ask sends an ARP request for q's gateway out of q's uplink, at most once
-// per nextHopMinGap unless refreshing.
+// ask sends an ARP request (a neighbour solicitation for IPv6) for q's
+// gateway out of q's uplink, at most once per nextHopMinGap unless
+// refreshing.
 func (r *resolver) ask(ctx context.Context, q pipeline.NextHopQuery, refresh bool) {
-	if last, ok := r.asked[q.Router]; ok && !refresh && time.Since(last) < nextHopMinGap {
+	if last, ok := r.asked[q.Key()]; ok && !refresh && time.Since(last) < nextHopMinGap {
 		return
 	}
-	r.asked[q.Router] = time.Now()
-	if err := r.session.PacketOut(ctx, q.Uplink, packets.ARPRequest(q.MAC, q.IP, q.Gateway)); err != nil && ctx.Err() == nil {
-		r.logf("router %s: ARP request for next hop %s: %v", q.Router, q.Gateway, err)
+	r.asked[q.Key()] = time.Now()
+	var frame []byte
+	what := "ARP request"
+	if q.IPv6 {
+		frame, what = packets.NeighbourSolicit(q.MAC, q.IP, q.Gateway), "neighbour solicitation"
+	} else {
+		frame = packets.ARPRequest(q.MAC, q.IP, q.Gateway)
+	}
+	if err := r.session.PacketOut(ctx, q.Uplink, frame); err != nil && ctx.Err() == nil {
+		r.logf("router %s: %s for next hop %s: %v", q.Router, what, q.Gateway, err)
 	}
 }
 
 // handle reads a packet the pipeline sent up: an ARP answer from a
-// router's gateway teaches its MAC; any other packet under a router's
-// cookie found the next hop unknown and asks for it.
+// router's gateway, or a neighbour advertisement for its gateway6, teaches
+// its MAC; any other packet under a router's cookie found the next hop of
+// its family unknown and asks for it.
 func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
 	if p.Reason == flows.PacketInInvalidTTL {
 		r.timeExceeded(ctx, p)
@@ -138,25 +148,30 @@ func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
 	if r.answerSolicitation(ctx, p) || r.answerRouterSolicitation(ctx, p) {
 		return
 	}
+	sender, mac, isARP := packets.ARPSender(p.Data)
+	target, mac6, isAdvert := packets.NeighbourAdvertisement(p.Data)
+	ipv6 := isAdvert || packets.IsIPv6(p.Data)
 	for _, q := range r.current() {
-		if p.Cookie != q.Cookie || p.InPort == 0 {
+		if p.Cookie != q.Cookie || p.InPort == 0 || q.IPv6 != ipv6 {
 			continue
 		}
-		sender, mac, isARP := packets.ARPSender(p.Data)
-		if !isARP {
+		switch {
+		case isAdvert:
+			sender, mac = target, mac6
+		case !isARP:
 			r.ask(ctx, q, false)
 			return
 		}
 		if p.InPort != q.Uplink || sender != q.Gateway {
 			return
 		}
-		if r.known[q.Router] == mac {
+		if r.known[q.Key()] == mac {
 			return
 		}
-		r.known[q.Router] = mac
+		r.known[q.Key()] = mac
 		r.logf("router %s: next hop %s is at %s", q.Router, q.Gateway, mac)
 		select {
-		case r.learned <- learnedHop{q.Router, mac}:
+		case r.learned <- learnedHop{q.Key(), mac}:
 		case <-ctx.Done():
 		}
 		return

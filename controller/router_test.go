@@ -2,10 +2,13 @@ package controller_test
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgate/flowgate/intent"
+	"github.com/flowgate/flowgate/testbed"
 )
 
 // routed6Intent is two networks a router routes IPv6 between, lab
@@ -85,4 +88,94 @@ func traceroute6(t *testing.T, nodes int, lab1Host, routerHost string) {
 			}
 		}
 	}
+}
+
+// TestIPv6NextHopLearnedOnOVS: a router without gateway_mac learns its
+// IPv6 next hop by neighbour solicitation, apart from its IPv4 one. The
+// outside router first answers both families at one MAC; then its IPv6
+// moves to a MAC of its own (as VRRP's IPv6 group has), and IPv6 at the
+// old MAC is dropped: web1 keeps reaching the outside over IPv6 only
+// because the next refresh learned the new MAC for gateway6, while the
+// IPv4 next hop stays where it is.
+func TestIPv6NextHopLearnedOnOVS(t *testing.T) {
+	doc, err := intent.Decode([]byte(`bridge: br-int
+networks:
+  - {name: tenant, cidr: 10.0.0.0/24, gateway: 10.0.0.1, cidr6: "fd00:10::/64", gateway6: "fd00:10::1"}
+ports:
+  - {name: web1, network: tenant, mac: "02:00:0a:00:00:0b", ips: [10.0.0.11, "fd00:10::11"], security_groups: [open]}
+security_groups:
+  - name: open
+    rules:
+      - {direction: egress, protocol: any, ethertype: ipv6}
+      - {direction: egress, protocol: any}
+routers:
+  - name: edge
+    networks: [tenant]
+    external: {port: uplink, mac: "02:00:c0:00:02:0a", ip: 192.0.2.10/24, gateway: 192.0.2.1,
+               ip6: "2001:db8:2::10/64", gateway6: "2001:db8:2::1"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := newOverlayLab(t, 1, []overlayHost{
+		{"web1", "hv1", "02:00:0a:00:00:0b", "10.0.0.11/24", "fd00:10::11/64"},
+		{"uplink", "hv1", "02:00:c0:00:02:01", "192.0.2.1/24", "2001:db8:2::1/64"},
+	}, doc)
+	ctx := context.Background()
+	out, web1 := l.hosts["uplink"], l.hosts["web1"]
+	for _, cmd := range [][]string{
+		{"ip", "-6", "route", "add", "fd00:10::/64", "via", "2001:db8:2::10"},
+		{"ip", "route", "add", "10.0.0.0/24", "via", "192.0.2.10"}, // no SNAT: routed as is
+	} {
+		if o, err := out.Exec(ctx, cmd...); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd, err, o)
+		}
+	}
+	for _, cmd := range [][]string{
+		{"ip", "-6", "route", "add", "2001:db8:2::/64", "via", "fd00:10::1"},
+		{"ip", "route", "add", "default", "via", "10.0.0.1"},
+	} {
+		if o, err := web1.Exec(ctx, cmd...); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd, err, o)
+		}
+	}
+	c := l.ctrls["hv1"]
+	waitNextHop := func(key, want string) {
+		t.Helper()
+		start := time.Now()
+		for c.Status().NextHops[key] != want {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("next hops %v; want %s at %s", c.Status().NextHops, key, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("next hop %s at %s (%v after we looked)", key, want, time.Since(start).Round(time.Millisecond))
+	}
+	waitNextHop("edge", "02:00:c0:00:02:01")
+	waitNextHop("edge/ipv6", "02:00:c0:00:02:01")
+	outside := netip.MustParseAddr("2001:db8:2::1")
+	l.waitReach("web1", outside, 8080)
+	l.expect("web1", outside, 8080, testbed.OK, netip.MustParseAddr("fd00:10::11")) // routed, not translated
+
+	// The outside's IPv6 moves to a MAC of its own; eth0 drops IPv6.
+	moved := time.Now()
+	for _, cmd := range [][]string{
+		{"ip", "link", "add", "v6", "link", "eth0", "address", "00:00:5e:00:02:01", "type", "macvlan", "mode", "private"},
+		{"sysctl", "-qw", "net.ipv4.conf.v6.arp_ignore=1"}, // 192.0.2.1 stays at eth0's MAC
+		{"ip", "link", "set", "v6", "up"},
+		{"sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"},
+		{"ip", "-6", "addr", "add", "2001:db8:2::1/64", "dev", "v6", "nodad"},
+		{"ip", "-6", "route", "replace", "fd00:10::/64", "via", "2001:db8:2::10", "dev", "v6"},
+	} {
+		if o, err := out.Exec(ctx, cmd...); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd, err, o)
+		}
+	}
+	waitNextHop("edge/ipv6", "00:00:5e:00:02:01")
+	l.waitReach("web1", outside, 8080)
+	t.Logf("IPv6 next hop moved: web1 reaches the outside again %v after the move", time.Since(moved).Round(time.Millisecond))
+	if got := c.Status().NextHops["edge"]; got != "02:00:c0:00:02:01" {
+		t.Errorf("IPv4 next hop %s after the IPv6 one moved; want it unchanged", got)
+	}
+	l.expect("web1", netip.MustParseAddr("192.0.2.1"), 8080, testbed.OK, netip.MustParseAddr("10.0.0.11")) // IPv4 still at eth0's MAC
 }

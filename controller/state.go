@@ -341,9 +341,10 @@ func (st *state) publishNextHops(in *intent.Intent) {
 	status := map[string]string{}
 	kept := pipeline.NextHops{}
 	for _, q := range qs {
-		status[q.Router] = ""
-		if mac, ok := st.hops[q.Router]; ok {
-			kept[q.Router], status[q.Router] = mac, mac.String()
+		key := q.Key()
+		status[key.String()] = ""
+		if mac, ok := st.hops[key]; ok {
+			kept[key], status[key.String()] = mac, mac.String()
 		}
 	}
 	st.hops = kept
@@ -359,10 +360,10 @@ func (st *state) learnNextHop(ctx context.Context, l learnedHop) {
 	if hops == nil {
 		hops = pipeline.NextHops{}
 	}
-	hops[l.router] = l.mac
+	hops[l.key] = l.mac
 	prev := st.hops
 	st.hops = hops
-	if res := st.apply(ctx, "next hop of router "+l.router); res.Result == "refused" {
+	if res := st.apply(ctx, "next hop of router "+l.key.String()); res.Result == "refused" {
 		st.hops = prev
 	}
 }

@@ -108,6 +108,11 @@ func TimeExceeded6(mac flows.MAC, ip6 netip.Addr, frame []byte) ([]byte, bool) {
 	return b, true
 }
 
+// IsIPv6 reports whether frame is an Ethernet frame of IPv6.
+func IsIPv6(frame []byte) bool {
+	return len(frame) >= 14 && binary.BigEndian.Uint16(frame[12:]) == flows.EthTypeIPv6
+}
+
 // IsRouterSolicitation reports whether frame is an Ethernet/IPv6/ICMPv6
 // router solicitation.
 func IsRouterSolicitation(frame []byte) bool { return icmpv6Type(frame, 8) == 133 }
@@ -132,6 +137,49 @@ func NeighbourSolicitation(frame []byte) (src netip.Addr, srcMAC flows.MAC, targ
 	src = netip.AddrFrom16([16]byte(frame[ipv6+8 : ipv6+24]))
 	target = netip.AddrFrom16([16]byte(frame[icmp+8 : icmp+24]))
 	return src, srcMAC, target, true
+}
+
+// NeighbourSolicit asks who has target (RFC 4861 4.3), from ip and mac,
+// to target's solicited-node multicast address, with the source
+// link-layer option so that the answer can come back unicast.
+func NeighbourSolicit(mac flows.MAC, ip, target netip.Addr) []byte {
+	t := target.As16()
+	dst := netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 11: 0x01, 12: 0xff, 13: t[13], 14: t[14], 15: t[15]})
+	b := make([]byte, 0, 14+40+32)
+	b = append(b, 0x33, 0x33, 0xff, t[13], t[14], t[15])
+	b = append(b, mac[:]...)
+	b = binary.BigEndian.AppendUint16(b, flows.EthTypeIPv6)
+	b = append(b, 0x60, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, 32) // ICMPv6 NS with one option
+	b = append(b, flows.ProtoICMPv6, 255)
+	b = append(b, ip.AsSlice()...)
+	b = append(b, dst.AsSlice()...)
+	icmp := len(b)
+	b = append(b, 135, 0, 0, 0, 0, 0, 0, 0)
+	b = append(b, target.AsSlice()...)
+	b = append(b, 1, 1) // source link-layer address, 8 bytes
+	b = append(b, mac[:]...)
+	binary.BigEndian.PutUint16(b[icmp+2:], icmpv6Checksum(ip, dst, b[icmp:]))
+	return b
+}
+
+// NeighbourAdvertisement reads an Ethernet/IPv6/ICMPv6 neighbour
+// advertisement: its target and the MAC it gives for it, the target
+// link-layer address option's (RFC 4861 4.4), else the frame's source.
+func NeighbourAdvertisement(frame []byte) (target netip.Addr, mac flows.MAC, ok bool) {
+	const icmp = 14 + 40
+	if icmpv6Type(frame, 24) != 136 {
+		return target, mac, false
+	}
+	target = netip.AddrFrom16([16]byte(frame[icmp+8 : icmp+24]))
+	copy(mac[:], frame[6:12])
+	for opts := frame[icmp+24:]; len(opts) >= 8 && opts[1] > 0; opts = opts[min(len(opts), int(opts[1])*8):] {
+		if opts[0] == 2 && opts[1] == 1 {
+			copy(mac[:], opts[2:8])
+			break
+		}
+	}
+	return target, mac, true
 }
 
 // NeighbourAdvert is "target is at mac" (router, solicited,

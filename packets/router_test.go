@@ -3,6 +3,7 @@ package packets
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/flowgate/flowgate/flows"
@@ -119,5 +120,40 @@ func TestNeighbourAndRouterAdverts(t *testing.T) {
 	}
 	if IsRouterSolicitation(ra) || !IsRouterSolicitation(append(append([]byte{}, ra[:54]...), 133, 0, 0, 0, 0, 0, 0, 0)) {
 		t.Error("IsRouterSolicitation")
+	}
+}
+
+// TestNeighbourSolicitAndAdvertisement: a solicitation goes to the
+// target's solicited-node address with the asker's MAC in its option; an
+// advertisement's MAC is its target link-layer option's, else the
+// frame's source.
+func TestNeighbourSolicitAndAdvertisement(t *testing.T) {
+	me, gw := netip.MustParseAddr("2001:db8:2::10"), netip.MustParseAddr("2001:db8:2::1")
+	ns := NeighbourSolicit(routerMAC, me, gw)
+	dst := netip.MustParseAddr("ff02::1:ff00:1")
+	icmp := ns[14+40:]
+	if Checksum(Pseudo(me, dst, flows.ProtoICMPv6, len(icmp)), icmp) != 0 || icmp[0] != 135 {
+		t.Errorf("bad neighbour solicitation: %x", ns)
+	}
+	if got := flows.MAC(ns[:6]); got != (flows.MAC{0x33, 0x33, 0xff, 0, 0, 1}) || netip.AddrFrom16([16]byte(ns[14+24:14+40])) != dst {
+		t.Errorf("solicitation to %v / %v, want the solicited-node group of %v", got, netip.AddrFrom16([16]byte(ns[14+24:14+40])), gw)
+	}
+	if src, mac, target, ok := NeighbourSolicitation(ns); !ok || src != me || mac != routerMAC || target != gw || !slices.Equal(icmp[24:], append([]byte{1, 1}, routerMAC[:]...)) {
+		t.Errorf("NeighbourSolicitation = %v %v %v %v (option %x)", src, mac, target, ok, icmp[24:])
+	}
+
+	na := NeighbourAdvert(hostMAC, gw, me, routerMAC)
+	copy(na[6:12], []byte{2, 0, 0, 0, 0, 0x99}) // sent by another MAC than it gives
+	if target, mac, ok := NeighbourAdvertisement(na); !ok || target != gw || mac != hostMAC {
+		t.Errorf("NeighbourAdvertisement = %v %v %v, want %v at %v (its option)", target, mac, ok, gw, hostMAC)
+	}
+	if target, mac, ok := NeighbourAdvertisement(na[:len(na)-8]); !ok || target != gw || mac != (flows.MAC{2, 0, 0, 0, 0, 0x99}) {
+		t.Errorf("NeighbourAdvertisement without the option = %v %v %v, want the frame's source", target, mac, ok)
+	}
+	if _, _, ok := NeighbourAdvertisement(ns); ok {
+		t.Error("a solicitation read as an advertisement")
+	}
+	if !IsIPv6(ns) || IsIPv6(ARPRequest(routerMAC, netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.1"))) || IsIPv6(ns[:13]) {
+		t.Error("IsIPv6")
 	}
 }

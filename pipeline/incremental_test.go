@@ -60,7 +60,10 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 				if rng.IntN(12) == 0 { // the controller learns a next hop, or a new one
 					nextHops = NextHops{}
 					if rng.IntN(3) > 0 {
-						nextHops["edge"] = flows.MAC{2, 0, 0, 0, 9, byte(rng.IntN(3))}
+						nextHops[NextHopKey{Router: "edge"}] = flows.MAC{2, 0, 0, 0, 9, byte(rng.IntN(3))}
+					}
+					if rng.IntN(3) > 0 {
+						nextHops[NextHopKey{Router: "edge", IPv6: true}] = flows.MAC{2, 0, 0, 0, 6, byte(rng.IntN(3))}
 					}
 					kind += " + next hop"
 				}

@@ -65,9 +65,10 @@ type routerCompiler struct {
 	extMAC   flows.MAC
 	// nextHop is the external gateway's MAC: the intent's gateway_mac,
 	// else the one the controller learned; learn says it is learned, and
-	// known whether it is known yet.
-	nextHop      flows.MAC
-	learn, known bool
+	// known whether it is known yet. nextHop6 and known6 are gateway6's
+	// (the same gateway_mac when the intent gives one).
+	nextHop, nextHop6    flows.MAC
+	learn, known, known6 bool
 }
 
 func newRouterCompiler(in *intent.Intent, r *intent.Router, ids ids, zone routerZone, bindings map[string]uint32, hops NextHops) (*routerCompiler, error) {
@@ -76,13 +77,13 @@ func newRouterCompiler(in *intent.Intent, r *intent.Router, ids ids, zone router
 		uplink: bindings[r.External.Port],
 		extMAC: flows.MAC(r.External.MAC),
 	}
-	switch mac, learned := hops[r.Name]; {
-	case r.External.GatewayMAC != nil:
+	if r.External.GatewayMAC != nil {
 		rc.nextHop, rc.known = flows.MAC(*r.External.GatewayMAC), true
-	case learned:
-		rc.nextHop, rc.known, rc.learn = mac, true, true
-	default:
+		rc.nextHop6, rc.known6 = rc.nextHop, true
+	} else {
 		rc.learn = true
+		rc.nextHop, rc.known = hops[NextHopKey{Router: r.Name}]
+		rc.nextHop6, rc.known6 = hops[NextHopKey{Router: r.Name, IPv6: true}]
 	}
 	for _, name := range r.Networks {
 		rc.networks = append(rc.networks, in.Network(name))

@@ -7,37 +7,66 @@ import (
 	"github.com/flowgate/flowgate/intent"
 )
 
-// A router without external.gateway_mac learns its next hop's MAC: the
-// controller sends ARP requests for external.gateway out of the uplink
-// (at start, every few seconds, and when a packet finds the MAC unknown)
-// and watches the answers these flows send up. What it learned comes
-// back into the compile as NextHops, like the bindings: the default route
-// then sets the learned MAC, and a new one (failover, VRRP) replaces it
-// in one bundle.
+// A router without external.gateway_mac learns its next hops' MACs: the
+// controller sends ARP requests for external.gateway, and neighbour
+// solicitations for external.gateway6, out of the uplink (at start, every
+// few seconds, and when a packet finds the MAC unknown) and watches the
+// answers these flows send up. What it learned comes back into the
+// compile as NextHops, like the bindings: the default route of each
+// family then sets its learned MAC, and a new one (failover, VRRP)
+// replaces it in one bundle. The two families are learned apart: their
+// next hops may be different routers, or one router with a virtual MAC
+// per family (VRRP's IPv4 and IPv6 groups).
 
-// NextHops are the next hops' MACs the controller learned, by router name.
-type NextHops map[string]flows.MAC
+// NextHopKey names one learned next hop: a router's IPv4 or IPv6 one.
+type NextHopKey struct {
+	Router string
+	IPv6   bool
+}
+
+// String is the router's name for its IPv4 next hop, name/ipv6 for its
+// IPv6 one (as /v1/status lists them; a name holds no "/").
+func (k NextHopKey) String() string {
+	if k.IPv6 {
+		return k.Router + "/ipv6"
+	}
+	return k.Router
+}
+
+// NextHops are the next hops' MACs the controller learned.
+type NextHops map[NextHopKey]flows.MAC
 
 // prioNextHopWatch beats the external ARP responders, so the gateway's
 // answers are seen whatever else matches them.
 const prioNextHopWatch uint16 = prioExternalARP + 10
 
 // nextHopWatch sends the gateway's ARP replies, and its gratuitous ARP,
-// arriving on the uplink to the controller.
+// arriving on the uplink to the controller; and with an IPv6 uplink the
+// neighbour advertisements for gateway6, solicited (to the router's MAC)
+// or not (to all nodes, which the uplink's classifier would not take).
 func (rc *routerCompiler) nextHopWatch() []flows.Flow {
-	gw := rc.r.External.Gateway
-	if !rc.learn || rc.uplink == 0 || !gw.Is4() {
+	if !rc.learn || rc.uplink == 0 {
 		return nil
 	}
 	cookie := routerExternal(rc.r).cookie(rc.r.Name)
 	up := []flows.Action{flows.Controller{Reason: flows.PacketInAction}}
-	reply := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeARP, ARPOp: flows.U16(2), ARPSpa: addrPrefix(gw)}
-	gratuitous := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeARP, ARPOp: flows.U16(1),
-		ARPSpa: addrPrefix(gw), ARPTpa: addrPrefix(gw)}
-	return []flows.Flow{
-		{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: reply, Actions: up},
-		{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: gratuitous, Actions: up},
+	var out []flows.Flow
+	if gw := rc.r.External.Gateway; gw.Is4() {
+		reply := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeARP, ARPOp: flows.U16(2), ARPSpa: addrPrefix(gw)}
+		gratuitous := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeARP, ARPOp: flows.U16(1),
+			ARPSpa: addrPrefix(gw), ARPTpa: addrPrefix(gw)}
+		out = append(out,
+			flows.Flow{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: reply, Actions: up},
+			flows.Flow{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: gratuitous, Actions: up})
 	}
+	if ext := rc.r.External; ext.IP6.IsValid() && ext.Gateway6.IsValid() {
+		advert := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeIPv6, IPProto: flows.U8(flows.ProtoICMPv6),
+			ICMPType: flows.U8(136), ICMPCode: flows.U8(0), NDTarget: ext.Gateway6}
+		out = append(out, flows.Flow{Table: uint8(TableClassify), Priority: prioUplinkClassify + 1, Cookie: cookie, Match: advert,
+			Actions: []flows.Action{flows.Load{Field: fieldSrcPort, Value: uint64(RouterPort)}, gotoTable(TableRouterEntry)}})
+		out = append(out, flows.Flow{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: advert, Actions: up})
+	}
+	return out
 }
 
 // resolveNextHop is the default route while the next hop's MAC is not
@@ -53,13 +82,14 @@ func (rc *routerCompiler) resolveNextHop(ethType uint16) flows.Flow {
 	}
 }
 
-// NextHopQuery is what the controller needs to learn one router's next
-// hop: where to ask (the uplink's OpenFlow port), as whom (the router's
-// external MAC and address) and for what (external.gateway); and the
-// cookie of the flows that send the answers (and the unresolved packets)
-// up.
+// NextHopQuery is what the controller needs to learn one next hop of a
+// router: where to ask (the uplink's OpenFlow port), as whom (the
+// router's external MAC and address of the family) and for what
+// (external.gateway, or gateway6); and the cookie of the flows that send
+// the answers (and the unresolved packets) up.
 type NextHopQuery struct {
 	Router  string
+	IPv6    bool
 	Uplink  uint32
 	MAC     flows.MAC
 	IP      netip.Addr
@@ -67,36 +97,53 @@ type NextHopQuery struct {
 	Cookie  uint64
 }
 
-// NextHopQueries lists the routers of in whose next hop is learned and
-// whose uplink is bound in b.
+// Key names the next hop q learns.
+func (q NextHopQuery) Key() NextHopKey { return NextHopKey{Router: q.Router, IPv6: q.IPv6} }
+
+// NextHopQueries lists the next hops of in's routers that are learned
+// (no gateway_mac) and whose uplink is bound in b: IPv4 by
+// external.gateway, IPv6 by external.gateway6 where the router has an
+// IPv6 uplink.
 func NextHopQueries(in *intent.Intent, b Bindings) []NextHopQuery {
 	var out []NextHopQuery
 	for i := range in.Routers {
 		r := &in.Routers[i]
 		uplink, bound := b[r.External.Port]
-		if r.External.GatewayMAC != nil || !bound || !r.External.Gateway.Is4() {
+		if r.External.GatewayMAC != nil || !bound {
 			continue
 		}
-		out = append(out, NextHopQuery{Router: r.Name, Uplink: uplink, MAC: flows.MAC(r.External.MAC),
-			IP: r.External.IP.Addr(), Gateway: r.External.Gateway, Cookie: routerExternal(r).cookie(r.Name)})
+		q := NextHopQuery{Router: r.Name, Uplink: uplink, MAC: flows.MAC(r.External.MAC), Cookie: routerExternal(r).cookie(r.Name)}
+		if r.External.Gateway.Is4() {
+			q.IP, q.Gateway = r.External.IP.Addr(), r.External.Gateway
+			out = append(out, q)
+		}
+		if r.External.IP6.IsValid() && r.External.Gateway6.IsValid() {
+			q.IPv6, q.IP, q.Gateway = true, r.External.IP6.Addr(), r.External.Gateway6
+			out = append(out, q)
+		}
 	}
 	return out
 }
 
 // InstalledNextHops reads the next hops a controller learned back from
-// installed flows: the MAC each learning router's default route sets.
-// Tools that compile the desired flows without the controller (flowgate
-// diff) use it, so a learned next hop is not reported as a difference.
+// installed flows: the MAC each learning router's default route of each
+// family sets. Tools that compile the desired flows without the
+// controller (flowgate diff) use it, so a learned next hop is not
+// reported as a difference.
 func InstalledNextHops(in *intent.Intent, b Bindings, installed []flows.Flow) NextHops {
 	hops := NextHops{}
 	for _, q := range NextHopQueries(in, b) {
+		ethType := flows.EthTypeIPv4
+		if q.IPv6 {
+			ethType = flows.EthTypeIPv6
+		}
 		for _, f := range installed {
-			if f.Table != uint8(TableRouterRoute) || f.Priority != prioRouteBase || f.Cookie != q.Cookie {
+			if f.Table != uint8(TableRouterRoute) || f.Priority != prioRouteBase || f.Cookie != q.Cookie || f.Match.EthType != ethType {
 				continue
 			}
 			for _, a := range f.Actions {
 				if set, ok := a.(flows.SetEthDst); ok {
-					hops[q.Router] = set.MAC
+					hops[q.Key()] = set.MAC
 				}
 			}
 		}

@@ -102,7 +102,11 @@ func (rc *routerCompiler) defaultRoute() flows.Flow { return rc.uplinkRoute(flow
 // IPv6 uplink, router_ipv6.go): out of the uplink to the next hop's MAC,
 // or to the controller while that MAC is not known (resolveNextHop).
 func (rc *routerCompiler) uplinkRoute(ethType uint16) flows.Flow {
-	if !rc.known {
+	nextHop, known := rc.nextHop, rc.known
+	if ethType == flows.EthTypeIPv6 {
+		nextHop, known = rc.nextHop6, rc.known6
+	}
+	if !known {
 		return rc.resolveNextHop(ethType)
 	}
 	return flows.Flow{
@@ -112,7 +116,7 @@ func (rc *routerCompiler) uplinkRoute(ethType uint16) flows.Flow {
 		Actions: []flows.Action{
 			flows.DecTTL{},
 			flows.SetEthSrc{MAC: rc.extMAC},
-			flows.SetEthDst{MAC: rc.nextHop},
+			flows.SetEthDst{MAC: nextHop},
 			setOutNetwork(outUplink),
 			gotoTable(TableRouterSNATTrack),
 		},

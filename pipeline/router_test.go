@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,14 +123,14 @@ func TestRouterLearnsGatewayMAC(t *testing.T) {
 			t.Errorf("unresolved next hop: no flow %q in\n%s", want, text)
 		}
 	}
-	learned, err := compileRouters(in, b, assignIDs(in, nil), NextHops{"edge": flows.MustMAC("02:00:c0:00:02:99")})
+	learned, err := compileRouters(in, b, assignIDs(in, nil), NextHops{{Router: "edge"}: flows.MustMAC("02:00:c0:00:02:99")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if text := flowsText(learned); !strings.Contains(text, "set_field:02:00:c0:00:02:99->eth_dst") || strings.Contains(text, "actions=CONTROLLER:64") {
 		t.Errorf("learned next hop: want the default route to set it\n%s", text)
 	}
-	if got := InstalledNextHops(in, b, learned); got["edge"] != flows.MustMAC("02:00:c0:00:02:99") || len(got) != 1 {
+	if got := InstalledNextHops(in, b, learned); got[NextHopKey{Router: "edge"}] != flows.MustMAC("02:00:c0:00:02:99") || len(got) != 1 {
 		t.Errorf("InstalledNextHops = %v, want edge's learned MAC", got)
 	}
 	if got := InstalledNextHops(in, b, unknown); len(got) != 0 {
@@ -142,6 +143,63 @@ func TestRouterLearnsGatewayMAC(t *testing.T) {
 	in.Routers[0].External.GatewayMAC = &[6]byte{2, 0, 0xc0, 0, 2, 1}
 	if q := NextHopQueries(in, b); len(q) != 0 {
 		t.Errorf("a static gateway_mac is not learned, got queries %+v", q)
+	}
+}
+
+// The IPv6 next hop is learned apart from the IPv4 one (it may be another
+// router, or VRRP's IPv6 virtual MAC): neighbour advertisements for
+// gateway6 go up, solicited or not, and the IPv6 default route waits for
+// its own MAC, whatever the IPv4 one is.
+func TestRouterLearnsGateway6MAC(t *testing.T) {
+	in, err := intent.Parse([]byte(`bridge: br-int
+networks:
+  - {name: tenant, cidr: 10.0.0.0/24, gateway: 10.0.0.1, cidr6: "fd00:10::/64", gateway6: "fd00:10::1"}
+ports:
+  - {name: web1, network: tenant, mac: "02:00:0a:00:00:0b", ips: [10.0.0.11, "fd00:10::11"]}
+routers:
+  - name: edge
+    networks: [tenant]
+    external: {port: uplink, mac: "02:00:c0:00:02:0a", ip: 192.0.2.10/24, gateway: 192.0.2.1,
+               ip6: "2001:db8:2::10/64", gateway6: "2001:db8:2::1"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := map[string]uint32{"web1": 1, "uplink": 10}
+	v4 := flows.MustMAC("02:00:c0:00:02:01")
+	v4only, err := compileRouters(in, b, assignIDs(in, nil), NextHops{{Router: "edge"}: v4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := flowsText(v4only)
+	for _, want := range []string{
+		"table=94, priority=100,ipv6 actions=CONTROLLER:64",
+		"table=94, priority=100,ip actions=dec_ttl,set_field:02:00:c0:00:02:0a->eth_src,set_field:02:00:c0:00:02:01->eth_dst",
+		" priority=101,icmp6,in_port=10,icmp_type=136,icmp_code=0,nd_target=2001:db8:2::1 actions=set_field:0xfff0->reg0,goto_table:90",
+		"table=90, priority=310,icmp6,in_port=10,icmp_type=136,icmp_code=0,nd_target=2001:db8:2::1 actions=CONTROLLER:65535",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("IPv4 next hop learned, IPv6 not: no flow %q in\n%s", want, text)
+		}
+	}
+	v6 := flows.MustMAC("00:00:5e:00:02:01")
+	both, err := compileRouters(in, b, assignIDs(in, nil), NextHops{{Router: "edge"}: v4, {Router: "edge", IPv6: true}: v6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := flowsText(both); !strings.Contains(text, "table=94, priority=100,ipv6 actions=dec_ttl,set_field:02:00:c0:00:02:0a->eth_src,set_field:00:00:5e:00:02:01->eth_dst") {
+		t.Errorf("IPv6 next hop learned: want the IPv6 default route to set it\n%s", text)
+	}
+	want := NextHops{{Router: "edge"}: v4, {Router: "edge", IPv6: true}: v6}
+	if got := InstalledNextHops(in, b, both); !maps.Equal(got, want) {
+		t.Errorf("InstalledNextHops = %v, want %v", got, want)
+	}
+	q := NextHopQueries(in, b)
+	if len(q) != 2 || q[1].Key() != (NextHopKey{Router: "edge", IPv6: true}) || q[1].IP.String() != "2001:db8:2::10" || q[1].Gateway.String() != "2001:db8:2::1" {
+		t.Errorf("NextHopQueries = %+v, want edge's IPv4 and IPv6 next hops", q)
+	}
+	if k := q[1].Key().String(); k != "edge/ipv6" {
+		t.Errorf("key %q", k)
 	}
 }
 

@@ -249,8 +249,10 @@ func (c *compiler) routersFingerprint() uint64 {
 		ofport, bound := c.bindings[r.External.Port]
 		ep, away := c.routerAway(&r)
 		f.str(r.External.Port).bool(bound).u64(uint64(ofport)).str(ep.String()).bool(away)
-		mac, learned := c.hops[r.Name]
-		f.bool(learned).str(string(mac[:]))
+		for _, v6 := range []bool{false, true} {
+			mac, learned := c.hops[NextHopKey{Router: r.Name, IPv6: v6}]
+			f.bool(learned).str(string(mac[:]))
+		}
 	}
 	for i := range c.in.Ports {
 		p := &c.in.Ports[i]
