@@ -145,22 +145,7 @@ func NeighbourSolicitation(frame []byte) (src netip.Addr, srcMAC flows.MAC, targ
 func NeighbourSolicit(mac flows.MAC, ip, target netip.Addr) []byte {
 	t := target.As16()
 	dst := netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 11: 0x01, 12: 0xff, 13: t[13], 14: t[14], 15: t[15]})
-	b := make([]byte, 0, 14+40+32)
-	b = append(b, 0x33, 0x33, 0xff, t[13], t[14], t[15])
-	b = append(b, mac[:]...)
-	b = binary.BigEndian.AppendUint16(b, flows.EthTypeIPv6)
-	b = append(b, 0x60, 0, 0, 0)
-	b = binary.BigEndian.AppendUint16(b, 32) // ICMPv6 NS with one option
-	b = append(b, flows.ProtoICMPv6, 255)
-	b = append(b, ip.AsSlice()...)
-	b = append(b, dst.AsSlice()...)
-	icmp := len(b)
-	b = append(b, 135, 0, 0, 0, 0, 0, 0, 0)
-	b = append(b, target.AsSlice()...)
-	b = append(b, 1, 1) // source link-layer address, 8 bytes
-	b = append(b, mac[:]...)
-	binary.BigEndian.PutUint16(b[icmp+2:], icmpv6Checksum(ip, dst, b[icmp:]))
-	return b
+	return ndFrame(flows.MAC{0x33, 0x33, 0xff, t[13], t[14], t[15]}, mac, ip, dst, 135, 0, target, 1)
 }
 
 // NeighbourAdvertisement reads an Ethernet/IPv6/ICMPv6 neighbour
@@ -191,21 +176,28 @@ func NeighbourAdvert(mac flows.MAC, target, to netip.Addr, toMAC flows.MAC) []by
 	if !to.IsValid() || to.IsUnspecified() {
 		dst, toMAC, flags = netip.MustParseAddr("ff02::1"), flows.MAC{0x33, 0x33, 0, 0, 0, 1}, 0xa0
 	}
+	return ndFrame(toMAC, mac, target, dst, 136, flags, target, 2)
+}
+
+// ndFrame is a neighbour solicitation (typ 135) or advertisement (136)
+// from src and mac to dst and dstMAC, hop limit 255: flags, target, and
+// one link-layer address option (1 source, 2 target) giving mac.
+func ndFrame(dstMAC, mac flows.MAC, src, dst netip.Addr, typ, flags byte, target netip.Addr, option byte) []byte {
 	b := make([]byte, 0, 14+40+32)
-	b = append(b, toMAC[:]...)
+	b = append(b, dstMAC[:]...)
 	b = append(b, mac[:]...)
 	b = binary.BigEndian.AppendUint16(b, flows.EthTypeIPv6)
 	b = append(b, 0x60, 0, 0, 0)
-	b = binary.BigEndian.AppendUint16(b, 32) // ICMPv6 NA with one option
+	b = binary.BigEndian.AppendUint16(b, 32) // the message with one option
 	b = append(b, flows.ProtoICMPv6, 255)
-	b = append(b, target.AsSlice()...)
+	b = append(b, src.AsSlice()...)
 	b = append(b, dst.AsSlice()...)
 	icmp := len(b)
-	b = append(b, 136, 0, 0, 0, flags, 0, 0, 0)
+	b = append(b, typ, 0, 0, 0, flags, 0, 0, 0)
 	b = append(b, target.AsSlice()...)
-	b = append(b, 2, 1) // target link-layer address, 8 bytes
+	b = append(b, option, 1) // 8 bytes
 	b = append(b, mac[:]...)
-	binary.BigEndian.PutUint16(b[icmp+2:], icmpv6Checksum(target, dst, b[icmp:]))
+	binary.BigEndian.PutUint16(b[icmp+2:], icmpv6Checksum(src, dst, b[icmp:]))
 	return b
 }
 

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"maps"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -151,21 +152,11 @@ func TestRouterLearnsGatewayMAC(t *testing.T) {
 // gateway6 go up, solicited or not, and the IPv6 default route waits for
 // its own MAC, whatever the IPv4 one is.
 func TestRouterLearnsGateway6MAC(t *testing.T) {
-	in, err := intent.Parse([]byte(`bridge: br-int
-networks:
-  - {name: tenant, cidr: 10.0.0.0/24, gateway: 10.0.0.1, cidr6: "fd00:10::/64", gateway6: "fd00:10::1"}
-ports:
-  - {name: web1, network: tenant, mac: "02:00:0a:00:00:0b", ips: [10.0.0.11, "fd00:10::11"]}
-routers:
-  - name: edge
-    networks: [tenant]
-    external: {port: uplink, mac: "02:00:c0:00:02:0a", ip: 192.0.2.10/24, gateway: 192.0.2.1,
-               ip6: "2001:db8:2::10/64", gateway6: "2001:db8:2::1"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := map[string]uint32{"web1": 1, "uplink": 10}
+	in := routerExample()
+	in.Networks[0].CIDR6, in.Networks[0].Gateway6 = netip.MustParsePrefix("fd00:10::/64"), netip.MustParseAddr("fd00:10::1")
+	ext := &in.Routers[0].External
+	ext.GatewayMAC, ext.IP6, ext.Gateway6 = nil, netip.MustParsePrefix("2001:db8:2::10/64"), netip.MustParseAddr("2001:db8:2::1")
+	b := routerExampleBindings()
 	v4 := flows.MustMAC("02:00:c0:00:02:01")
 	v4only, err := compileRouters(in, b, assignIDs(in, nil), NextHops{{Router: "edge"}: v4})
 	if err != nil {
