@@ -96,8 +96,16 @@ func traceroute6(t *testing.T, nodes int, lab1Host, routerHost string) {
 // moves to a MAC of its own (as VRRP's IPv6 group has), and IPv6 at the
 // old MAC is dropped: web1 keeps reaching the outside over IPv6 only
 // because the next refresh learned the new MAC for gateway6, while the
-// IPv4 next hop stays where it is.
+// IPv4 next hop stays where it is. With a global gateway6, and with a
+// link-local one (the outside's eth0 address from its MAC), which the
+// router asks from its own link-local address.
 func TestIPv6NextHopLearnedOnOVS(t *testing.T) {
+	for _, gw6 := range []string{"2001:db8:2::1", "fe80::c0ff:fe00:201"} {
+		t.Run(gw6, func(t *testing.T) { ipv6NextHopLearned(t, gw6) })
+	}
+}
+
+func ipv6NextHopLearned(t *testing.T, gw6 string) {
 	doc, err := intent.Decode([]byte(`bridge: br-int
 networks:
   - {name: tenant, cidr: 10.0.0.0/24, gateway: 10.0.0.1, cidr6: "fd00:10::/64", gateway6: "fd00:10::1"}
@@ -112,7 +120,7 @@ routers:
   - name: edge
     networks: [tenant]
     external: {port: uplink, mac: "02:00:c0:00:02:0a", ip: 192.0.2.10/24, gateway: 192.0.2.1,
-               ip6: "2001:db8:2::10/64", gateway6: "2001:db8:2::1"}
+               ip6: "2001:db8:2::10/64", gateway6: "` + gw6 + `"}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +173,7 @@ routers:
 		{"ip", "link", "set", "v6", "up"},
 		{"sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"},
 		{"ip", "-6", "addr", "add", "2001:db8:2::1/64", "dev", "v6", "nodad"},
+		{"ip", "-6", "addr", "add", "fe80::c0ff:fe00:201/64", "dev", "v6", "nodad"},
 		{"ip", "-6", "route", "replace", "fd00:10::/64", "via", "2001:db8:2::10", "dev", "v6"},
 	} {
 		if o, err := out.Exec(ctx, cmd...); err != nil {

@@ -119,6 +119,11 @@ func NextHopQueries(in *intent.Intent, b Bindings) []NextHopQuery {
 		}
 		if r.External.IP6.IsValid() && r.External.Gateway6.IsValid() {
 			q.IPv6, q.IP, q.Gateway = true, r.External.IP6.Addr(), r.External.Gateway6
+			if q.Gateway.IsLinkLocalUnicast() {
+				// Asked from the router's link-local address on the
+				// uplink, the scope the gateway is known in.
+				q.IP = linkLocal(q.MAC)
+			}
 			out = append(out, q)
 		}
 	}

@@ -192,6 +192,11 @@ func TestRouterLearnsGateway6MAC(t *testing.T) {
 	if k := q[1].Key().String(); k != "edge/ipv6" {
 		t.Errorf("key %q", k)
 	}
+	// A link-local gateway6 is asked from the router's link-local address.
+	ext.Gateway6 = netip.MustParseAddr("fe80::1")
+	if q := NextHopQueries(in, b); len(q) != 2 || q[1].IP != linkLocal(flows.MAC(ext.MAC)) || q[1].Gateway != ext.Gateway6 {
+		t.Errorf("NextHopQueries with a link-local gateway6 = %+v, want it asked from %v", q, linkLocal(flows.MAC(ext.MAC)))
+	}
 }
 
 func TestRouterUnboundPorts(t *testing.T) {
