@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -32,10 +33,12 @@ const (
 	raEvery = 5
 )
 
-// learnedHop is a next hop's MAC the resolver saw.
+// learnedHop is a next hop's (or on-link neighbour's) MAC the resolver
+// saw, or, with forget, a neighbour it no longer keeps.
 type learnedHop struct {
-	key pipeline.NextHopKey
-	mac flows.MAC
+	key    pipeline.NextHopKey
+	mac    flows.MAC
+	forget bool
 }
 
 type resolver struct {
@@ -52,12 +55,15 @@ type resolver struct {
 	learned    chan learnedHop
 	asked      map[pipeline.NextHopKey]time.Time
 	known      map[pipeline.NextHopKey]flows.MAC
+	// seen is when each on-link neighbour last answered (onlink.go).
+	seen map[pipeline.NextHopKey]time.Time
 }
 
 func newResolver(session *openflow.Session, logf func(string, ...any)) *resolver {
 	return &resolver{session: session, logf: logf, poke: make(chan struct{}, 1), in: make(chan openflow.PacketIn, 64),
 		learned: make(chan learnedHop, 16),
-		asked:   map[pipeline.NextHopKey]time.Time{}, known: map[pipeline.NextHopKey]flows.MAC{}}
+		asked:   map[pipeline.NextHopKey]time.Time{}, known: map[pipeline.NextHopKey]flows.MAC{},
+		seen: map[pipeline.NextHopKey]time.Time{}}
 }
 
 // setQueries replaces the routers to resolve (new ones are asked at once)
@@ -94,15 +100,16 @@ func (r *resolver) run(ctx context.Context) {
 			if ticks++; ticks%raEvery == 0 {
 				r.advertiseAll(ctx)
 			}
+			if ticks%onLinkRefreshEvery == 0 {
+				r.refreshOnLink(ctx)
+			}
 		case <-r.poke:
 			r.advertiseNew(ctx)
-			live := map[pipeline.NextHopKey]bool{}
-			for _, q := range r.current() {
-				live[q.Key()] = true
-			}
 			for key := range r.known {
-				if !live[key] {
-					delete(r.known, key) // learned anew if it comes back
+				if !r.live(key) {
+					// Learned anew if it comes back.
+					delete(r.known, key)
+					delete(r.seen, key)
 				}
 			}
 			for _, q := range r.current() {
@@ -116,30 +123,50 @@ func (r *resolver) run(ctx context.Context) {
 	}
 }
 
+// live says whether key is still something to learn: a next hop of a
+// current query, or an on-link neighbour inside its router's uplink
+// prefix.
+func (r *resolver) live(key pipeline.NextHopKey) bool {
+	for _, q := range r.current() {
+		if q.Key() == key || key.Neighbour.IsValid() && q.Router == key.Router && q.OnLink.Contains(key.Neighbour) {
+			return true
+		}
+	}
+	return false
+}
+
 // ask sends an ARP request (a neighbour solicitation for IPv6) for q's
 // gateway out of q's uplink, at most once per nextHopMinGap unless
 // refreshing.
 func (r *resolver) ask(ctx context.Context, q pipeline.NextHopQuery, refresh bool) {
-	if last, ok := r.asked[q.Key()]; ok && !refresh && time.Since(last) < nextHopMinGap {
+	r.request(ctx, q, q.Key(), q.Gateway, refresh)
+}
+
+// request asks for target's MAC, learned under key, out of q's uplink,
+// at most once per nextHopMinGap unless refreshing.
+func (r *resolver) request(ctx context.Context, q pipeline.NextHopQuery, key pipeline.NextHopKey, target netip.Addr, refresh bool) {
+	if last, ok := r.asked[key]; ok && !refresh && time.Since(last) < nextHopMinGap {
 		return
 	}
-	r.asked[q.Key()] = time.Now()
+	r.asked[key] = time.Now()
 	var frame []byte
 	what := "ARP request"
 	if q.IPv6 {
-		frame, what = packets.NeighbourSolicit(q.MAC, q.IP, q.Gateway), "neighbour solicitation"
+		frame, what = packets.NeighbourSolicit(q.MAC, q.IP, target), "neighbour solicitation"
 	} else {
-		frame = packets.ARPRequest(q.MAC, q.IP, q.Gateway)
+		frame = packets.ARPRequest(q.MAC, q.IP, target)
 	}
 	if err := r.session.PacketOut(ctx, q.Uplink, frame); err != nil && ctx.Err() == nil {
-		r.logf("router %s: %s for next hop %s: %v", q.Router, what, q.Gateway, err)
+		r.logf("router %s: %s for %s: %v", q.Router, what, target, err)
 	}
 }
 
 // handle reads a packet the pipeline sent up: an ARP answer from a
 // router's gateway, or a neighbour advertisement for its gateway6, teaches
-// its MAC; any other packet under a router's cookie found the next hop of
-// its family unknown and asks for it.
+// its MAC, and an ARP answer from an on-link neighbour the router asked
+// for teaches that one's; any other packet under a router's cookie found
+// a MAC of its family unknown (the next hop's, or its on-link
+// destination's) and asks for it.
 func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
 	if p.Reason == flows.PacketInInvalidTTL {
 		r.timeExceeded(ctx, p)
@@ -159,21 +186,38 @@ func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
 		case isAdvert:
 			sender, mac = target, mac6
 		case !isARP:
-			r.ask(ctx, q, false)
+			if dst, ok := packets.IPv4Dst(p.Data); ok && q.OnLink.Contains(dst) && dst != q.Gateway {
+				r.request(ctx, q, pipeline.NextHopKey{Router: q.Router, Neighbour: dst}, dst, false)
+			} else {
+				r.ask(ctx, q, false)
+			}
 			return
 		}
-		if p.InPort != q.Uplink || sender != q.Gateway {
+		if p.InPort != q.Uplink {
 			return
 		}
-		if r.known[q.Key()] == mac {
+		key, what := q.Key(), "next hop"
+		if sender != q.Gateway {
+			var ok bool
+			if key, ok = r.onLinkAnswer(ctx, q, sender); !ok {
+				return
+			}
+			what = "on-link neighbour"
+		}
+		if r.known[key] == mac {
 			return
 		}
-		r.known[q.Key()] = mac
-		r.logf("router %s: next hop %s is at %s", q.Router, q.Gateway, mac)
-		select {
-		case r.learned <- learnedHop{q.Key(), mac}:
-		case <-ctx.Done():
-		}
+		r.known[key] = mac
+		r.logf("router %s: %s %s is at %s", q.Router, what, sender, mac)
+		r.tell(ctx, learnedHop{key: key, mac: mac})
 		return
+	}
+}
+
+// tell hands l to the state goroutine.
+func (r *resolver) tell(ctx context.Context, l learnedHop) {
+	select {
+	case r.learned <- l:
+	case <-ctx.Done():
 	}
 }

@@ -125,28 +125,10 @@ routers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, _ := newOverlayLab(t, 1, []overlayHost{
-		{"web1", "hv1", "02:00:0a:00:00:0b", "10.0.0.11/24", "fd00:10::11/64"},
-		{"uplink", "hv1", "02:00:c0:00:02:01", "192.0.2.1/24", "2001:db8:2::1/64"},
-	}, doc)
-	ctx := context.Background()
-	out, web1 := l.hosts["uplink"], l.hosts["web1"]
-	for _, cmd := range [][]string{
-		{"ip", "-6", "route", "add", "fd00:10::/64", "via", "2001:db8:2::10"},
-		{"ip", "route", "add", "10.0.0.0/24", "via", "192.0.2.10"}, // no SNAT: routed as is
-	} {
-		if o, err := out.Exec(ctx, cmd...); err != nil {
-			t.Fatalf("%v: %v\n%s", cmd, err, o)
-		}
-	}
-	for _, cmd := range [][]string{
-		{"ip", "-6", "route", "add", "2001:db8:2::/64", "via", "fd00:10::1"},
-		{"ip", "route", "add", "default", "via", "10.0.0.1"},
-	} {
-		if o, err := web1.Exec(ctx, cmd...); err != nil {
-			t.Fatalf("%v: %v\n%s", cmd, err, o)
-		}
-	}
+	l := newUplinkLab(t, doc, true)
+	out := l.hosts["uplink"]
+	run(t, out, []string{"ip", "-6", "route", "add", "fd00:10::/64", "via", "2001:db8:2::10"})
+	run(t, l.hosts["web1"], []string{"ip", "-6", "route", "add", "2001:db8:2::/64", "via", "fd00:10::1"})
 	c := l.ctrls["hv1"]
 	waitNextHop := func(key, want string) {
 		t.Helper()
@@ -167,19 +149,15 @@ routers:
 
 	// The outside's IPv6 moves to a MAC of its own; eth0 drops IPv6.
 	moved := time.Now()
-	for _, cmd := range [][]string{
-		{"ip", "link", "add", "v6", "link", "eth0", "address", "00:00:5e:00:02:01", "type", "macvlan", "mode", "private"},
-		{"sysctl", "-qw", "net.ipv4.conf.v6.arp_ignore=1"}, // 192.0.2.1 stays at eth0's MAC
-		{"ip", "link", "set", "v6", "up"},
-		{"sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"},
-		{"ip", "-6", "addr", "add", "2001:db8:2::1/64", "dev", "v6", "nodad"},
-		{"ip", "-6", "addr", "add", "fe80::c0ff:fe00:201/64", "dev", "v6", "nodad"},
-		{"ip", "-6", "route", "replace", "fd00:10::/64", "via", "2001:db8:2::10", "dev", "v6"},
-	} {
-		if o, err := out.Exec(ctx, cmd...); err != nil {
-			t.Fatalf("%v: %v\n%s", cmd, err, o)
-		}
-	}
+	run(t, out,
+		[]string{"ip", "link", "add", "v6", "link", "eth0", "address", "00:00:5e:00:02:01", "type", "macvlan", "mode", "private"},
+		[]string{"sysctl", "-qw", "net.ipv4.conf.v6.arp_ignore=1"}, // 192.0.2.1 stays at eth0's MAC
+		[]string{"ip", "link", "set", "v6", "up"},
+		[]string{"sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"},
+		[]string{"ip", "-6", "addr", "add", "2001:db8:2::1/64", "dev", "v6", "nodad"},
+		[]string{"ip", "-6", "addr", "add", "fe80::c0ff:fe00:201/64", "dev", "v6", "nodad"},
+		[]string{"ip", "-6", "route", "replace", "fd00:10::/64", "via", "2001:db8:2::10", "dev", "v6"},
+	)
 	waitNextHop("edge/ipv6", "00:00:5e:00:02:01")
 	l.waitReach("web1", outside, 8080)
 	t.Logf("IPv6 next hop moved: web1 reaches the outside again %v after the move", time.Since(moved).Round(time.Millisecond))
@@ -187,4 +165,108 @@ routers:
 		t.Errorf("IPv4 next hop %s after the IPv6 one moved; want it unchanged", got)
 	}
 	l.expect("web1", netip.MustParseAddr("192.0.2.1"), 8080, testbed.OK, netip.MustParseAddr("10.0.0.11")) // IPv4 still at eth0's MAC
+}
+
+// newUplinkLab is one node with web1 (10.0.0.11, and fd00:10::11 with
+// v6) and the router's uplink, where the outside's gateway is (192.0.2.1,
+// and 2001:db8:2::1 with v6, MAC 02:00:c0:00:02:01), a controller
+// running doc (router edge, external 192.0.2.10, no SNAT); each routes
+// the other's IPv4 through the router.
+func newUplinkLab(t *testing.T, doc *intent.Document, v6 bool) *overlayLab {
+	t.Helper()
+	web1 := overlayHost{"web1", "hv1", "02:00:0a:00:00:0b", "10.0.0.11/24", ""}
+	uplink := overlayHost{"uplink", "hv1", "02:00:c0:00:02:01", "192.0.2.1/24", ""}
+	if v6 {
+		web1.ip6, uplink.ip6 = "fd00:10::11/64", "2001:db8:2::1/64"
+	}
+	l, _ := newOverlayLab(t, 1, []overlayHost{web1, uplink}, doc)
+	run(t, l.hosts["uplink"], []string{"ip", "route", "add", "10.0.0.0/24", "via", "192.0.2.10"}) // no SNAT: routed as is
+	run(t, l.hosts["web1"], []string{"ip", "route", "add", "default", "via", "10.0.0.1"})
+	return l
+}
+
+// run runs each command in h, failing the test on the first error.
+func run(t *testing.T, h *testbed.Host, cmds ...[]string) {
+	t.Helper()
+	for _, cmd := range cmds {
+		if out, err := h.Exec(context.Background(), cmd...); err != nil {
+			t.Fatalf("%s: %v: %v\n%s", h.Name(), cmd, err, out)
+		}
+	}
+}
+
+// TestOnLinkNeighbourOnOVS: a router that learns its next hop reaches a
+// host beside it on the outside segment (192.0.2.50) at that host's own
+// MAC, which the controller learns by ARP when the first packet to it
+// comes up, instead of sending it to the gateway (192.0.2.1), which does
+// not route it back onto the segment. Beyond the segment everything
+// still goes through the gateway.
+func TestOnLinkNeighbourOnOVS(t *testing.T) {
+	doc, err := intent.Decode([]byte(`bridge: br-int
+networks:
+  - {name: tenant, cidr: 10.0.0.0/24, gateway: 10.0.0.1}
+ports:
+  - {name: web1, network: tenant, mac: "02:00:0a:00:00:0b", ips: [10.0.0.11], security_groups: [open]}
+security_groups:
+  - name: open
+    rules:
+      - {direction: egress, protocol: any}
+routers:
+  - name: edge
+    networks: [tenant]
+    external: {port: uplink, mac: "02:00:c0:00:02:0a", ip: 192.0.2.10/24, gateway: 192.0.2.1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newUplinkLab(t, doc, false)
+	ctx := context.Background()
+	gw := l.hosts["uplink"]
+	// The outside segment: a Linux bridge in the gateway's namespace
+	// joins its link to the router with a link to a peer host. The
+	// gateway does not forward (a fresh namespace's default), and it has
+	// an address beyond the segment, 198.51.100.7, reached through it.
+	peer, err := l.tb.AddHost(ctx, "peer", testbed.HostOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, gw,
+		[]string{"ip", "link", "add", "seg", "type", "bridge"},
+		[]string{"ip", "addr", "del", "192.0.2.1/24", "dev", "eth0"},
+		[]string{"ip", "link", "set", "eth0", "master", "seg"},
+		[]string{"ip", "link", "add", "p0", "type", "veth", "peer", "name", "eth0", "netns", peer.Netns()},
+		[]string{"ethtool", "-K", "p0", "tx", "off"},
+		[]string{"ip", "link", "set", "p0", "master", "seg", "up"},
+		[]string{"ip", "link", "set", "seg", "address", "02:00:c0:00:02:01", "up"},
+		[]string{"ip", "addr", "add", "192.0.2.1/24", "dev", "seg"},
+		[]string{"ip", "addr", "add", "198.51.100.7/32", "dev", "lo"},
+		[]string{"ip", "route", "replace", "10.0.0.0/24", "via", "192.0.2.10"}, // went with eth0's address
+	)
+	run(t, peer,
+		[]string{"ethtool", "-K", "eth0", "tx", "off"},
+		[]string{"ip", "link", "set", "eth0", "address", "02:00:c0:00:02:32", "up"},
+		[]string{"ip", "addr", "add", "192.0.2.50/24", "dev", "eth0"},
+		[]string{"ip", "route", "add", "10.0.0.0/24", "via", "192.0.2.10"},
+	)
+	if _, err := peer.ServeTCP(8080); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	l.waitReach("web1", netip.MustParseAddr("192.0.2.50"), 8080)
+	t.Logf("web1 reached its on-link neighbour 192.0.2.50 %v after the first try", time.Since(start).Round(time.Millisecond))
+	l.expect("web1", netip.MustParseAddr("192.0.2.50"), 8080, testbed.OK, netip.MustParseAddr("10.0.0.11"))
+	l.expect("web1", netip.MustParseAddr("198.51.100.7"), 8080, testbed.OK, netip.MustParseAddr("10.0.0.11")) // beyond: through the gateway
+	l.expect("web1", netip.MustParseAddr("192.0.2.1"), 8080, testbed.OK, netip.MustParseAddr("10.0.0.11"))
+	c := l.ctrls["hv1"]
+	if got := c.Status().NextHops; got["edge"] != "02:00:c0:00:02:01" || got["edge/192.0.2.50"] != "02:00:c0:00:02:32" {
+		t.Errorf("next hops %v; want edge at the gateway's MAC and edge/192.0.2.50 at the peer's", got)
+	}
+	flows, err := l.nodes["hv1"].OVS().Ofctl(ctx, "-O", "OpenFlow13", "dump-flows", testbed.IntegrationBridge, "table=95", "--no-stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(flows, "reg6=0,nw_dst=192.0.2.50 actions=set_field:02:00:c0:00:02:32->eth_dst") {
+		t.Errorf("table 95 does not resolve 192.0.2.50 to the peer's MAC:\n%s", flows)
+	}
 }

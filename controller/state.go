@@ -346,6 +346,12 @@ func (st *state) publishNextHops(in *intent.Intent) {
 		if mac, ok := st.hops[key]; ok {
 			kept[key], status[key.String()] = mac, mac.String()
 		}
+		// The on-link neighbours of the uplink's prefix (as it is now).
+		for k, mac := range st.hops {
+			if k.Router == q.Router && k.Neighbour.IsValid() && q.OnLink.Contains(k.Neighbour) {
+				kept[k], status[k.String()] = mac, mac.String()
+			}
+		}
 	}
 	st.hops = kept
 	if st.resolver != nil {
@@ -354,16 +360,23 @@ func (st *state) publishNextHops(in *intent.Intent) {
 	st.c.setStatus(func(s *Status) { s.NextHops = status })
 }
 
-// learnNextHop compiles a newly learned next hop in.
+// learnNextHop compiles a newly learned next hop or on-link neighbour in,
+// or one the resolver forgot out.
 func (st *state) learnNextHop(ctx context.Context, l learnedHop) {
 	hops := maps.Clone(st.hops)
 	if hops == nil {
 		hops = pipeline.NextHops{}
 	}
-	hops[l.key] = l.mac
+	trigger := "next hop of router " + l.key.String()
+	if l.forget {
+		delete(hops, l.key)
+		trigger = "forgot " + l.key.String()
+	} else {
+		hops[l.key] = l.mac
+	}
 	prev := st.hops
 	st.hops = hops
-	if res := st.apply(ctx, "next hop of router "+l.key.String()); res.Result == "refused" {
+	if res := st.apply(ctx, trigger); res.Result == "refused" {
 		st.hops = prev
 	}
 }

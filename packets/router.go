@@ -108,6 +108,15 @@ func TimeExceeded6(mac flows.MAC, ip6 netip.Addr, frame []byte) ([]byte, bool) {
 	return b, true
 }
 
+// IPv4Dst is the destination address of an Ethernet/IPv4 frame.
+func IPv4Dst(frame []byte) (netip.Addr, bool) {
+	const ipv4 = 14
+	if len(frame) < ipv4+20 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv4 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4([4]byte(frame[ipv4+16 : ipv4+20])), true
+}
+
 // IsIPv6 reports whether frame is an Ethernet frame of IPv6.
 func IsIPv6(frame []byte) bool {
 	return len(frame) >= 14 && binary.BigEndian.Uint16(frame[12:]) == flows.EthTypeIPv6

@@ -153,7 +153,22 @@ func TestNeighbourSolicitAndAdvertisement(t *testing.T) {
 	if _, _, ok := NeighbourAdvertisement(ns); ok {
 		t.Error("a solicitation read as an advertisement")
 	}
+	if _, ok := IPv4Dst(ns); ok {
+		t.Error("IPv4Dst of an IPv6 frame")
+	}
 	if !IsIPv6(ns) || IsIPv6(ARPRequest(routerMAC, netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.1"))) || IsIPv6(ns[:13]) {
 		t.Error("IsIPv6")
+	}
+}
+
+func TestIPv4Dst(t *testing.T) {
+	in := make([]byte, 14+20)
+	binary.BigEndian.PutUint16(in[12:], flows.EthTypeIPv4)
+	copy(in[14+16:], []byte{192, 0, 2, 50})
+	if dst, ok := IPv4Dst(in); !ok || dst != netip.MustParseAddr("192.0.2.50") {
+		t.Errorf("IPv4Dst = %v %v", dst, ok)
+	}
+	if _, ok := IPv4Dst(in[:33]); ok {
+		t.Error("IPv4Dst of a truncated frame")
 	}
 }

@@ -65,6 +65,10 @@ func TestIncrementalEqualsCompile(t *testing.T) {
 					if rng.IntN(3) > 0 {
 						nextHops[NextHopKey{Router: "edge", IPv6: true}] = flows.MAC{2, 0, 0, 0, 6, byte(rng.IntN(3))}
 					}
+					for range rng.IntN(3) { // on-link neighbours, in the uplink's prefix or not
+						a := netip.AddrFrom4([4]byte{192, 0, byte(2 + rng.IntN(2)), byte(40 + rng.IntN(4))})
+						nextHops[NextHopKey{Router: "edge", Neighbour: a}] = flows.MAC{2, 0, 0, 0, 4, byte(rng.IntN(3))}
+					}
 					kind += " + next hop"
 				}
 				nextOv := ov

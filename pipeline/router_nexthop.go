@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
@@ -18,23 +20,36 @@ import (
 // next hops may be different routers, or one router with a virtual MAC
 // per family (VRRP's IPv4 and IPv6 groups).
 
-// NextHopKey names one learned next hop: a router's IPv4 or IPv6 one.
+// NextHopKey names one MAC learned on a router's uplink: its IPv4 or
+// IPv6 next hop, or an on-link neighbour (an address of the uplink's
+// IPv4 prefix the router sends to directly, not through the gateway).
 type NextHopKey struct {
 	Router string
 	IPv6   bool
+	// Neighbour is the on-link address; invalid for a next hop.
+	Neighbour netip.Addr
 }
 
 // String is the router's name for its IPv4 next hop, name/ipv6 for its
-// IPv6 one (as /v1/status lists them; a name holds no "/").
+// IPv6 one and name/ADDRESS for an on-link neighbour (as /v1/status lists
+// them; a name holds no "/").
 func (k NextHopKey) String() string {
-	if k.IPv6 {
+	switch {
+	case k.Neighbour.IsValid():
+		return k.Router + "/" + k.Neighbour.String()
+	case k.IPv6:
 		return k.Router + "/ipv6"
 	}
 	return k.Router
 }
 
-// NextHops are the next hops' MACs the controller learned.
+// NextHops are the MACs the controller learned on the routers' uplinks.
 type NextHops map[NextHopKey]flows.MAC
+
+// MaxOnLinkNeighbours bounds the on-link neighbours a router keeps (the
+// controller forgets the least recently confirmed beyond it): each is
+// one flow, and the addresses are the outside's choice.
+const MaxOnLinkNeighbours = 1024
 
 // prioNextHopWatch beats the external ARP responders, so the gateway's
 // answers are seen whatever else matches them.
@@ -55,9 +70,14 @@ func (rc *routerCompiler) nextHopWatch() []flows.Flow {
 		reply := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeARP, ARPOp: flows.U16(2), ARPSpa: addrPrefix(gw)}
 		gratuitous := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeARP, ARPOp: flows.U16(1),
 			ARPSpa: addrPrefix(gw), ARPTpa: addrPrefix(gw)}
+		// The answers of the on-link neighbours the controller asked
+		// for (addressed to the router: not other hosts' ARP).
+		onLink := flows.Match{InPort: rc.uplink, EthDst: flows.ExactMAC(rc.extMAC), EthType: flows.EthTypeARP, ARPOp: flows.U16(2),
+			ARPSpa: rc.r.External.IP.Masked()}
 		out = append(out,
 			flows.Flow{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: reply, Actions: up},
-			flows.Flow{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: gratuitous, Actions: up})
+			flows.Flow{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch, Cookie: cookie, Match: gratuitous, Actions: up},
+			flows.Flow{Table: uint8(TableRouterEntry), Priority: prioNextHopWatch - 1, Cookie: cookie, Match: onLink, Actions: up})
 	}
 	if ext := rc.r.External; ext.IP6.IsValid() && ext.Gateway6.IsValid() {
 		advert := flows.Match{InPort: rc.uplink, EthType: flows.EthTypeIPv6, IPProto: flows.U8(flows.ProtoICMPv6),
@@ -95,6 +115,10 @@ type NextHopQuery struct {
 	IP      netip.Addr
 	Gateway netip.Addr
 	Cookie  uint64
+	// OnLink is the uplink's IPv4 prefix, whose addresses the router
+	// reaches directly: the controller asks for the MAC of any of them a
+	// packet is sent to (onLinkRoute). Invalid for IPv6.
+	OnLink netip.Prefix
 }
 
 // Key names the next hop q learns.
@@ -114,11 +138,11 @@ func NextHopQueries(in *intent.Intent, b Bindings) []NextHopQuery {
 		}
 		q := NextHopQuery{Router: r.Name, Uplink: uplink, MAC: flows.MAC(r.External.MAC), Cookie: routerExternal(r).cookie(r.Name)}
 		if r.External.Gateway.Is4() {
-			q.IP, q.Gateway = r.External.IP.Addr(), r.External.Gateway
+			q.IP, q.Gateway, q.OnLink = r.External.IP.Addr(), r.External.Gateway, r.External.IP.Masked()
 			out = append(out, q)
 		}
 		if r.External.IP6.IsValid() && r.External.Gateway6.IsValid() {
-			q.IPv6, q.IP, q.Gateway = true, r.External.IP6.Addr(), r.External.Gateway6
+			q.IPv6, q.IP, q.Gateway, q.OnLink = true, r.External.IP6.Addr(), r.External.Gateway6, netip.Prefix{}
 			if q.Gateway.IsLinkLocalUnicast() {
 				// Asked from the router's link-local address on the
 				// uplink, the scope the gateway is known in.
@@ -130,30 +154,106 @@ func NextHopQueries(in *intent.Intent, b Bindings) []NextHopQuery {
 	return out
 }
 
-// InstalledNextHops reads the next hops a controller learned back from
-// installed flows: the MAC each learning router's default route of each
-// family sets. Tools that compile the desired flows without the
-// controller (flowgate diff) use it, so a learned next hop is not
-// reported as a difference.
+// InstalledNextHops reads the MACs a controller learned back from
+// installed flows: the one each learning router's default route of each
+// family sets, and its on-link neighbours' (onLinkNeighbours). Tools that
+// compile the desired flows without the controller (flowgate diff) use
+// it, so a learned MAC is not reported as a difference.
 func InstalledNextHops(in *intent.Intent, b Bindings, installed []flows.Flow) NextHops {
 	hops := NextHops{}
+	setsMAC := func(f flows.Flow) (flows.MAC, bool) {
+		for _, a := range f.Actions {
+			if set, ok := a.(flows.SetEthDst); ok {
+				return set.MAC, true
+			}
+		}
+		return flows.MAC{}, false
+	}
 	for _, q := range NextHopQueries(in, b) {
 		ethType := flows.EthTypeIPv4
 		if q.IPv6 {
 			ethType = flows.EthTypeIPv6
 		}
 		for _, f := range installed {
-			if f.Table != uint8(TableRouterRoute) || f.Priority != prioRouteBase || f.Cookie != q.Cookie || f.Match.EthType != ethType {
+			if f.Cookie != q.Cookie || f.Match.EthType != ethType {
 				continue
 			}
-			for _, a := range f.Actions {
-				if set, ok := a.(flows.SetEthDst); ok {
-					hops[q.Key()] = set.MAC
-				}
+			mac, ok := setsMAC(f)
+			switch {
+			case !ok:
+			case f.Table == uint8(TableRouterRoute) && f.Priority == prioRouteBase:
+				hops[q.Key()] = mac
+			case f.Table == uint8(TableRouterNeighbour) && q.OnLink.IsValid() && f.Match.IPDst.IsSingleIP() && f.Match.IPDst.Addr() != q.Gateway:
+				hops[NextHopKey{Router: q.Router, Neighbour: f.Match.IPDst.Addr()}] = mac
 			}
 		}
 	}
 	return hops
+}
+
+// prioOnLinkMiss is table 95's flow for an on-link address whose MAC is
+// not known yet, below the known ones.
+const prioOnLinkMiss = 50
+
+// onLinkRoute sends what is addressed to the uplink's own IPv4 prefix
+// out of the uplink to the destination's own MAC (table 95,
+// onLinkNeighbours), not to the gateway's: a host beside the router on
+// the outside segment is reached even when the gateway would not route
+// back onto the segment it came from. Only where the router learns its
+// MACs (no gateway_mac: a static setup sends everything to the gateway,
+// as it did).
+func (rc *routerCompiler) onLinkRoute() []flows.Flow {
+	prefix := rc.r.External.IP.Masked()
+	if !rc.learn || rc.uplink == 0 || !prefix.Addr().Is4() {
+		return nil
+	}
+	return []flows.Flow{{
+		Table: uint8(TableRouterRoute), Priority: prioRouteBase + uint16(prefix.Bits()),
+		Cookie: routerExternal(rc.r).cookie(rc.r.Name),
+		Match:  flows.Match{EthType: flows.EthTypeIPv4, IPDst: prefix},
+		Actions: []flows.Action{
+			flows.DecTTL{},
+			flows.SetEthSrc{MAC: rc.extMAC},
+			setOutNetwork(outUplink),
+			gotoTable(TableRouterNeighbour),
+		},
+	}}
+}
+
+// onLinkNeighbours resolve the on-link addresses the controller learned
+// (and the gateway, by the next hop's MAC) in table 95; any other goes to
+// the controller, which asks for its MAC, and is dropped (a TCP client's
+// retransmission then finds it), as the default route does while the
+// next hop is unknown.
+func (rc *routerCompiler) onLinkNeighbours() []flows.Flow {
+	if len(rc.onLinkRoute()) == 0 {
+		return nil
+	}
+	cookie := routerExternal(rc.r).cookie(rc.r.Name)
+	uplink := []flows.RegMatch{matchOutNetwork(outUplink)}
+	resolved := func(a netip.Addr, mac flows.MAC) flows.Flow {
+		return flows.Flow{Table: uint8(TableRouterNeighbour), Priority: 100, Cookie: cookie,
+			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a), Regs: uplink},
+			Actions: []flows.Action{flows.SetEthDst{MAC: mac}, gotoTable(TableRouterSNATTrack)}}
+	}
+	out := []flows.Flow{
+		{Table: uint8(TableRouterNeighbour), Priority: prioOnLinkMiss, Cookie: cookie,
+			Match:   flows.Match{EthType: flows.EthTypeIPv4, Regs: uplink},
+			Actions: []flows.Action{flows.Controller{MaxLen: 64, Reason: flows.PacketInAction}}},
+		// From the uplink back to it is dropped anyway (table 96): the
+		// outside must not make the router ask for addresses.
+		{Table: uint8(TableRouterNeighbour), Priority: prioOnLinkMiss + 1, Cookie: cookie,
+			Match: flows.Match{EthType: flows.EthTypeIPv4, InPort: rc.uplink, Regs: uplink}},
+	}
+	if rc.known {
+		out = append(out, resolved(rc.r.External.Gateway, rc.nextHop))
+	}
+	for _, a := range slices.SortedFunc(maps.Keys(rc.onLink), netip.Addr.Compare) {
+		if a != rc.r.External.Gateway && rc.r.External.IP.Contains(a) {
+			out = append(out, resolved(a, rc.onLink[a]))
+		}
+	}
+	return out
 }
 
 // RouterSide is one port a router's ICMP errors leave by, with the

@@ -128,7 +128,7 @@ func TestRouterLearnsGatewayMAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if text := flowsText(learned); !strings.Contains(text, "set_field:02:00:c0:00:02:99->eth_dst") || strings.Contains(text, "actions=CONTROLLER:64") {
+	if text := flowsText(learned); !strings.Contains(text, "set_field:02:00:c0:00:02:99->eth_dst") || strings.Contains(text, "priority=100,ip actions=CONTROLLER:64") {
 		t.Errorf("learned next hop: want the default route to set it\n%s", text)
 	}
 	if got := InstalledNextHops(in, b, learned); got[NextHopKey{Router: "edge"}] != flows.MustMAC("02:00:c0:00:02:99") || len(got) != 1 {
@@ -144,6 +144,58 @@ func TestRouterLearnsGatewayMAC(t *testing.T) {
 	in.Routers[0].External.GatewayMAC = &[6]byte{2, 0, 0xc0, 0, 2, 1}
 	if q := NextHopQueries(in, b); len(q) != 0 {
 		t.Errorf("a static gateway_mac is not learned, got queries %+v", q)
+	}
+}
+
+// Addresses of the uplink's own prefix are reached at their own MACs,
+// which the controller learns as it learns the next hop's: until one is
+// known, packets to it go up (the controller asks) and are dropped; the
+// gateway's entry is the next hop's MAC. A static gateway_mac keeps the
+// old way: everything to the gateway.
+func TestRouterOnLinkNeighbours(t *testing.T) {
+	in := routerExample()
+	in.Routers[0].External.GatewayMAC = nil
+	b := routerExampleBindings()
+	gw, peer := flows.MustMAC("02:00:c0:00:02:01"), flows.MustMAC("02:00:c0:00:02:32")
+	hops := NextHops{{Router: "edge"}: gw, {Router: "edge", Neighbour: netip.MustParseAddr("192.0.2.50")}: peer,
+		{Router: "edge", Neighbour: netip.MustParseAddr("198.51.100.7")}: peer, // not on-link: ignored
+		{Router: "other", Neighbour: netip.MustParseAddr("192.0.2.51")}:  peer} // another router's
+	fs, err := compileRouters(in, b, assignIDs(in, nil), hops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := flowsText(fs)
+	for _, want := range []string{
+		"table=94, priority=124,ip,nw_dst=192.0.2.0/24 actions=dec_ttl,set_field:02:00:c0:00:02:0a->eth_src,set_field:0->reg6,goto_table:95",
+		"table=95, priority=100,ip,reg6=0,nw_dst=192.0.2.1 actions=set_field:02:00:c0:00:02:01->eth_dst,goto_table:96",
+		"table=95, priority=100,ip,reg6=0,nw_dst=192.0.2.50 actions=set_field:02:00:c0:00:02:32->eth_dst,goto_table:96",
+		"table=95, priority=50,ip,reg6=0 actions=CONTROLLER:64",
+		"table=95, priority=51,ip,reg6=0,in_port=10 actions=drop",
+		"table=90, priority=309,arp,in_port=10,dl_dst=02:00:c0:00:02:0a,arp_spa=192.0.2.0/24,arp_op=2 actions=CONTROLLER:65535",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no flow %q in\n%s", want, text)
+		}
+	}
+	for _, not := range []string{"nw_dst=198.51.100.7 actions=set_field", "nw_dst=192.0.2.51"} {
+		if strings.Contains(text, not) {
+			t.Errorf("a flow with %q: only the router's own on-link neighbours resolve\n%s", not, text)
+		}
+	}
+	want := NextHops{{Router: "edge"}: gw, {Router: "edge", Neighbour: netip.MustParseAddr("192.0.2.50")}: peer}
+	if got := InstalledNextHops(in, b, fs); !maps.Equal(got, want) {
+		t.Errorf("InstalledNextHops = %v, want %v", got, want)
+	}
+	if k := (NextHopKey{Router: "edge", Neighbour: netip.MustParseAddr("192.0.2.50")}).String(); k != "edge/192.0.2.50" {
+		t.Errorf("key %q", k)
+	}
+	in.Routers[0].External.GatewayMAC = (*[6]byte)(&gw)
+	static, err := compileRouters(in, b, assignIDs(in, nil), hops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := flowsText(static); strings.Contains(text, "nw_dst=192.0.2.0/24") || strings.Contains(text, "reg6=0,nw_dst") {
+		t.Errorf("static gateway_mac: want no on-link route\n%s", text)
 	}
 }
 

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"hash/maphash"
+	"slices"
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
@@ -252,6 +253,18 @@ func (c *compiler) routersFingerprint() uint64 {
 		for _, v6 := range []bool{false, true} {
 			mac, learned := c.hops[NextHopKey{Router: r.Name, IPv6: v6}]
 			f.bool(learned).str(string(mac[:]))
+		}
+		// The on-link neighbours, in a fixed order.
+		var onLink []NextHopKey
+		for k := range c.hops {
+			if k.Router == r.Name && k.Neighbour.IsValid() {
+				onLink = append(onLink, k)
+			}
+		}
+		slices.SortFunc(onLink, func(a, b NextHopKey) int { return a.Neighbour.Compare(b.Neighbour) })
+		for _, k := range onLink {
+			mac := c.hops[k]
+			f.str(k.Neighbour.String()).str(string(mac[:]))
 		}
 	}
 	for i := range c.in.Ports {
