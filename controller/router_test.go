@@ -269,4 +269,25 @@ routers:
 	if !strings.Contains(flows, "reg6=0,nw_dst=192.0.2.50 actions=set_field:02:00:c0:00:02:32->eth_dst") {
 		t.Errorf("table 95 does not resolve 192.0.2.50 to the peer's MAC:\n%s", flows)
 	}
+
+	// While a new on-link address is asked for, its packets go on to the
+	// gateway as before: one that routes back onto the segment loses
+	// nothing (the first SYN is answered), and the MAC is learned anyway.
+	run(t, gw, []string{"sysctl", "-qw", "net.ipv4.ip_forward=1"})
+	run(t, peer, []string{"ip", "addr", "add", "192.0.2.51/24", "dev", "eth0"})
+	start = time.Now()
+	res, err := testbed.TCPConnect(ctx, l.hosts["web1"], netip.MustParseAddr("192.0.2.51"), 8080)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("web1 -> 192.0.2.51 (new, through the forwarding gateway meanwhile): %s in %v", res.Outcome, took)
+	if res.Outcome != testbed.OK || took >= synRetransmit {
+		t.Errorf("web1 -> 192.0.2.51: %s (%s) after %v; want the first SYN through the gateway (before %v)", res.Outcome, res.Detail, took, synRetransmit)
+	}
+	for start = time.Now(); c.Status().NextHops["edge/192.0.2.51"] != "02:00:c0:00:02:32"; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("next hops %v; want edge/192.0.2.51 learned", c.Status().NextHops)
+		}
+	}
 }

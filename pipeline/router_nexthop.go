@@ -221,10 +221,12 @@ func (rc *routerCompiler) onLinkRoute() []flows.Flow {
 }
 
 // onLinkNeighbours resolve the on-link addresses the controller learned
-// (and the gateway, by the next hop's MAC) in table 95; any other goes to
-// the controller, which asks for its MAC, and is dropped (a TCP client's
-// retransmission then finds it), as the default route does while the
-// next hop is unknown.
+// (and the gateway, by the next hop's MAC) in table 95; a packet to any
+// other goes to the controller, which asks for its MAC, and on to the
+// gateway, as before there were on-link routes (a gateway that routes
+// back onto the segment loses nothing while the MAC is asked for; one
+// that does not drops it, and a TCP client's retransmission finds the
+// learned MAC). While the next hop is unknown too, it is dropped.
 func (rc *routerCompiler) onLinkNeighbours() []flows.Flow {
 	if len(rc.onLinkRoute()) == 0 {
 		return nil
@@ -236,10 +238,13 @@ func (rc *routerCompiler) onLinkNeighbours() []flows.Flow {
 			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a), Regs: uplink},
 			Actions: []flows.Action{flows.SetEthDst{MAC: mac}, gotoTable(TableRouterSNATTrack)}}
 	}
+	miss := []flows.Action{flows.Controller{MaxLen: 64, Reason: flows.PacketInAction}}
+	if rc.known {
+		miss = append(miss, flows.SetEthDst{MAC: rc.nextHop}, gotoTable(TableRouterSNATTrack))
+	}
 	out := []flows.Flow{
 		{Table: uint8(TableRouterNeighbour), Priority: prioOnLinkMiss, Cookie: cookie,
-			Match:   flows.Match{EthType: flows.EthTypeIPv4, Regs: uplink},
-			Actions: []flows.Action{flows.Controller{MaxLen: 64, Reason: flows.PacketInAction}}},
+			Match: flows.Match{EthType: flows.EthTypeIPv4, Regs: uplink}, Actions: miss},
 		// From the uplink back to it is dropped anyway (table 96): the
 		// outside must not make the router ask for addresses.
 		{Table: uint8(TableRouterNeighbour), Priority: prioOnLinkMiss + 1, Cookie: cookie,

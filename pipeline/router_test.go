@@ -169,7 +169,7 @@ func TestRouterOnLinkNeighbours(t *testing.T) {
 		"table=94, priority=124,ip,nw_dst=192.0.2.0/24 actions=dec_ttl,set_field:02:00:c0:00:02:0a->eth_src,set_field:0->reg6,goto_table:95",
 		"table=95, priority=100,ip,reg6=0,nw_dst=192.0.2.1 actions=set_field:02:00:c0:00:02:01->eth_dst,goto_table:96",
 		"table=95, priority=100,ip,reg6=0,nw_dst=192.0.2.50 actions=set_field:02:00:c0:00:02:32->eth_dst,goto_table:96",
-		"table=95, priority=50,ip,reg6=0 actions=CONTROLLER:64",
+		"table=95, priority=50,ip,reg6=0 actions=CONTROLLER:64,set_field:02:00:c0:00:02:01->eth_dst,goto_table:96",
 		"table=95, priority=51,ip,reg6=0,in_port=10 actions=drop",
 		"table=90, priority=309,arp,in_port=10,dl_dst=02:00:c0:00:02:0a,arp_spa=192.0.2.0/24,arp_op=2 actions=CONTROLLER:65535",
 	} {
