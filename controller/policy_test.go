@@ -148,8 +148,9 @@ policies:
 // The stream's throughput on a shared 2-core machine varies from run to
 // run by more than the flood changes it, so a control runs the same
 // generator against web1's own loopback (never the bridge) and the test
-// fails on the throughput only when ovs-vswitchd's cost per packet grew
-// too (README, Limits).
+// fails on the throughput only when the stream fell below half of the
+// control's and ovs-vswitchd's cost per packet grew by half over the
+// control's too (README, Limits).
 func TestPolicyLogIsRateLimitedOnOVS(t *testing.T) {
 	if _, err := exec.LookPath("iperf3"); err != nil {
 		t.Fatalf("iperf3 not installed (run 'make deps'): %v", err)
@@ -270,15 +271,19 @@ print("%%.3f %%.3f" %% (r.ru_utime + r.ru_stime, time.time() - t0))
 		t.Errorf("the flood took %d megaflows carrying %d of %d packets and %d upcalls; want a few megaflows, no upcall per connection\n%s",
 			floodFlows, floodPackets, n, upcalls, dp)
 	}
-	if ratio < 0.5 {
-		// The machine's other processes share its cores with the
+	// Judged against the control, the stream beside the same generator
+	// sending to its loopback: what the generator's own CPU and
+	// wakeups cost the stream is not the bridge's doing.
+	if controlRatio := during.mbps / withGenerator.mbps; controlRatio < 0.5 {
+		// The machine's other processes (other tests' switches, in
+		// make test's parallel packages) share its cores with the
 		// stream: report, do not fail, when ovs-vswitchd's cost per
 		// packet did not grow (the flood did not slow the datapath).
-		if during.usPerPacket() > 1.5*before.usPerPacket() {
-			t.Errorf("the stream fell to %.0f%% during the flood and ovs-vswitchd's cost per packet grew from %.1f to %.1f µs",
-				ratio*100, before.usPerPacket(), during.usPerPacket())
+		if during.usPerPacket() > 1.5*withGenerator.usPerPacket() {
+			t.Errorf("the stream fell to %.0f%% of the control during the flood and ovs-vswitchd's cost per packet grew from %.1f to %.1f µs",
+				controlRatio*100, withGenerator.usPerPacket(), during.usPerPacket())
 		} else {
-			t.Logf("the stream fell to %.0f%% but ovs-vswitchd's cost per packet did not grow: the cores were busy elsewhere", ratio*100)
+			t.Logf("the stream fell to %.0f%% of the control but ovs-vswitchd's cost per packet did not grow by half: the cores were busy elsewhere", controlRatio*100)
 		}
 	}
 }
