@@ -69,8 +69,6 @@ type routerCompiler struct {
 	// (the same gateway_mac when the intent gives one).
 	nextHop, nextHop6    flows.MAC
 	learn, known, known6 bool
-	// onLink are the on-link neighbours' MACs the controller learned.
-	onLink map[netip.Addr]flows.MAC
 }
 
 func newRouterCompiler(in *intent.Intent, r *intent.Router, ids ids, zone routerZone, bindings map[string]uint32, hops NextHops) (*routerCompiler, error) {
@@ -86,14 +84,6 @@ func newRouterCompiler(in *intent.Intent, r *intent.Router, ids ids, zone router
 		rc.learn = true
 		rc.nextHop, rc.known = hops[NextHopKey{Router: r.Name}]
 		rc.nextHop6, rc.known6 = hops[NextHopKey{Router: r.Name, IPv6: true}]
-		for k, mac := range hops {
-			if k.Router == r.Name && k.Neighbour.IsValid() {
-				if rc.onLink == nil {
-					rc.onLink = map[netip.Addr]flows.MAC{}
-				}
-				rc.onLink[k.Neighbour] = mac
-			}
-		}
 	}
 	for _, name := range r.Networks {
 		rc.networks = append(rc.networks, in.Network(name))
@@ -124,7 +114,6 @@ func (rc *routerCompiler) flows() []flows.Flow {
 	add(rc.defaultRoute())
 	add(rc.onLinkRoute()...)
 	add(rc.neighbours()...)
-	add(rc.onLinkNeighbours()...)
 	add(rc.snatTrack()...)
 	add(rc.hairpinSNAT()...)
 	add(rc.floatingIPSNAT()...)

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"maps"
 	"net/netip"
 	"slices"
 
@@ -195,18 +194,24 @@ func InstalledNextHops(in *intent.Intent, b Bindings, installed []flows.Flow) Ne
 // not known yet, below the known ones.
 const prioOnLinkMiss = 50
 
+// routesOnLink says whether router r, its uplink at OpenFlow port uplink
+// (0: not bound here), reaches the uplink's own IPv4 prefix directly:
+// only where it learns its MACs (no gateway_mac: a static setup sends
+// everything to the gateway, as it did).
+func routesOnLink(r *intent.Router, uplink uint32) bool {
+	return r.External.GatewayMAC == nil && uplink != 0 && r.External.IP.Addr().Is4()
+}
+
 // onLinkRoute sends what is addressed to the uplink's own IPv4 prefix
 // out of the uplink to the destination's own MAC (table 95,
-// onLinkNeighbours), not to the gateway's: a host beside the router on
-// the outside segment is reached even when the gateway would not route
-// back onto the segment it came from. Only where the router learns its
-// MACs (no gateway_mac: a static setup sends everything to the gateway,
-// as it did).
+// onLinkNeighbourFlows), not to the gateway's: a host beside the router
+// on the outside segment is reached even when the gateway would not
+// route back onto the segment it came from.
 func (rc *routerCompiler) onLinkRoute() []flows.Flow {
-	prefix := rc.r.External.IP.Masked()
-	if !rc.learn || rc.uplink == 0 || !prefix.Addr().Is4() {
+	if !routesOnLink(rc.r, rc.uplink) {
 		return nil
 	}
+	prefix := rc.r.External.IP.Masked()
 	return []flows.Flow{{
 		Table: uint8(TableRouterRoute), Priority: prioRouteBase + uint16(prefix.Bits()),
 		Cookie: routerExternal(rc.r).cookie(rc.r.Name),
@@ -220,45 +225,71 @@ func (rc *routerCompiler) onLinkRoute() []flows.Flow {
 	}}
 }
 
-// onLinkNeighbours resolve the on-link addresses the controller learned
-// (and the gateway, by the next hop's MAC) in table 95; a packet to any
-// other goes to the controller, which asks for its MAC, and on to the
-// gateway, as before there were on-link routes (a gateway that routes
-// back onto the segment loses nothing while the MAC is asked for; one
-// that does not drops it, and a TCP client's retransmission finds the
-// learned MAC). While the next hop is unknown too, it is dropped.
-func (rc *routerCompiler) onLinkNeighbours() []flows.Flow {
-	if len(rc.onLinkRoute()) == 0 {
+// onLinkNeighbours are the on-link neighbours of router in hops, by
+// address: those of the uplink's prefix, not the gateway (the next hop
+// has its own key).
+func (hops NextHops) onLinkNeighbours(r *intent.Router) []NextHopKey {
+	var out []NextHopKey
+	for k := range hops {
+		if k.Router == r.Name && k.Neighbour.IsValid() && k.Neighbour != r.External.Gateway && r.External.IP.Contains(k.Neighbour) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b NextHopKey) int { return a.Neighbour.Compare(b.Neighbour) })
+	return out
+}
+
+// onLinkNeighbourFlows resolve the on-link addresses the controller
+// learned for router r (and the gateway, by the next hop's MAC) in table
+// 95; a packet to any other goes to the controller, which asks for its
+// MAC, and on to the gateway, as before there were on-link routes (a
+// gateway that routes back onto the segment loses nothing while the MAC
+// is asked for; one that does not drops it, and a TCP client's
+// retransmission finds the learned MAC). While the next hop is unknown
+// too, it is dropped. A unit of their own (unitOnLink): a neighbour
+// learned or forgotten rebuilds these, not the router.
+func onLinkNeighbourFlows(r *intent.Router, uplink uint32, hops NextHops) []flows.Flow {
+	if !routesOnLink(r, uplink) {
 		return nil
 	}
-	cookie := routerExternal(rc.r).cookie(rc.r.Name)
-	uplink := []flows.RegMatch{matchOutNetwork(outUplink)}
+	cookie := routerExternal(r).cookie(r.Name)
+	toUplink := []flows.RegMatch{matchOutNetwork(outUplink)}
 	resolved := func(a netip.Addr, mac flows.MAC) flows.Flow {
 		return flows.Flow{Table: uint8(TableRouterNeighbour), Priority: 100, Cookie: cookie,
-			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a), Regs: uplink},
+			Match:   flows.Match{EthType: flows.EthTypeIPv4, IPDst: addrPrefix(a), Regs: toUplink},
 			Actions: []flows.Action{flows.SetEthDst{MAC: mac}, gotoTable(TableRouterSNATTrack)}}
 	}
 	miss := []flows.Action{flows.Controller{MaxLen: 64, Reason: flows.PacketInAction}}
-	if rc.known {
-		miss = append(miss, flows.SetEthDst{MAC: rc.nextHop}, gotoTable(TableRouterSNATTrack))
+	nextHop, known := hops[NextHopKey{Router: r.Name}]
+	if known {
+		miss = append(miss, flows.SetEthDst{MAC: nextHop}, gotoTable(TableRouterSNATTrack))
 	}
 	out := []flows.Flow{
 		{Table: uint8(TableRouterNeighbour), Priority: prioOnLinkMiss, Cookie: cookie,
-			Match: flows.Match{EthType: flows.EthTypeIPv4, Regs: uplink}, Actions: miss},
+			Match: flows.Match{EthType: flows.EthTypeIPv4, Regs: toUplink}, Actions: miss},
 		// From the uplink back to it is dropped anyway (table 96): the
 		// outside must not make the router ask for addresses.
 		{Table: uint8(TableRouterNeighbour), Priority: prioOnLinkMiss + 1, Cookie: cookie,
-			Match: flows.Match{EthType: flows.EthTypeIPv4, InPort: rc.uplink, Regs: uplink}},
+			Match: flows.Match{EthType: flows.EthTypeIPv4, InPort: uplink, Regs: toUplink}},
 	}
-	if rc.known {
-		out = append(out, resolved(rc.r.External.Gateway, rc.nextHop))
+	if known {
+		out = append(out, resolved(r.External.Gateway, nextHop))
 	}
-	for _, a := range slices.SortedFunc(maps.Keys(rc.onLink), netip.Addr.Compare) {
-		if a != rc.r.External.Gateway && rc.r.External.IP.Contains(a) {
-			out = append(out, resolved(a, rc.onLink[a]))
-		}
+	for _, k := range hops.onLinkNeighbours(r) {
+		out = append(out, resolved(k.Neighbour, hops[k]))
 	}
 	return out
+}
+
+// onLinkFingerprint covers onLinkNeighbourFlows(r, uplink, hops).
+func onLinkFingerprint(r *intent.Router, uplink uint32, hops NextHops) uint64 {
+	nextHop, known := hops[NextHopKey{Router: r.Name}]
+	f := newFingerprint().str(r.Name).value(r.External).u64(uint64(uplink)).bool(known).str(string(nextHop[:]))
+	for _, k := range hops.onLinkNeighbours(r) {
+		mac := hops[k]
+		f.str(k.Neighbour.String()).str(string(mac[:]))
+	}
+	return f.sum()
 }
 
 // RouterSide is one port a router's ICMP errors leave by, with the

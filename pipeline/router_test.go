@@ -160,7 +160,7 @@ func TestRouterOnLinkNeighbours(t *testing.T) {
 	hops := NextHops{{Router: "edge"}: gw, {Router: "edge", Neighbour: netip.MustParseAddr("192.0.2.50")}: peer,
 		{Router: "edge", Neighbour: netip.MustParseAddr("198.51.100.7")}: peer, // not on-link: ignored
 		{Router: "other", Neighbour: netip.MustParseAddr("192.0.2.51")}:  peer} // another router's
-	fs, err := compileRouters(in, b, assignIDs(in, nil), hops)
+	fs, err := CompileWith(in, b, hops)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestRouterOnLinkNeighbours(t *testing.T) {
 		t.Errorf("key %q", k)
 	}
 	in.Routers[0].External.GatewayMAC = (*[6]byte)(&gw)
-	static, err := compileRouters(in, b, assignIDs(in, nil), hops)
+	static, err := CompileWith(in, b, hops)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"hash/maphash"
-	"slices"
 
 	"github.com/flowgate/flowgate/flows"
 	"github.com/flowgate/flowgate/intent"
@@ -33,12 +32,13 @@ const (
 	unitRouters
 	unitServices
 	unitOverlay
+	unitOnLink
 )
 
 // unitID names a unit; it is stable across compiles for the same object.
 type unitID struct {
 	kind unitKind
-	name string // port, network or group name, or a rule class key
+	name string // port, network, group or router name, or a rule class key
 }
 
 type unit struct {
@@ -98,6 +98,16 @@ func (c *compiler) units() []unit {
 		rs, err := compileRoutersOn(c.in, c.bindings, c.ids, c.hops, c.remoteEndpoint, c.routerAway)
 		return built{flows: append(fs, rs...)}, err
 	}})
+	for i := range c.in.Routers {
+		r := &c.in.Routers[i]
+		if _, away := c.routerAway(r); away {
+			continue
+		}
+		uplink := c.bindings[r.External.Port]
+		out = append(out, unit{id: unitID{unitOnLink, r.Name}, fp: onLinkFingerprint(r, uplink, c.hops), build: func() (built, error) {
+			return built{flows: onLinkNeighbourFlows(r, uplink, c.hops)}, nil
+		}})
+	}
 	return out
 }
 
@@ -253,18 +263,6 @@ func (c *compiler) routersFingerprint() uint64 {
 		for _, v6 := range []bool{false, true} {
 			mac, learned := c.hops[NextHopKey{Router: r.Name, IPv6: v6}]
 			f.bool(learned).str(string(mac[:]))
-		}
-		// The on-link neighbours, in a fixed order.
-		var onLink []NextHopKey
-		for k := range c.hops {
-			if k.Router == r.Name && k.Neighbour.IsValid() {
-				onLink = append(onLink, k)
-			}
-		}
-		slices.SortFunc(onLink, func(a, b NextHopKey) int { return a.Neighbour.Compare(b.Neighbour) })
-		for _, k := range onLink {
-			mac := c.hops[k]
-			f.str(k.Neighbour.String()).str(string(mac[:]))
 		}
 	}
 	for i := range c.in.Ports {
