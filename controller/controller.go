@@ -276,7 +276,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-c.syncer.Resynced():
 			st.afterResync(ctx)
 		case l := <-hops.learned:
-			st.learnNextHop(ctx, l)
+			st.learnNextHops(ctx, l, hops.learned)
 		case fn := <-c.work:
 			fn(st)
 		}

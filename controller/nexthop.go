@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -127,12 +128,10 @@ func (r *resolver) run(ctx context.Context) {
 // current query, or an on-link neighbour inside its router's uplink
 // prefix.
 func (r *resolver) live(key pipeline.NextHopKey) bool {
-	for _, q := range r.current() {
-		if q.Key() == key || key.Neighbour.IsValid() && q.Router == key.Router && q.OnLink.Contains(key.Neighbour) {
-			return true
-		}
+	if _, ok := r.onLinkQuery(key); ok {
+		return true
 	}
-	return false
+	return slices.ContainsFunc(r.current(), func(q pipeline.NextHopQuery) bool { return q.Key() == key })
 }
 
 // ask sends an ARP request (a neighbour solicitation for IPv6) for q's
@@ -177,9 +176,8 @@ func (r *resolver) handle(ctx context.Context, p openflow.PacketIn) {
 	}
 	sender, mac, isARP := packets.ARPSender(p.Data)
 	target, mac6, isAdvert := packets.NeighbourAdvertisement(p.Data)
-	ipv6 := isAdvert || packets.IsIPv6(p.Data)
 	for _, q := range r.current() {
-		if p.Cookie != q.Cookie || p.InPort == 0 || q.IPv6 != ipv6 {
+		if p.Cookie != q.Cookie || p.InPort == 0 || q.IPv6 != packets.IsIPv6(p.Data) {
 			continue
 		}
 		switch {

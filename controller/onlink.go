@@ -69,14 +69,21 @@ func (r *resolver) refreshOnLink(ctx context.Context) {
 	for key, at := range r.seen {
 		if time.Since(at) > onLinkForget {
 			r.forget(ctx, key)
-			continue
-		}
-		for _, q := range r.current() {
-			if !q.IPv6 && q.Router == key.Router && q.OnLink.Contains(key.Neighbour) {
-				r.request(ctx, q, key, key.Neighbour, true)
-			}
+		} else if q, ok := r.onLinkQuery(key); ok {
+			r.request(ctx, q, key, key.Neighbour, true)
 		}
 	}
+}
+
+// onLinkQuery is the query of the router whose uplink prefix holds the
+// on-link neighbour key names.
+func (r *resolver) onLinkQuery(key pipeline.NextHopKey) (pipeline.NextHopQuery, bool) {
+	for _, q := range r.current() {
+		if key.Neighbour.IsValid() && q.Router == key.Router && q.OnLink.Contains(key.Neighbour) {
+			return q, true
+		}
+	}
+	return pipeline.NextHopQuery{}, false
 }
 
 // forget drops a neighbour here and from the flows.

@@ -360,19 +360,37 @@ func (st *state) publishNextHops(in *intent.Intent) {
 	st.c.setStatus(func(s *Status) { s.NextHops = status })
 }
 
-// learnNextHop compiles a newly learned next hop or on-link neighbour in,
-// or one the resolver forgot out.
-func (st *state) learnNextHop(ctx context.Context, l learnedHop) {
+// learnNextHops compiles a newly learned next hop or on-link neighbour
+// in, or one the resolver forgot out, together with whatever else the
+// resolver has queued meanwhile (a refresh that finds many neighbours
+// gone is one apply, not one each).
+func (st *state) learnNextHops(ctx context.Context, first learnedHop, queued <-chan learnedHop) {
 	hops := maps.Clone(st.hops)
 	if hops == nil {
 		hops = pipeline.NextHops{}
 	}
-	trigger := "next hop of router " + l.key.String()
-	if l.forget {
-		delete(hops, l.key)
-		trigger = "forgot " + l.key.String()
-	} else {
-		hops[l.key] = l.mac
+	trigger := "next hop of router " + first.key.String()
+	if first.forget {
+		trigger = "forgot " + first.key.String()
+	}
+	batch := []learnedHop{first}
+	for drained := false; !drained; {
+		select {
+		case l := <-queued:
+			batch = append(batch, l)
+		default:
+			drained = true
+		}
+	}
+	for _, l := range batch {
+		if l.forget {
+			delete(hops, l.key)
+		} else {
+			hops[l.key] = l.mac
+		}
+	}
+	if len(batch) > 1 {
+		trigger += fmt.Sprintf(" and %d more", len(batch)-1)
 	}
 	prev := st.hops
 	st.hops = hops
