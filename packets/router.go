@@ -38,10 +38,10 @@ func ARPSender(frame []byte) (ip netip.Addr, mac flows.MAC, ok bool) {
 // ICMP header. ok is false for anything but IPv4 (and for ICMP errors,
 // which never get errors back).
 func TimeExceeded(mac flows.MAC, ip4 netip.Addr, frame []byte) ([]byte, bool) {
-	if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv4 || frame[14]>>4 != 4 {
+	ip, ok := ipv4Packet(frame)
+	if !ok {
 		return nil, false
 	}
-	ip := frame[14:]
 	ihl := int(ip[0]&0x0f) * 4
 	if ihl < 20 || len(ip) < ihl {
 		return nil, false
@@ -108,13 +108,22 @@ func TimeExceeded6(mac flows.MAC, ip6 netip.Addr, frame []byte) ([]byte, bool) {
 	return b, true
 }
 
+// ipv4Packet is the IPv4 packet of an Ethernet/IPv4 frame with at least
+// a whole minimal header.
+func ipv4Packet(frame []byte) ([]byte, bool) {
+	if len(frame) < 14+20 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv4 || frame[14]>>4 != 4 {
+		return nil, false
+	}
+	return frame[14:], true
+}
+
 // IPv4Dst is the destination address of an Ethernet/IPv4 frame.
 func IPv4Dst(frame []byte) (netip.Addr, bool) {
-	const ipv4 = 14
-	if len(frame) < ipv4+20 || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv4 {
+	ip, ok := ipv4Packet(frame)
+	if !ok {
 		return netip.Addr{}, false
 	}
-	return netip.AddrFrom4([4]byte(frame[ipv4+16 : ipv4+20])), true
+	return netip.AddrFrom4([4]byte(ip[16:20])), true
 }
 
 // IsIPv6 reports whether frame is an Ethernet frame of IPv6.
@@ -130,7 +139,7 @@ func IsRouterSolicitation(frame []byte) bool { return icmpv6Type(frame, 8) == 13
 // n bytes of ICMPv6, or 0.
 func icmpv6Type(frame []byte, n int) uint8 {
 	const ipv6, icmp = 14, 14 + 40
-	if len(frame) < icmp+n || binary.BigEndian.Uint16(frame[12:]) != flows.EthTypeIPv6 || frame[ipv6+6] != flows.ProtoICMPv6 {
+	if len(frame) < icmp+n || !IsIPv6(frame) || frame[ipv6+6] != flows.ProtoICMPv6 {
 		return 0
 	}
 	return frame[icmp]

@@ -164,6 +164,7 @@ func TestNeighbourSolicitAndAdvertisement(t *testing.T) {
 func TestIPv4Dst(t *testing.T) {
 	in := make([]byte, 14+20)
 	binary.BigEndian.PutUint16(in[12:], flows.EthTypeIPv4)
+	in[14] = 0x45 // version 4, 20-byte header
 	copy(in[14+16:], []byte{192, 0, 2, 50})
 	if dst, ok := IPv4Dst(in); !ok || dst != netip.MustParseAddr("192.0.2.50") {
 		t.Errorf("IPv4Dst = %v %v", dst, ok)
